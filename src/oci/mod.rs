@@ -1,0 +1,17 @@
+//! OCI format primitives: digests, descriptors, media types, manifests and indexes,
+//! canonical JSON, ref names and image references.
+//!
+//! Nothing here touches the file system: parsers take bytes or strings, so they can be
+//! fuzzed and reused by both the layout directory and the archive readers.
+
+pub mod canonical;
+pub mod descriptor;
+pub mod digest;
+pub mod manifest;
+pub mod media_type;
+pub mod reference;
+
+pub use descriptor::{Descriptor, Platform};
+pub use digest::Digest;
+pub use manifest::{ImageIndex, ImageManifest};
+pub use reference::{ImageRef, RefName, Selector};
