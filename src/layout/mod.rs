@@ -1,0 +1,257 @@
+//! An OCI image layout directory: reading it safely, and writing to it atomically.
+//!
+//! Reading never creates or locks anything, so read-only layouts work. Writing goes
+//! through [`LayoutWriter`], which holds the layout's lock for its whole life: blobs
+//! are written to a temporary file, hashed on the way, synced and renamed to their
+//! digest; index.json is replaced last, by rename. A crash at any instant leaves the
+//! previous layout valid, and a writer dropped without `commit` removes the blobs it
+//! added.
+
+mod blob;
+mod writer;
+
+pub use blob::BlobWriter;
+pub use writer::{IndexChange, LayoutWriter};
+
+use std::fs::{self, File};
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{io_err, Error, Result};
+use crate::oci::media_type::{IMAGE_LAYOUT_VERSION, OCI_LAYOUT_FILE_CONTENT};
+use crate::oci::{Descriptor, Digest, ImageIndex};
+
+/// Largest index.json we parse (16 MiB): far above any real layout, small enough that a
+/// hostile file cannot exhaust memory.
+pub const MAX_INDEX_SIZE: u64 = 16 << 20;
+/// Largest manifest, nested index or config we parse (4 MiB), as registries commonly do.
+pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
+
+/// Name of the folder inside a layout that holds our lock and temporary files. Other
+/// tools ignore it; archives never contain it.
+pub const PRIVATE_DIR: &str = ".ebpf-layout";
+
+/// An OCI image layout directory opened for reading.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    root: PathBuf,
+}
+
+impl Layout {
+    /// Opens an existing layout: `oci-layout` must exist, say version 1.0.0, and
+    /// `index.json` must exist. Nothing is written.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let root = root.as_ref().to_path_buf();
+        let meta = fs::metadata(&root).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::NotALayout {
+                path: root.clone(),
+                reason: "no such directory".into(),
+            },
+            _ => io_err("reading", &root)(e),
+        })?;
+        if !meta.is_dir() {
+            return Err(Error::NotALayout {
+                path: root,
+                reason: "not a directory".into(),
+            });
+        }
+        let layout = Self { root };
+        layout.check_oci_layout_file()?;
+        if !layout.root.join("index.json").exists() {
+            return Err(Error::NotALayout {
+                path: layout.root,
+                reason: "index.json is missing".into(),
+            });
+        }
+        Ok(layout)
+    }
+
+    fn check_oci_layout_file(&self) -> Result<()> {
+        let path = self.root.join("oci-layout");
+        let bytes = match read_regular_file(&self.root, "oci-layout", 64 << 10) {
+            Ok(b) => b,
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotALayout {
+                    path: self.root.clone(),
+                    reason: "oci-layout file is missing".into(),
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        if bytes == OCI_LAYOUT_FILE_CONTENT {
+            return Ok(());
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct OciLayout {
+            image_layout_version: String,
+        }
+        match serde_json::from_slice::<OciLayout>(&bytes) {
+            Ok(v) if v.image_layout_version == IMAGE_LAYOUT_VERSION => Ok(()),
+            Ok(v) => Err(Error::NotALayout {
+                path: self.root.clone(),
+                reason: format!(
+                    "{}: imageLayoutVersion is {:?}, expected {IMAGE_LAYOUT_VERSION:?}",
+                    path.display(),
+                    v.image_layout_version
+                ),
+            }),
+            Err(e) => Err(Error::NotALayout {
+                path: self.root.clone(),
+                reason: format!("{}: {e}", path.display()),
+            }),
+        }
+    }
+
+    /// The layout's root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Reads and parses index.json (at most [`MAX_INDEX_SIZE`] bytes).
+    pub fn read_index(&self) -> Result<ImageIndex> {
+        let bytes = self.read_index_bytes()?;
+        ImageIndex::from_slice(&bytes).map_err(|source| Error::Schema {
+            path: self.root.clone(),
+            what: "index.json".into(),
+            source,
+        })
+    }
+
+    /// The raw bytes of index.json (at most [`MAX_INDEX_SIZE`]).
+    pub fn read_index_bytes(&self) -> Result<Vec<u8>> {
+        read_regular_file(&self.root, "index.json", MAX_INDEX_SIZE)
+    }
+
+    /// The path of a blob inside the layout.
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join(digest.blob_path())
+    }
+
+    /// Opens a blob for reading, refusing anything that is not a regular file directly
+    /// inside `blobs/sha256` (symlinks anywhere on the way are refused).
+    pub fn open_blob(&self, digest: &Digest) -> Result<File> {
+        let entry = digest.blob_path();
+        for dir in ["blobs", "blobs/sha256"] {
+            match fs::symlink_metadata(self.root.join(dir)) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(Error::UnsafeEntry {
+                        path: self.root.clone(),
+                        entry: dir.into(),
+                        reason: "is not a directory (symlinks are not followed)".into(),
+                    })
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(Error::BlobMissing {
+                        path: self.root.clone(),
+                        digest: digest.clone(),
+                    })
+                }
+                Err(e) => return Err(io_err("reading", self.root.join(dir))(e)),
+            }
+        }
+        open_regular(&self.root, &entry).map_err(|e| match e {
+            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::BlobMissing {
+                    path: self.root.clone(),
+                    digest: digest.clone(),
+                }
+            }
+            other => other,
+        })
+    }
+
+    /// Reads a whole blob into memory and checks it against its descriptor: size first
+    /// (refusing more than `limit` bytes without reading them), then sha256.
+    pub fn read_blob(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>> {
+        if descriptor.size > limit {
+            return Err(Error::TooLarge {
+                path: self.root.clone(),
+                what: format!("blob {}", descriptor.digest),
+                size: descriptor.size,
+                limit,
+            });
+        }
+        let file = self.open_blob(&descriptor.digest)?;
+        let path = self.blob_path(&descriptor.digest);
+        let mut bytes = Vec::with_capacity(descriptor.size as usize);
+        // Stop at size + 1: enough to tell that a blob is too long.
+        file.take(descriptor.size + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io_err("reading", &path))?;
+        check_blob(&self.root, descriptor, &bytes)?;
+        Ok(bytes)
+    }
+}
+
+/// Checks bytes against a descriptor's size and digest.
+pub(crate) fn check_blob(root: &Path, descriptor: &Descriptor, bytes: &[u8]) -> Result<()> {
+    if bytes.len() as u64 != descriptor.size {
+        return Err(Error::SizeMismatch {
+            path: root.to_path_buf(),
+            digest: descriptor.digest.clone(),
+            expected: descriptor.size,
+            found: bytes.len() as u64,
+        });
+    }
+    let found = Digest::of(bytes);
+    if found != descriptor.digest {
+        return Err(Error::DigestMismatch {
+            path: root.to_path_buf(),
+            expected: descriptor.digest.clone(),
+            found,
+        });
+    }
+    Ok(())
+}
+
+/// Opens `root/entry` for reading without following a symlink at the last component,
+/// and refuses anything but a regular file.
+fn open_regular(root: &Path, entry: &str) -> Result<File> {
+    let path = root.join(entry);
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                Error::UnsafeEntry {
+                    path: root.to_path_buf(),
+                    entry: entry.to_string(),
+                    reason: "is a symlink".into(),
+                }
+            } else {
+                io_err("opening", &path)(e)
+            }
+        })?;
+    let meta = file.metadata().map_err(io_err("reading", &path))?;
+    if !meta.is_file() {
+        return Err(Error::UnsafeEntry {
+            path: root.to_path_buf(),
+            entry: entry.to_string(),
+            reason: "is not a regular file".into(),
+        });
+    }
+    Ok(file)
+}
+
+/// Reads a small regular file of the layout, refusing more than `limit` bytes.
+fn read_regular_file(root: &Path, entry: &str, limit: u64) -> Result<Vec<u8>> {
+    let file = open_regular(root, entry)?;
+    let path = root.join(entry);
+    let mut bytes = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_err("reading", &path))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::TooLarge {
+            path: root.to_path_buf(),
+            what: entry.to_string(),
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
+}

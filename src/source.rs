@@ -1,0 +1,62 @@
+//! One read interface over everything a reference can point at, so that `list`,
+//! `inspect`, `verify`, `load` and `copy` work the same on a layout directory or an
+//! archive.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+use crate::layout::Layout;
+use crate::oci::{Descriptor, ImageIndex};
+
+/// Read access to an OCI layout, wherever it is stored.
+pub trait ImageSource {
+    /// Where it is (for messages).
+    fn location(&self) -> &Path;
+
+    /// The parsed top-level index (index.json).
+    fn index(&self) -> Result<ImageIndex>;
+
+    /// A whole blob, checked against its descriptor (size, then digest). Refuses
+    /// descriptors larger than `limit` before reading anything.
+    fn read_blob(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>>;
+
+    /// A reader over a blob's raw bytes, for streaming; the caller hashes and checks what
+    /// it reads (reading at most `size + 1` bytes).
+    fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + '_>>;
+}
+
+impl ImageSource for Layout {
+    fn location(&self) -> &Path {
+        self.root()
+    }
+
+    fn index(&self) -> Result<ImageIndex> {
+        self.read_index()
+    }
+
+    fn read_blob(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>> {
+        Layout::read_blob(self, descriptor, limit)
+    }
+
+    fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + '_>> {
+        Ok(Box::new(Layout::open_blob(self, &descriptor.digest)?))
+    }
+}
+
+/// Opens whatever `path` names: a layout directory (archives come with the archive
+/// reader).
+pub fn open(path: &Path) -> Result<Box<dyn ImageSource>> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Ok(Box::new(Layout::open(path)?)),
+        Ok(_) => Err(Error::NotALayout {
+            path: path.to_path_buf(),
+            reason: "is a file; archives (.tar, .tar.gz) are not supported yet".into(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotALayout {
+            path: path.to_path_buf(),
+            reason: "no such file or directory".into(),
+        }),
+        Err(e) => Err(crate::error::io_err("reading", path)(e)),
+    }
+}
