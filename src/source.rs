@@ -5,9 +5,42 @@
 use std::io::Read;
 use std::path::Path;
 
+use serde::Serialize;
+
 use crate::error::{Error, Result};
 use crate::layout::Layout;
-use crate::oci::{Descriptor, ImageIndex};
+use crate::oci::{Descriptor, Digest, ImageIndex};
+
+/// What kind of file system object an entry of a layout or archive is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (never followed).
+    Symlink,
+    /// A hard link (archives only; never followed).
+    Hardlink,
+    /// Anything else (device, fifo, socket), with what it is.
+    Other(String),
+}
+
+/// One entry of a layout or archive, as found by [`ImageSource::scan`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredEntry {
+    /// Path relative to the layout root, `/`-separated, without `./` (e.g.
+    /// `blobs/sha256/<hex>`, `index.json`).
+    pub path: String,
+    /// What it is.
+    pub kind: EntryKind,
+    /// Size in bytes (regular files).
+    pub size: u64,
+    /// The sha256 of its content, for regular files under `blobs/` (hashed in full,
+    /// whatever their name says).
+    pub digest: Option<Digest>,
+}
 
 /// Read access to an OCI layout, wherever it is stored.
 pub trait ImageSource {
@@ -24,6 +57,11 @@ pub trait ImageSource {
     /// A reader over a blob's raw bytes, for streaming; the caller hashes and checks what
     /// it reads (reading at most `size + 1` bytes).
     fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + '_>>;
+
+    /// Every entry of the store, with the sha256 of every regular file under `blobs/`
+    /// computed from its content, in constant memory (used by `verify`). Entries are in
+    /// path order. Our private `.ebpf-layout/` folder is not reported.
+    fn scan(&self) -> Result<Vec<StoredEntry>>;
 }
 
 impl ImageSource for Layout {
@@ -41,6 +79,10 @@ impl ImageSource for Layout {
 
     fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + '_>> {
         Ok(Box::new(Layout::open_blob(self, &descriptor.digest)?))
+    }
+
+    fn scan(&self) -> Result<Vec<StoredEntry>> {
+        Layout::scan(self)
     }
 }
 
