@@ -1,0 +1,133 @@
+//! `ebpf-layout inspect`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::render::{human_size, print_json, print_table};
+use crate::elf::ByteOrder;
+use crate::image::inspect;
+use crate::oci::{ImageRef, Platform};
+use crate::source;
+
+/// Show one image: manifest, config, programs, maps, license, BTF.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "REF is PATH (a layout holding one image), PATH:NAME or PATH@sha256:HEX.
+The path ends at the first ':', like skopeo's oci: transport.
+
+Examples:
+  ebpf-layout inspect bundle:probe
+  ebpf-layout inspect 'bundle:ghcr.io/acme/probe:1.2' --json
+  ebpf-layout inspect bundle@sha256:3b17…"
+)]
+pub struct InspectArgs {
+    /// The image: PATH, PATH:NAME or PATH@sha256:HEX.
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// Which platform to pick from a multi-platform index (default: this machine's).
+    #[arg(long, value_name = "OS/ARCH")]
+    platform: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let reference = ImageRef::parse(&args.reference)?;
+    let platform = args
+        .platform
+        .as_deref()
+        .map(Platform::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let source = source::open(&reference.path)?;
+    let d = inspect(source.as_ref(), &reference.selector, platform.as_ref())?;
+    if args.json {
+        print_json(&d)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let o = &d.object;
+    println!("Name:        {}", d.name.as_deref().unwrap_or("<untagged>"));
+    println!("Digest:      {}", d.digest);
+    println!("Format:      {}", d.format);
+    println!("Platform:    {}", d.platform.as_deref().unwrap_or("-"));
+    println!(
+        "Config:      {} ({}, {})",
+        d.config_descriptor.digest,
+        d.config_descriptor.media_type,
+        human_size(d.config_descriptor.size)
+    );
+    println!(
+        "Program:     {} ({}, {})",
+        d.program.digest,
+        d.program.media_type,
+        human_size(d.program.size)
+    );
+    if let Some(annotations) = d.manifest.get("annotations").and_then(|a| a.as_object()) {
+        for (k, v) in annotations {
+            println!("Annotation:  {k}={}", v.as_str().unwrap_or_default());
+        }
+    }
+    println!("License:     {}", o.license.as_deref().unwrap_or("-"));
+    println!(
+        "BTF:         {}",
+        match (o.btf, o.btf_ext) {
+            (true, true) => "yes (with .BTF.ext)",
+            (true, false) => "yes",
+            _ => "no",
+        }
+    );
+    println!(
+        "Byte order:  {}",
+        match o.byte_order {
+            ByteOrder::Little => "little-endian",
+            ByteOrder::Big => "big-endian",
+        }
+    );
+    println!();
+    println!("Programs:");
+    let rows: Vec<Vec<String>> = o
+        .programs
+        .iter()
+        .map(|p| vec![p.name.clone(), p.section.clone(), p.program_type.clone()])
+        .collect();
+    print_table(&["  NAME", "SECTION", "TYPE"], &indent(rows));
+    println!();
+    println!("Maps:");
+    let rows: Vec<Vec<String>> = o
+        .maps
+        .iter()
+        .map(|m| {
+            vec![
+                m.name.clone(),
+                m.map_type.clone(),
+                m.key_size.to_string(),
+                m.value_size.to_string(),
+                m.max_entries.to_string(),
+                m.value_type.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "  NAME",
+            "TYPE",
+            "KEY",
+            "VALUE",
+            "MAX_ENTRIES",
+            "VALUE_TYPE",
+        ],
+        &indent(rows),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn indent(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {
+    for row in &mut rows {
+        if let Some(first) = row.first_mut() {
+            first.insert_str(0, "  ");
+        }
+    }
+    rows
+}

@@ -1,0 +1,57 @@
+//! `ebpf-layout list`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::render::{human_size, print_json, print_table};
+use crate::image::list;
+use crate::oci::{ImageRef, Selector};
+use crate::source;
+
+/// List the images in a layout: name, digest, size, platform, format.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  ebpf-layout list bundle
+  ebpf-layout list bundle --json")]
+pub struct ListArgs {
+    /// The layout directory.
+    #[arg(value_name = "PATH")]
+    reference: String,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
+    let reference = ImageRef::parse(&args.reference)?;
+    let source = source::open(&reference.path)?;
+    let mut images = list(source.as_ref())?;
+    match &reference.selector {
+        Selector::All => {}
+        Selector::Name(n) => images.retain(|i| i.name.as_deref() == Some(n.as_str())),
+        Selector::Digest(d) => images.retain(|i| &i.digest == d),
+    }
+    if args.json {
+        print_json(&images)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<Vec<String>> = images
+        .iter()
+        .map(|i| {
+            vec![
+                i.name.clone().unwrap_or_else(|| "<untagged>".into()),
+                i.digest.to_string(),
+                human_size(i.size),
+                if i.platforms.is_empty() {
+                    "-".into()
+                } else {
+                    i.platforms.join(",")
+                },
+                i.format.clone(),
+            ]
+        })
+        .collect();
+    print_table(&["NAME", "DIGEST", "SIZE", "PLATFORM", "FORMAT"], &rows);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,84 @@
+//! The command line: clap definitions, one module per command (parse → call the
+//! library → render), and the mapping from errors to exit codes.
+//!
+//! Exit codes: 0 success, 1 an integrity failure (a blob that does not match its
+//! digest or size, or is missing), 2 anything else (usage, unusable input, I/O).
+
+mod inspect;
+mod list;
+mod pack;
+mod render;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Error;
+
+/// Exit code for an integrity failure.
+pub const EXIT_INTEGRITY: u8 = 1;
+/// Exit code for usage errors and unusable input.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Pack compiled eBPF programs into OCI image layouts, verify them offline, load them.
+#[derive(Debug, Parser)]
+#[command(name = "ebpf-layout", version, about, long_about = None)]
+#[command(after_help = "Examples:
+  ebpf-layout pack probe.bpf.o -o bundle
+  ebpf-layout pack build/ -o bundle --platform linux/arm64
+  ebpf-layout list bundle
+  ebpf-layout inspect bundle:probe
+  ebpf-layout inspect 'bundle:ghcr.io/acme/probe:1.2' --json")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Pack(pack::PackArgs),
+    List(list::ListArgs),
+    Inspect(inspect::InspectArgs),
+}
+
+/// Parses `args` (including the program name), runs the command, prints errors to
+/// standard error, and returns the exit code.
+pub fn run_from_iter<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    let result = match cli.command {
+        Command::Pack(args) => pack::run(args),
+        Command::List(args) => list::run(args),
+        Command::Inspect(args) => inspect::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+/// 1 for integrity failures, 2 for everything else.
+fn exit_code(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<Error>() {
+        Some(Error::DigestMismatch { .. })
+        | Some(Error::SizeMismatch { .. })
+        | Some(Error::BlobMissing { .. }) => EXIT_INTEGRITY,
+        _ => EXIT_USAGE,
+    }
+}

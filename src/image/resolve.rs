@@ -1,0 +1,289 @@
+//! Resolving a reference (`PATH`, `PATH:NAME`, `PATH@DIGEST`) to an image whose
+//! manifest, and on request program object, have been read and verified.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use crate::error::{Error, Result};
+use crate::layout::MAX_MANIFEST_SIZE;
+use crate::oci::media_type::{DOCKER_MANIFEST_LIST, OCI_INDEX};
+use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, ImageRef, Platform, Selector};
+use crate::source::{self, ImageSource};
+
+use super::format::Format;
+
+/// Largest program object we read into memory (1 GiB): BTF-heavy objects reach
+/// hundreds of MiB, and libbpf needs the whole object in memory anyway.
+pub const MAX_OBJECT_SIZE: u64 = 1 << 30;
+
+/// How deep nested indexes may go before we call the layout hostile.
+const MAX_INDEX_DEPTH: usize = 4;
+
+/// One image: its manifest, verified against the descriptor that points at it.
+#[derive(Debug, Clone)]
+pub struct Image {
+    /// The ref name of the index.json entry it was reached from, if any.
+    pub name: Option<String>,
+    /// The manifest's descriptor (from index.json, or from a nested index).
+    pub descriptor: Descriptor,
+    /// The parsed manifest.
+    pub manifest: ImageManifest,
+    /// The manifest exactly as stored.
+    pub manifest_bytes: Vec<u8>,
+    /// Its format.
+    pub format: Format,
+    /// Its platform (normalised to OCI names), from its descriptor.
+    pub platform: Option<Platform>,
+}
+
+impl Image {
+    /// The program layer's descriptor, or [`Error::NotEbpfImage`].
+    pub fn program_layer(&self, location: &std::path::Path) -> Result<&Descriptor> {
+        self.format
+            .program_layer(&self.manifest)
+            .map_err(|reason| Error::NotEbpfImage {
+                path: location.to_path_buf(),
+                digest: self.descriptor.digest.clone(),
+                reason,
+            })
+    }
+
+    /// Reads the program object, verified against its descriptor.
+    pub fn read_program(&self, source: &dyn ImageSource) -> Result<Vec<u8>> {
+        let layer = self.program_layer(source.location())?;
+        source.read_blob(layer, MAX_OBJECT_SIZE)
+    }
+}
+
+/// Whether a descriptor points at an image index rather than a manifest.
+pub fn is_index(descriptor: &Descriptor) -> bool {
+    descriptor.media_type == OCI_INDEX || descriptor.media_type == DOCKER_MANIFEST_LIST
+}
+
+/// The index.json entries a selector picks. Entries with the same digest count once;
+/// a name given to different manifests is [`Error::AmbiguousName`].
+pub fn select(
+    source: &dyn ImageSource,
+    index: &ImageIndex,
+    selector: &Selector,
+) -> Result<Vec<Descriptor>> {
+    let location = source.location().to_path_buf();
+    let names = || available_names(index);
+    let picked: Vec<&Descriptor> = match selector {
+        Selector::All => index.manifests.iter().collect(),
+        Selector::Name(name) => {
+            let found: Vec<&Descriptor> = index
+                .manifests
+                .iter()
+                .filter(|d| d.ref_name() == Some(name.as_str()))
+                .collect();
+            let digests: BTreeSet<&Digest> = found.iter().map(|d| &d.digest).collect();
+            if digests.len() > 1 {
+                return Err(Error::AmbiguousName {
+                    path: location,
+                    name: name.clone(),
+                    digests: found.iter().map(|d| d.digest.clone()).collect(),
+                });
+            }
+            found
+        }
+        Selector::Digest(digest) => {
+            let found: Vec<&Descriptor> = index
+                .manifests
+                .iter()
+                .filter(|d| &d.digest == digest)
+                .collect();
+            if found.is_empty() {
+                // A manifest inside a nested (per-platform) index.
+                let nested = find_nested(source, index, digest, 0)?;
+                if let Some(d) = nested {
+                    return Ok(vec![d]);
+                }
+            }
+            found
+        }
+    };
+    let mut seen = BTreeSet::new();
+    let unique: Vec<Descriptor> = picked
+        .into_iter()
+        .filter(|d| seen.insert(d.digest.clone()))
+        .cloned()
+        .collect();
+    if unique.is_empty() {
+        return Err(match selector {
+            Selector::All => Error::Empty { path: location },
+            Selector::Name(n) => Error::ImageNotFound {
+                path: location,
+                wanted: format!("named {n:?}"),
+                available: names(),
+            },
+            Selector::Digest(d) => Error::ImageNotFound {
+                path: location,
+                wanted: format!("with digest {d}"),
+                available: names(),
+            },
+        });
+    }
+    Ok(unique)
+}
+
+fn find_nested(
+    source: &dyn ImageSource,
+    index: &ImageIndex,
+    digest: &Digest,
+    depth: usize,
+) -> Result<Option<Descriptor>> {
+    if depth >= MAX_INDEX_DEPTH {
+        return Ok(None);
+    }
+    for entry in index.manifests.iter().filter(|d| is_index(d)) {
+        let nested = read_index_blob(source, entry)?;
+        if let Some(d) = nested.manifests.iter().find(|d| &d.digest == digest) {
+            return Ok(Some(d.clone()));
+        }
+        if let Some(d) = find_nested(source, &nested, digest, depth + 1)? {
+            return Ok(Some(d));
+        }
+    }
+    Ok(None)
+}
+
+/// The distinct ref names of an index, in order.
+pub fn available_names(index: &ImageIndex) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    index
+        .manifests
+        .iter()
+        .filter_map(|d| d.ref_name())
+        .filter(|n| seen.insert(n.to_string()))
+        .map(str::to_string)
+        .collect()
+}
+
+fn read_index_blob(source: &dyn ImageSource, descriptor: &Descriptor) -> Result<ImageIndex> {
+    let bytes = source.read_blob(descriptor, MAX_MANIFEST_SIZE)?;
+    ImageIndex::from_slice(&bytes).map_err(|e| Error::Schema {
+        path: source.location().to_path_buf(),
+        what: format!("index {}", descriptor.digest),
+        source: e,
+    })
+}
+
+/// Reads the image an index.json entry points at. A nested index is resolved to the
+/// entry for `platform` (default: this machine's).
+pub fn open_image(
+    source: &dyn ImageSource,
+    entry: &Descriptor,
+    platform: Option<&Platform>,
+) -> Result<Image> {
+    let host = Platform::host();
+    let wanted = platform.unwrap_or(&host);
+    let mut descriptor = entry.clone();
+    let mut depth = 0;
+    while is_index(&descriptor) {
+        depth += 1;
+        if depth > MAX_INDEX_DEPTH {
+            return Err(Error::NotEbpfImage {
+                path: source.location().to_path_buf(),
+                digest: entry.digest.clone(),
+                reason: format!("indexes nested more than {MAX_INDEX_DEPTH} deep"),
+            });
+        }
+        let nested = read_index_blob(source, &descriptor)?;
+        let choice = nested
+            .manifests
+            .iter()
+            .find(|d| {
+                d.platform
+                    .as_ref()
+                    .map(Platform::normalized)
+                    .is_some_and(|p| p.os == wanted.os && p.architecture == wanted.architecture)
+            })
+            .ok_or_else(|| Error::ImageNotFound {
+                path: source.location().to_path_buf(),
+                wanted: format!("for platform {wanted} in index {}", descriptor.digest),
+                available: nested
+                    .manifests
+                    .iter()
+                    .filter_map(|d| d.platform.as_ref().map(|p| p.normalized().to_string()))
+                    .collect(),
+            })?;
+        descriptor = choice.clone();
+    }
+    let manifest_bytes = source.read_blob(&descriptor, MAX_MANIFEST_SIZE)?;
+    let manifest = ImageManifest::from_slice(&manifest_bytes).map_err(|e| Error::Schema {
+        path: source.location().to_path_buf(),
+        what: format!("manifest {}", descriptor.digest),
+        source: e,
+    })?;
+    let format = Format::detect(&manifest);
+    Ok(Image {
+        name: entry.ref_name().map(str::to_string),
+        platform: descriptor.platform.as_ref().map(Platform::normalized),
+        descriptor,
+        manifest,
+        manifest_bytes,
+        format,
+    })
+}
+
+/// Resolves a selector to exactly one image: a name, a digest, or — with no name — the
+/// only image there is ([`Error::NameRequired`] when there are several).
+pub fn resolve_one(
+    source: &dyn ImageSource,
+    selector: &Selector,
+    platform: Option<&Platform>,
+) -> Result<Image> {
+    let index = source.index()?;
+    let picked = select(source, &index, selector)?;
+    if picked.len() > 1 {
+        return Err(Error::NameRequired {
+            path: source.location().to_path_buf(),
+            count: picked.len(),
+            names: available_names(&index),
+        });
+    }
+    open_image(source, &picked[0], platform)
+}
+
+/// A program object resolved from a reference, ready for the kernel: every blob on the
+/// way (manifest and object) was hashed and matched its descriptor.
+#[derive(Debug, Clone)]
+pub struct ResolvedProgram {
+    /// The reference as given.
+    pub reference: String,
+    /// The layout or archive it came from.
+    pub location: PathBuf,
+    /// A name for the object: the ref name, else the short manifest digest.
+    pub name: String,
+    /// The manifest's digest.
+    pub manifest_digest: Digest,
+    /// The image format.
+    pub format: Format,
+    /// The platform, when the image declares one.
+    pub platform: Option<Platform>,
+    /// The verified object bytes.
+    pub object: Vec<u8>,
+}
+
+/// Resolves `reference` to one image and reads its verified program object.
+pub fn resolve_program(
+    reference: &ImageRef,
+    platform: Option<&Platform>,
+) -> Result<ResolvedProgram> {
+    let source = source::open(&reference.path)?;
+    let image = resolve_one(source.as_ref(), &reference.selector, platform)?;
+    let object = image.read_program(source.as_ref())?;
+    Ok(ResolvedProgram {
+        reference: reference.to_string(),
+        location: source.location().to_path_buf(),
+        name: image
+            .name
+            .clone()
+            .unwrap_or_else(|| image.descriptor.digest.short()),
+        manifest_digest: image.descriptor.digest.clone(),
+        format: image.format,
+        platform: image.platform.clone(),
+        object,
+    })
+}

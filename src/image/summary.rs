@@ -1,0 +1,143 @@
+//! What `list` and `inspect` report, as data (the CLI renders it).
+
+use serde::Serialize;
+
+use crate::elf::{self, ObjectInfo};
+use crate::error::{Error, Result};
+use crate::layout::MAX_MANIFEST_SIZE;
+use crate::oci::{Descriptor, Digest, Platform, Selector};
+use crate::source::ImageSource;
+
+use super::format::Format;
+use super::resolve::{is_index, open_image, resolve_one, Image};
+
+/// One line of `list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageSummary {
+    /// The ref name, or `None` for an untagged entry.
+    pub name: Option<String>,
+    /// The digest of the manifest (or index) the entry points at.
+    pub digest: Digest,
+    /// Media type of what the entry points at.
+    pub media_type: String,
+    /// Bytes of the image: manifest, config and layers (for an index, all of its images).
+    pub size: u64,
+    /// Platforms (`linux/amd64`): one for an image, one per image for an index.
+    pub platforms: Vec<String>,
+    /// `bee`, `gadget`, `other`, or `index` for a multi-platform index.
+    pub format: String,
+}
+
+/// Lists every entry of index.json, in order. Untagged entries are listed with no name.
+pub fn list(source: &dyn ImageSource) -> Result<Vec<ImageSummary>> {
+    let index = source.index()?;
+    index
+        .manifests
+        .iter()
+        .map(|entry| summarise(source, entry))
+        .collect()
+}
+
+fn summarise(source: &dyn ImageSource, entry: &Descriptor) -> Result<ImageSummary> {
+    let name = entry.ref_name().map(str::to_string);
+    if is_index(entry) {
+        let bytes = source.read_blob(entry, MAX_MANIFEST_SIZE)?;
+        let nested = crate::oci::ImageIndex::from_slice(&bytes).map_err(|e| Error::Schema {
+            path: source.location().to_path_buf(),
+            what: format!("index {}", entry.digest),
+            source: e,
+        })?;
+        let mut size = entry.size;
+        let mut platforms = Vec::new();
+        for child in &nested.manifests {
+            if let Some(p) = &child.platform {
+                platforms.push(p.normalized().to_string());
+                let image = open_image(source, child, Some(&p.normalized()))?;
+                size += image_size(&image);
+            }
+        }
+        return Ok(ImageSummary {
+            name,
+            digest: entry.digest.clone(),
+            media_type: entry.media_type.clone(),
+            size,
+            platforms,
+            format: "index".into(),
+        });
+    }
+    let image = open_image(source, entry, None)?;
+    Ok(ImageSummary {
+        name,
+        digest: entry.digest.clone(),
+        media_type: entry.media_type.clone(),
+        size: image_size(&image),
+        platforms: image
+            .platform
+            .iter()
+            .map(|p: &Platform| p.to_string())
+            .collect(),
+        format: image.format.to_string(),
+    })
+}
+
+fn image_size(image: &Image) -> u64 {
+    image.descriptor.size
+        + image.manifest.config.size
+        + image.manifest.layers.iter().map(|l| l.size).sum::<u64>()
+}
+
+/// Everything `inspect` shows about one image.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageDetails {
+    /// The ref name, if the image was reached through one.
+    pub name: Option<String>,
+    /// The manifest digest.
+    pub digest: Digest,
+    /// The image format.
+    pub format: Format,
+    /// The platform the image declares.
+    pub platform: Option<String>,
+    /// The manifest, as stored.
+    pub manifest: serde_json::Value,
+    /// The config descriptor.
+    pub config_descriptor: Descriptor,
+    /// The config JSON (`null` when it is not JSON).
+    pub config: serde_json::Value,
+    /// The program layer's descriptor.
+    pub program: Descriptor,
+    /// What the program object holds, read from the object itself.
+    pub object: ObjectInfo,
+}
+
+/// Inspects one image: the manifest, the config, and the program object itself (all
+/// verified against their digests).
+pub fn inspect(
+    source: &dyn ImageSource,
+    selector: &Selector,
+    platform: Option<&Platform>,
+) -> Result<ImageDetails> {
+    let image = resolve_one(source, selector, platform)?;
+    let location = source.location().to_path_buf();
+    let program = image.program_layer(&location)?.clone();
+    let config_bytes = source.read_blob(&image.manifest.config, MAX_MANIFEST_SIZE)?;
+    let object_bytes = image.read_program(source)?;
+    let object = elf::inspect(&object_bytes).map_err(|source| Error::Elf {
+        path: location.join(program.digest.blob_path()),
+        source,
+    })?;
+    // The manifest was parsed from these bytes already; they are valid JSON.
+    let manifest = serde_json::from_slice(&image.manifest_bytes).unwrap_or(serde_json::Value::Null);
+    let config = serde_json::from_slice(&config_bytes).unwrap_or(serde_json::Value::Null);
+    Ok(ImageDetails {
+        name: image.name.clone(),
+        digest: image.descriptor.digest.clone(),
+        format: image.format,
+        platform: image.platform.as_ref().map(|p| p.to_string()),
+        manifest,
+        config_descriptor: image.manifest.config.clone(),
+        config,
+        program,
+        object,
+    })
+}

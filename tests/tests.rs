@@ -1,0 +1,8 @@
+//! Integration tests: the real binary on real BPF objects and real peer tools.
+
+mod util;
+
+mod bad_input;
+mod interop;
+mod list_inspect;
+mod pack;
