@@ -1,0 +1,34 @@
+# Sourced by the other scripts: installs Debian packages that are missing.
+# Usage: ensure_packages NAME...   (runs apt-get only when something is missing)
+
+ensure_packages() {
+    local missing=()
+    local pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$pkg")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    echo "installing missing packages: ${missing[*]}" >&2
+    local sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        sudo="sudo"
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# What building the crate needs (libbpf-sys compiles libbpf: libelf and zlib headers).
+BUILD_PACKAGES=(pkg-config zlib1g-dev libelf-dev make)
+# What the test suite drives for real.
+TEST_PACKAGES=(skopeo umoci iproute2 bpftool util-linux iputils-ping)
+
+# Mounts the kernel file systems that loading and attaching use, when running as root.
+mount_kernel_fs() {
+    [ "$(id -u)" -eq 0 ] || return 0
+    mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf 2>/dev/null || true
+    mountpoint -q /sys/kernel/tracing || mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
+}
