@@ -62,6 +62,10 @@ pub trait ImageSource {
     /// computed from its content, in constant memory (used by `verify`). Entries are in
     /// path order. Our private `.ebpf-layout/` folder is not reported.
     fn scan(&self) -> Result<Vec<StoredEntry>>;
+
+    /// A small regular file at `path` relative to the root (`oci-layout`), refusing more
+    /// than `limit` bytes, symlinks and special files.
+    fn read_entry(&self, path: &str, limit: u64) -> Result<Vec<u8>>;
 }
 
 impl ImageSource for Layout {
@@ -83,6 +87,10 @@ impl ImageSource for Layout {
 
     fn scan(&self) -> Result<Vec<StoredEntry>> {
         Layout::scan(self)
+    }
+
+    fn read_entry(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
+        Layout::read_entry(self, path, limit)
     }
 }
 

@@ -8,6 +8,7 @@ mod inspect;
 mod list;
 mod pack;
 mod render;
+mod verify;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -40,6 +41,7 @@ enum Command {
     Pack(pack::PackArgs),
     List(list::ListArgs),
     Inspect(inspect::InspectArgs),
+    Verify(verify::VerifyArgs),
 }
 
 /// Parses `args` (including the program name), runs the command, prints errors to
@@ -60,6 +62,7 @@ where
         Command::Pack(args) => pack::run(args),
         Command::List(args) => list::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Verify(args) => verify::run(args),
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,7 @@
 //! added.
 
 mod blob;
+mod scan;
 mod writer;
 
 pub use blob::BlobWriter;
@@ -42,6 +43,20 @@ impl Layout {
     /// Opens an existing layout: `oci-layout` must exist, say version 1.0.0, and
     /// `index.json` must exist. Nothing is written.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        let layout = Self::open_unchecked(root)?;
+        layout.check_oci_layout_file()?;
+        if !layout.root.join("index.json").exists() {
+            return Err(Error::NotALayout {
+                path: layout.root,
+                reason: "index.json is missing".into(),
+            });
+        }
+        Ok(layout)
+    }
+
+    /// Opens a directory as a layout without checking `oci-layout` or `index.json`, for
+    /// `verify`, which reports what is missing instead of stopping at it.
+    pub fn open_unchecked(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         let meta = fs::metadata(&root).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::NotALayout {
@@ -56,18 +71,17 @@ impl Layout {
                 reason: "not a directory".into(),
             });
         }
-        let layout = Self { root };
-        layout.check_oci_layout_file()?;
-        if !layout.root.join("index.json").exists() {
-            return Err(Error::NotALayout {
-                path: layout.root,
-                reason: "index.json is missing".into(),
-            });
-        }
-        Ok(layout)
+        Ok(Self { root })
     }
 
-    fn check_oci_layout_file(&self) -> Result<()> {
+    /// Reads a small regular file of the layout (e.g. `oci-layout`), refusing symlinks,
+    /// special files and more than `limit` bytes.
+    pub fn read_entry(&self, entry: &str, limit: u64) -> Result<Vec<u8>> {
+        read_regular_file(&self.root, entry, limit)
+    }
+
+    /// Checks that `oci-layout` exists and declares version 1.0.0.
+    pub fn check_oci_layout_file(&self) -> Result<()> {
         let path = self.root.join("oci-layout");
         let bytes = match read_regular_file(&self.root, "oci-layout", 64 << 10) {
             Ok(b) => b,

@@ -37,15 +37,10 @@ impl RefName {
             name: name.to_string(),
             reason: reason.to_string(),
         };
-        if name.is_empty() {
-            return Err(err("a name cannot be empty"));
-        }
         if name.contains('@') {
             return Err(err("'@' is not allowed in names (it introduces a digest)"));
         }
-        for component in name.split('/') {
-            check_component(component).map_err(|r| err(&r))?;
-        }
+        check_grammar(name).map_err(|r| err(&r))?;
         let last = name.rsplit('/').next().unwrap_or(name);
         let tag = match last.rsplit_once(':') {
             Some((_, tag)) => Some(tag),
@@ -64,13 +59,22 @@ impl RefName {
     }
 }
 
+/// Checks `name` against the OCI image-layout ref-name grammar alone (no registry tag
+/// rules), and says why it fails. Used to judge names written by other tools.
+pub fn check_grammar(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("a name cannot be empty".into());
+    }
+    name.split('/').try_for_each(check_component)
+}
+
 fn check_component(c: &str) -> Result<(), String> {
     if c.is_empty() {
         return Err("empty path component (leading, trailing or doubled '/')".into());
     }
     let bytes = c.as_bytes();
     let is_alnum = |b: u8| b.is_ascii_alphanumeric();
-    let is_sep = |b: u8| matches!(b, b'-' | b'.' | b'_' | b':' | b'+');
+    let is_sep = |b: u8| matches!(b, b'-' | b'.' | b'_' | b':' | b'@' | b'+');
     if !is_alnum(bytes[0]) || !is_alnum(bytes[bytes.len() - 1]) {
         return Err(format!(
             "component {c:?} must start and end with a letter or digit"

@@ -1,0 +1,618 @@
+//! `verify`: complete offline integrity verification of a layout or archive.
+//!
+//! Two passes. First every stored entry is listed and every blob hashed from its
+//! content ([`ImageSource::scan`]: both cores for a directory, one streaming pass for an
+//! archive). Then the reference graph is walked from `index.json` — nested indexes,
+//! manifests, configs, layers and subjects — and every descriptor is compared with what
+//! is stored. Nothing stops at the first problem: the report lists them all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::elf::{self, ByteOrder};
+use crate::error::Error;
+use crate::image::resolve::is_index;
+use crate::image::Format;
+use crate::layout::{MAX_INDEX_SIZE, MAX_MANIFEST_SIZE};
+use crate::oci::media_type::{
+    DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, IMAGE_LAYOUT_VERSION, OCI_INDEX, OCI_MANIFEST,
+};
+use crate::oci::reference::check_grammar;
+use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, RefName, Selector};
+use crate::source::{EntryKind, ImageSource, StoredEntry};
+
+/// Version of the JSON report schema (see docs/verify.md).
+pub const REPORT_VERSION: u32 = 1;
+
+/// How deep nested indexes may go.
+const MAX_DEPTH: usize = 8;
+
+/// How a problem counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Reported, but the layout is intact (unless `--strict`).
+    Warning,
+    /// The layout is damaged: exit code 1.
+    Error,
+}
+
+/// One finding, naming the entry, the digest, and what was expected and found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Error, or warning.
+    pub severity: Severity,
+    /// A stable machine-readable code (`digest-mismatch`, `missing-blob`, …).
+    pub code: &'static str,
+    /// The entry concerned, relative to the root (`blobs/sha256/…`, `index.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entry: Option<String>,
+    /// The digest concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// What the referencing descriptor or the spec says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// What is there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<String>,
+    /// A sentence for people.
+    pub message: String,
+}
+
+/// The result of verifying one reference.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The reference as given.
+    pub reference: String,
+    /// No errors (and, with `strict`, no warnings).
+    pub ok: bool,
+    /// Whether warnings counted as errors.
+    pub strict: bool,
+    /// Images checked (manifests reached).
+    pub images: usize,
+    /// Blobs checked.
+    pub blobs: usize,
+    /// Bytes hashed.
+    pub bytes: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Number of errors.
+    pub errors: usize,
+    /// Number of warnings.
+    pub warnings: usize,
+    /// Every finding, errors first.
+    pub problems: Vec<Problem>,
+}
+
+/// What to verify and how.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Count warnings (orphans, unknown files, duplicate names, untagged manifests) as
+    /// errors.
+    pub strict: bool,
+}
+
+struct Checker<'a> {
+    source: &'a dyn ImageSource,
+    stored: BTreeMap<String, StoredEntry>,
+    problems: Vec<Problem>,
+    visited: BTreeSet<Digest>,
+    images: usize,
+}
+
+/// Verifies `selector` of `source`: with [`Selector::All`] the whole store (and its
+/// unreferenced or unknown files), otherwise the selected image's closure only.
+///
+/// Returns `Err` only when the source cannot be read at all (I/O, not a layout);
+/// every integrity finding is a [`Problem`] in the report.
+pub fn verify(
+    source: &dyn ImageSource,
+    reference: &str,
+    selector: &Selector,
+    options: &VerifyOptions,
+) -> crate::Result<Report> {
+    let started = Instant::now();
+    let entries = source.scan()?;
+    let bytes = entries
+        .iter()
+        .filter(|e| e.digest.is_some())
+        .map(|e| e.size)
+        .sum();
+    let mut c = Checker {
+        source,
+        stored: entries.into_iter().map(|e| (e.path.clone(), e)).collect(),
+        problems: Vec::new(),
+        visited: BTreeSet::new(),
+        images: 0,
+    };
+    c.check_oci_layout();
+    if let Some(index) = c.read_top_index() {
+        let whole = matches!(selector, Selector::All);
+        if whole {
+            c.check_names(&index);
+        }
+        let roots: Vec<Descriptor> = match selector {
+            Selector::All => index.manifests.clone(),
+            Selector::Name(n) => index
+                .manifests
+                .iter()
+                .filter(|d| d.ref_name() == Some(n.as_str()))
+                .cloned()
+                .collect(),
+            Selector::Digest(d) => index
+                .manifests
+                .iter()
+                .filter(|m| &m.digest == d)
+                .cloned()
+                .collect(),
+        };
+        if roots.is_empty() && !whole {
+            c.error(
+                "not-found",
+                Some("index.json".into()),
+                None,
+                Some(selector_text(selector)),
+                None,
+                format!("index.json has no entry {}", selector_text(selector)),
+            );
+        }
+        for root in &roots {
+            c.check_descriptor(root, "index.json", root.platform.as_ref(), 0);
+        }
+        if whole {
+            c.check_unreferenced();
+        }
+    }
+    c.problems.sort_by(|a, b| b.severity.cmp(&a.severity));
+    let errors = c
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    let warnings = c.problems.len() - errors;
+    let blobs = c.visited.len();
+    Ok(Report {
+        reference: reference.to_string(),
+        ok: errors == 0 && (!options.strict || warnings == 0),
+        strict: options.strict,
+        images: c.images,
+        blobs,
+        bytes,
+        seconds: started.elapsed().as_secs_f64(),
+        errors,
+        warnings,
+        problems: c.problems,
+    })
+}
+
+fn selector_text(selector: &Selector) -> String {
+    match selector {
+        Selector::All => "(all)".into(),
+        Selector::Name(n) => format!("named {n:?}"),
+        Selector::Digest(d) => format!("with digest {d}"),
+    }
+}
+
+impl Checker<'_> {
+    fn push(
+        &mut self,
+        severity: Severity,
+        code: &'static str,
+        entry: Option<String>,
+        digest: Option<String>,
+        expected: Option<String>,
+        found: Option<String>,
+        message: String,
+    ) {
+        self.problems.push(Problem {
+            severity,
+            code,
+            entry,
+            digest,
+            expected,
+            found,
+            message,
+        });
+    }
+
+    fn error(
+        &mut self,
+        code: &'static str,
+        entry: Option<String>,
+        digest: Option<String>,
+        expected: Option<String>,
+        found: Option<String>,
+        message: String,
+    ) {
+        self.push(Severity::Error, code, entry, digest, expected, found, message);
+    }
+
+    fn warning(&mut self, code: &'static str, entry: Option<String>, digest: Option<String>, message: String) {
+        self.push(Severity::Warning, code, entry, digest, None, None, message);
+    }
+
+    fn check_oci_layout(&mut self) {
+        match self.stored.get("oci-layout").map(|e| e.kind.clone()) {
+            None => self.error(
+                "oci-layout",
+                Some("oci-layout".into()),
+                None,
+                Some(format!("{{\"imageLayoutVersion\":\"{IMAGE_LAYOUT_VERSION}\"}}")),
+                Some("nothing".into()),
+                "oci-layout is missing".into(),
+            ),
+            Some(EntryKind::File) => match self.source.read_entry("oci-layout", 64 << 10) {
+                Ok(bytes) => {
+                    let version = serde_json::from_slice::<serde_json::Value>(&bytes)
+                        .ok()
+                        .and_then(|v| v.get("imageLayoutVersion").and_then(|v| v.as_str().map(str::to_string)));
+                    if version.as_deref() != Some(IMAGE_LAYOUT_VERSION) {
+                        self.error(
+                            "oci-layout",
+                            Some("oci-layout".into()),
+                            None,
+                            Some(format!("imageLayoutVersion {IMAGE_LAYOUT_VERSION:?}")),
+                            Some(String::from_utf8_lossy(&bytes[..bytes.len().min(80)]).into_owned()),
+                            "oci-layout does not declare imageLayoutVersion 1.0.0".into(),
+                        );
+                    }
+                }
+                Err(e) => self.error("oci-layout", Some("oci-layout".into()), None, None, None, e.to_string()),
+            },
+            Some(kind) => self.error(
+                "unsafe-entry",
+                Some("oci-layout".into()),
+                None,
+                Some("regular file".into()),
+                Some(kind_text(&kind)),
+                "oci-layout is not a regular file".into(),
+            ),
+        }
+    }
+
+    fn read_top_index(&mut self) -> Option<ImageIndex> {
+        match self.stored.get("index.json").map(|e| e.kind.clone()) {
+            None => {
+                self.error("index", Some("index.json".into()), None, None, Some("nothing".into()), "index.json is missing".into());
+                return None;
+            }
+            Some(EntryKind::File) => {}
+            Some(kind) => {
+                self.error(
+                    "unsafe-entry",
+                    Some("index.json".into()),
+                    None,
+                    Some("regular file".into()),
+                    Some(kind_text(&kind)),
+                    "index.json is not a regular file".into(),
+                );
+                return None;
+            }
+        }
+        let bytes = match self.source.read_entry("index.json", MAX_INDEX_SIZE) {
+            Ok(b) => b,
+            Err(e) => {
+                self.error("index", Some("index.json".into()), None, None, None, e.to_string());
+                return None;
+            }
+        };
+        match ImageIndex::from_slice(&bytes) {
+            Ok(i) => Some(i),
+            Err(e) => {
+                self.error("index", Some("index.json".into()), None, None, None, format!("index.json is not valid: {e}"));
+                None
+            }
+        }
+    }
+
+    fn check_names(&mut self, index: &ImageIndex) {
+        let mut by_name: BTreeMap<&str, BTreeSet<&Digest>> = BTreeMap::new();
+        for d in &index.manifests {
+            match d.ref_name() {
+                Some(name) => {
+                    by_name.entry(name).or_default().insert(&d.digest);
+                    if let Err(reason) = check_grammar(name) {
+                        self.error(
+                            "invalid-name",
+                            Some("index.json".into()),
+                            Some(d.digest.to_string()),
+                            Some("a ref name by the OCI grammar".into()),
+                            Some(format!("{name:?}")),
+                            format!("ref name {name:?} is invalid: {reason}"),
+                        );
+                    } else if let Err(e) = RefName::parse(name) {
+                        self.warning(
+                            "name-not-tag-safe",
+                            Some("index.json".into()),
+                            Some(d.digest.to_string()),
+                            format!("{e} (a registry will not accept it as a tag)"),
+                        );
+                    }
+                }
+                None => self.warning(
+                    "untagged",
+                    Some("index.json".into()),
+                    Some(d.digest.to_string()),
+                    format!("index.json lists {} without a name", d.digest),
+                ),
+            }
+        }
+        let counts: BTreeMap<&str, usize> = index
+            .manifests
+            .iter()
+            .filter_map(|d| d.ref_name())
+            .fold(BTreeMap::new(), |mut m, n| {
+                *m.entry(n).or_default() += 1;
+                m
+            });
+        for (name, count) in counts.into_iter().filter(|(_, c)| *c > 1) {
+            let digests = &by_name[name];
+            if digests.len() > 1 {
+                self.error(
+                    "ambiguous-name",
+                    Some("index.json".into()),
+                    None,
+                    None,
+                    Some(digests.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+                    format!("name {name:?} is given to {} different manifests (skopeo takes the first, oras the last)", digests.len()),
+                );
+            } else {
+                self.warning(
+                    "duplicate-name",
+                    Some("index.json".into()),
+                    None,
+                    format!("name {name:?} appears {count} times for the same manifest"),
+                );
+            }
+        }
+    }
+
+    /// Checks that the blob a descriptor names is stored, regular, of the right size and
+    /// content, and descends into it when it is an index or manifest.
+    fn check_descriptor(&mut self, d: &Descriptor, parent: &str, platform: Option<&Platform>, depth: usize) {
+        if !self.check_blob(d, parent) {
+            return;
+        }
+        let is_manifest = d.media_type == OCI_MANIFEST || d.media_type == DOCKER_MANIFEST;
+        if is_index(d) {
+            if depth >= MAX_DEPTH {
+                self.error("too-deep", Some(d.digest.blob_path()), Some(d.digest.to_string()), None, None, format!("indexes nested more than {MAX_DEPTH} deep"));
+                return;
+            }
+            let Some(bytes) = self.read_json(d) else { return };
+            match ImageIndex::from_slice(&bytes) {
+                Ok(index) => {
+                    self.check_media_type_field(d, index.media_type.as_deref(), &[OCI_INDEX, DOCKER_MANIFEST_LIST]);
+                    for child in &index.manifests {
+                        let p = child.platform.as_ref().or(platform);
+                        self.check_descriptor(child, &format!("index {}", d.digest), p, depth + 1);
+                    }
+                }
+                Err(e) => self.error("schema", Some(d.digest.blob_path()), Some(d.digest.to_string()), None, None, format!("index {} is not valid: {e}", d.digest)),
+            }
+        } else if is_manifest || parent == "index.json" {
+            let Some(bytes) = self.read_json(d) else { return };
+            let manifest = match ImageManifest::from_slice(&bytes) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.error("schema", Some(d.digest.blob_path()), Some(d.digest.to_string()), None, None, format!("manifest {} is not valid: {e}", d.digest));
+                    return;
+                }
+            };
+            if !is_manifest {
+                self.error(
+                    "media-type",
+                    Some(d.digest.blob_path()),
+                    Some(d.digest.to_string()),
+                    Some(OCI_MANIFEST.into()),
+                    Some(format!("{:?}", d.media_type)),
+                    format!("{parent} points at manifest {} with media type {:?}", d.digest, d.media_type),
+                );
+            }
+            self.check_media_type_field(d, manifest.media_type.as_deref(), &[OCI_MANIFEST, DOCKER_MANIFEST]);
+            self.images += 1;
+            let here = format!("manifest {}", d.digest);
+            self.check_blob(&manifest.config, &here);
+            for layer in &manifest.layers {
+                self.check_blob(layer, &here);
+            }
+            if let Some(subject) = &manifest.subject {
+                self.check_descriptor(subject, &here, None, depth + 1);
+            }
+            self.check_program(d, &manifest, platform);
+        }
+    }
+
+    /// The blob's existence, kind, size and digest. Returns whether it is intact.
+    fn check_blob(&mut self, d: &Descriptor, parent: &str) -> bool {
+        let first_visit = self.visited.insert(d.digest.clone());
+        let path = d.digest.blob_path();
+        let stored = self.stored.get(&path).cloned();
+        let ok = match stored {
+            None => {
+                if first_visit {
+                    self.error(
+                        "missing-blob",
+                        Some(path.clone()),
+                        Some(d.digest.to_string()),
+                        Some(format!("{} bytes", d.size)),
+                        Some("nothing".into()),
+                        format!("blob {} referenced by {parent} is missing", d.digest),
+                    );
+                }
+                false
+            }
+            Some(e) if e.kind != EntryKind::File => {
+                if first_visit {
+                    self.error(
+                        "unsafe-entry",
+                        Some(path.clone()),
+                        Some(d.digest.to_string()),
+                        Some("regular file".into()),
+                        Some(kind_text(&e.kind)),
+                        format!("blob {} is a {}, not a regular file; it is not followed", d.digest, kind_text(&e.kind)),
+                    );
+                }
+                false
+            }
+            Some(e) => {
+                let mut ok = true;
+                if e.size != d.size {
+                    ok = false;
+                    self.error(
+                        "size-mismatch",
+                        Some(path.clone()),
+                        Some(d.digest.to_string()),
+                        Some(d.size.to_string()),
+                        Some(e.size.to_string()),
+                        format!("blob {} referenced by {parent} has {} bytes, the descriptor says {}", d.digest, e.size, d.size),
+                    );
+                }
+                match &e.digest {
+                    Some(found) if found != &d.digest => {
+                        ok = false;
+                        if first_visit {
+                            self.error(
+                                "digest-mismatch",
+                                Some(path.clone()),
+                                Some(d.digest.to_string()),
+                                Some(d.digest.to_string()),
+                                Some(found.to_string()),
+                                format!("blob {} has content that hashes to {found}", d.digest),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+                ok
+            }
+        };
+        ok
+    }
+
+    fn check_media_type_field(&mut self, d: &Descriptor, inner: Option<&str>, allowed: &[&str]) {
+        if let Some(inner) = inner {
+            if !d.media_type.is_empty() && inner != d.media_type && allowed.contains(&d.media_type.as_str()) {
+                self.error(
+                    "media-type",
+                    Some(d.digest.blob_path()),
+                    Some(d.digest.to_string()),
+                    Some(d.media_type.clone()),
+                    Some(inner.to_string()),
+                    format!("{} says mediaType {inner:?} but is referenced as {:?}", d.digest, d.media_type),
+                );
+            }
+        }
+    }
+
+    fn read_json(&mut self, d: &Descriptor) -> Option<Vec<u8>> {
+        match self.source.read_blob(d, MAX_MANIFEST_SIZE) {
+            Ok(b) => Some(b),
+            Err(Error::TooLarge { size, limit, .. }) => {
+                self.error("too-large", Some(d.digest.blob_path()), Some(d.digest.to_string()), Some(format!("at most {limit} bytes")), Some(size.to_string()), format!("{} is {size} bytes, over the {limit}-byte limit for JSON documents", d.digest));
+                None
+            }
+            // Size and digest problems were reported from the scan already.
+            Err(Error::DigestMismatch { .. }) | Err(Error::SizeMismatch { .. }) | Err(Error::BlobMissing { .. }) => None,
+            Err(e) => {
+                self.error("unreadable", Some(d.digest.blob_path()), Some(d.digest.to_string()), None, None, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// The program layer of an eBPF image must be a BPF ELF object whose byte order
+    /// matches the platform.
+    fn check_program(&mut self, d: &Descriptor, manifest: &ImageManifest, platform: Option<&Platform>) {
+        let format = Format::detect(manifest);
+        if format == Format::Other {
+            return;
+        }
+        let layer = match format.program_layer(manifest) {
+            Ok(l) => l.clone(),
+            Err(reason) => {
+                self.error("not-ebpf", Some(d.digest.blob_path()), Some(d.digest.to_string()), None, None, format!("{format} image {}: {reason}", d.digest));
+                return;
+            }
+        };
+        let path = layer.digest.blob_path();
+        if self.stored.get(&path).map(|e| &e.kind) != Some(&EntryKind::File) {
+            return;
+        }
+        let mut header = Vec::with_capacity(elf::CLASSIFY_LEN);
+        let read = self.source.open_blob(&layer).and_then(|r| {
+            r.take(elf::CLASSIFY_LEN as u64)
+                .read_to_end(&mut header)
+                .map_err(crate::error::io_err("reading", path.clone()))
+        });
+        if let Err(e) = read {
+            self.error("unreadable", Some(path), Some(layer.digest.to_string()), None, None, e.to_string());
+            return;
+        }
+        match elf::classify(&header) {
+            Err(e) => self.error(
+                "not-bpf",
+                Some(path),
+                Some(layer.digest.to_string()),
+                Some("a BPF ELF object".into()),
+                Some(e.to_string()),
+                format!("program layer {} of image {} is not a BPF object: {e}", layer.digest, d.digest),
+            ),
+            Ok(order) => {
+                if let Some(p) = platform {
+                    let p = p.normalized();
+                    let want = if p.is_big_endian() { ByteOrder::Big } else { ByteOrder::Little };
+                    if order != want {
+                        self.error(
+                            "byte-order",
+                            Some(path),
+                            Some(layer.digest.to_string()),
+                            Some(format!("{want:?}-endian for {p}").to_lowercase()),
+                            Some(format!("{order:?}-endian").to_lowercase()),
+                            format!("program layer {} is {order:?}-endian but the image is for {p}", layer.digest).to_lowercase().replacen("program layer", "program layer", 1),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Blobs nothing references, and files that have no place in a layout.
+    fn check_unreferenced(&mut self) {
+        let stored: Vec<StoredEntry> = self.stored.values().cloned().collect();
+        for e in stored {
+            let known = matches!(e.path.as_str(), "oci-layout" | "index.json" | "blobs" | "blobs/sha256");
+            if known {
+                continue;
+            }
+            if let Some(hex) = e.path.strip_prefix("blobs/sha256/") {
+                match Digest::parse(&format!("sha256:{hex}")) {
+                    Ok(d) if self.visited.contains(&d) => {}
+                    Ok(d) => self.warning(
+                        "unreferenced-blob",
+                        Some(e.path.clone()),
+                        Some(d.to_string()),
+                        format!("blob {d} ({} bytes) is not referenced by anything (gc would remove it)", e.size),
+                    ),
+                    Err(err) => self.warning("unknown-file", Some(e.path.clone()), None, format!("{} is not named by a valid digest: {err}", e.path)),
+                }
+            } else {
+                self.warning("unknown-file", Some(e.path.clone()), None, format!("{} ({}) is not part of an OCI layout", e.path, kind_text(&e.kind)));
+            }
+        }
+    }
+}
+
+fn kind_text(kind: &EntryKind) -> String {
+    match kind {
+        EntryKind::File => "regular file".into(),
+        EntryKind::Dir => "directory".into(),
+        EntryKind::Symlink => "symlink".into(),
+        EntryKind::Hardlink => "hard link".into(),
+        EntryKind::Other(s) => s.clone(),
+    }
+}
