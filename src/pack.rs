@@ -241,10 +241,8 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
             return Err(Error::Input {
                 path: path.clone(),
                 reason: format!(
-                    "{}-endian BPF object, but platform {} is {}-endian; pass --platform for its architecture",
-                    order_word(info.byte_order),
-                    options.platform,
-                    order_word(platform_order)
+                    "{}-endian BPF object, but platform {} is {platform_order}-endian; pass --platform for its architecture",
+                    info.byte_order, options.platform
                 ),
             });
         }
@@ -270,13 +268,6 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
     }
     candidates.sort_by(|a, b| a.name.cmp(&b.name));
     Ok((candidates, skipped))
-}
-
-fn order_word(o: ByteOrder) -> &'static str {
-    match o {
-        ByteOrder::Little => "little",
-        ByteOrder::Big => "big",
-    }
 }
 
 /// `execsnoop.bpf.o` → `execsnoop`, `probe.o` → `probe`, validated as a ref name.

@@ -167,7 +167,7 @@ pub fn verify(
             c.check_unreferenced();
         }
     }
-    c.problems.sort_by(|a, b| b.severity.cmp(&a.severity));
+    c.problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
     let errors = c
         .problems
         .iter()
@@ -198,27 +198,6 @@ fn selector_text(selector: &Selector) -> String {
 }
 
 impl Checker<'_> {
-    fn push(
-        &mut self,
-        severity: Severity,
-        code: &'static str,
-        entry: Option<String>,
-        digest: Option<String>,
-        expected: Option<String>,
-        found: Option<String>,
-        message: String,
-    ) {
-        self.problems.push(Problem {
-            severity,
-            code,
-            entry,
-            digest,
-            expected,
-            found,
-            message,
-        });
-    }
-
     fn error(
         &mut self,
         code: &'static str,
@@ -228,11 +207,33 @@ impl Checker<'_> {
         found: Option<String>,
         message: String,
     ) {
-        self.push(Severity::Error, code, entry, digest, expected, found, message);
+        self.problems.push(Problem {
+            severity: Severity::Error,
+            code,
+            entry,
+            digest,
+            expected,
+            found,
+            message,
+        });
     }
 
-    fn warning(&mut self, code: &'static str, entry: Option<String>, digest: Option<String>, message: String) {
-        self.push(Severity::Warning, code, entry, digest, None, None, message);
+    fn warning(
+        &mut self,
+        code: &'static str,
+        entry: Option<String>,
+        digest: Option<String>,
+        message: String,
+    ) {
+        self.problems.push(Problem {
+            severity: Severity::Warning,
+            code,
+            entry,
+            digest,
+            expected: None,
+            found: None,
+            message,
+        });
     }
 
     fn check_oci_layout(&mut self) {
@@ -241,7 +242,9 @@ impl Checker<'_> {
                 "oci-layout",
                 Some("oci-layout".into()),
                 None,
-                Some(format!("{{\"imageLayoutVersion\":\"{IMAGE_LAYOUT_VERSION}\"}}")),
+                Some(format!(
+                    "{{\"imageLayoutVersion\":\"{IMAGE_LAYOUT_VERSION}\"}}"
+                )),
                 Some("nothing".into()),
                 "oci-layout is missing".into(),
             ),
@@ -249,19 +252,31 @@ impl Checker<'_> {
                 Ok(bytes) => {
                     let version = serde_json::from_slice::<serde_json::Value>(&bytes)
                         .ok()
-                        .and_then(|v| v.get("imageLayoutVersion").and_then(|v| v.as_str().map(str::to_string)));
+                        .and_then(|v| {
+                            v.get("imageLayoutVersion")
+                                .and_then(|v| v.as_str().map(str::to_string))
+                        });
                     if version.as_deref() != Some(IMAGE_LAYOUT_VERSION) {
                         self.error(
                             "oci-layout",
                             Some("oci-layout".into()),
                             None,
                             Some(format!("imageLayoutVersion {IMAGE_LAYOUT_VERSION:?}")),
-                            Some(String::from_utf8_lossy(&bytes[..bytes.len().min(80)]).into_owned()),
+                            Some(
+                                String::from_utf8_lossy(&bytes[..bytes.len().min(80)]).into_owned(),
+                            ),
                             "oci-layout does not declare imageLayoutVersion 1.0.0".into(),
                         );
                     }
                 }
-                Err(e) => self.error("oci-layout", Some("oci-layout".into()), None, None, None, e.to_string()),
+                Err(e) => self.error(
+                    "oci-layout",
+                    Some("oci-layout".into()),
+                    None,
+                    None,
+                    None,
+                    e.to_string(),
+                ),
             },
             Some(kind) => self.error(
                 "unsafe-entry",
@@ -277,7 +292,14 @@ impl Checker<'_> {
     fn read_top_index(&mut self) -> Option<ImageIndex> {
         match self.stored.get("index.json").map(|e| e.kind.clone()) {
             None => {
-                self.error("index", Some("index.json".into()), None, None, Some("nothing".into()), "index.json is missing".into());
+                self.error(
+                    "index",
+                    Some("index.json".into()),
+                    None,
+                    None,
+                    Some("nothing".into()),
+                    "index.json is missing".into(),
+                );
                 return None;
             }
             Some(EntryKind::File) => {}
@@ -296,14 +318,28 @@ impl Checker<'_> {
         let bytes = match self.source.read_entry("index.json", MAX_INDEX_SIZE) {
             Ok(b) => b,
             Err(e) => {
-                self.error("index", Some("index.json".into()), None, None, None, e.to_string());
+                self.error(
+                    "index",
+                    Some("index.json".into()),
+                    None,
+                    None,
+                    None,
+                    e.to_string(),
+                );
                 return None;
             }
         };
         match ImageIndex::from_slice(&bytes) {
             Ok(i) => Some(i),
             Err(e) => {
-                self.error("index", Some("index.json".into()), None, None, None, format!("index.json is not valid: {e}"));
+                self.error(
+                    "index",
+                    Some("index.json".into()),
+                    None,
+                    None,
+                    None,
+                    format!("index.json is not valid: {e}"),
+                );
                 None
             }
         }
@@ -373,33 +409,68 @@ impl Checker<'_> {
 
     /// Checks that the blob a descriptor names is stored, regular, of the right size and
     /// content, and descends into it when it is an index or manifest.
-    fn check_descriptor(&mut self, d: &Descriptor, parent: &str, platform: Option<&Platform>, depth: usize) {
+    fn check_descriptor(
+        &mut self,
+        d: &Descriptor,
+        parent: &str,
+        platform: Option<&Platform>,
+        depth: usize,
+    ) {
         if !self.check_blob(d, parent) {
             return;
         }
         let is_manifest = d.media_type == OCI_MANIFEST || d.media_type == DOCKER_MANIFEST;
         if is_index(d) {
             if depth >= MAX_DEPTH {
-                self.error("too-deep", Some(d.digest.blob_path()), Some(d.digest.to_string()), None, None, format!("indexes nested more than {MAX_DEPTH} deep"));
+                self.error(
+                    "too-deep",
+                    Some(d.digest.blob_path()),
+                    Some(d.digest.to_string()),
+                    None,
+                    None,
+                    format!("indexes nested more than {MAX_DEPTH} deep"),
+                );
                 return;
             }
-            let Some(bytes) = self.read_json(d) else { return };
+            let Some(bytes) = self.read_json(d) else {
+                return;
+            };
             match ImageIndex::from_slice(&bytes) {
                 Ok(index) => {
-                    self.check_media_type_field(d, index.media_type.as_deref(), &[OCI_INDEX, DOCKER_MANIFEST_LIST]);
+                    self.check_media_type_field(
+                        d,
+                        index.media_type.as_deref(),
+                        &[OCI_INDEX, DOCKER_MANIFEST_LIST],
+                    );
                     for child in &index.manifests {
                         let p = child.platform.as_ref().or(platform);
                         self.check_descriptor(child, &format!("index {}", d.digest), p, depth + 1);
                     }
                 }
-                Err(e) => self.error("schema", Some(d.digest.blob_path()), Some(d.digest.to_string()), None, None, format!("index {} is not valid: {e}", d.digest)),
+                Err(e) => self.error(
+                    "schema",
+                    Some(d.digest.blob_path()),
+                    Some(d.digest.to_string()),
+                    None,
+                    None,
+                    format!("index {} is not valid: {e}", d.digest),
+                ),
             }
         } else if is_manifest || parent == "index.json" {
-            let Some(bytes) = self.read_json(d) else { return };
+            let Some(bytes) = self.read_json(d) else {
+                return;
+            };
             let manifest = match ImageManifest::from_slice(&bytes) {
                 Ok(m) => m,
                 Err(e) => {
-                    self.error("schema", Some(d.digest.blob_path()), Some(d.digest.to_string()), None, None, format!("manifest {} is not valid: {e}", d.digest));
+                    self.error(
+                        "schema",
+                        Some(d.digest.blob_path()),
+                        Some(d.digest.to_string()),
+                        None,
+                        None,
+                        format!("manifest {} is not valid: {e}", d.digest),
+                    );
                     return;
                 }
             };
@@ -410,10 +481,17 @@ impl Checker<'_> {
                     Some(d.digest.to_string()),
                     Some(OCI_MANIFEST.into()),
                     Some(format!("{:?}", d.media_type)),
-                    format!("{parent} points at manifest {} with media type {:?}", d.digest, d.media_type),
+                    format!(
+                        "{parent} points at manifest {} with media type {:?}",
+                        d.digest, d.media_type
+                    ),
                 );
             }
-            self.check_media_type_field(d, manifest.media_type.as_deref(), &[OCI_MANIFEST, DOCKER_MANIFEST]);
+            self.check_media_type_field(
+                d,
+                manifest.media_type.as_deref(),
+                &[OCI_MANIFEST, DOCKER_MANIFEST],
+            );
             self.images += 1;
             let here = format!("manifest {}", d.digest);
             self.check_blob(&manifest.config, &here);
@@ -454,7 +532,11 @@ impl Checker<'_> {
                         Some(d.digest.to_string()),
                         Some("regular file".into()),
                         Some(kind_text(&e.kind)),
-                        format!("blob {} is a {}, not a regular file; it is not followed", d.digest, kind_text(&e.kind)),
+                        format!(
+                            "blob {} is a {}, not a regular file; it is not followed",
+                            d.digest,
+                            kind_text(&e.kind)
+                        ),
                     );
                 }
                 false
@@ -469,7 +551,10 @@ impl Checker<'_> {
                         Some(d.digest.to_string()),
                         Some(d.size.to_string()),
                         Some(e.size.to_string()),
-                        format!("blob {} referenced by {parent} has {} bytes, the descriptor says {}", d.digest, e.size, d.size),
+                        format!(
+                            "blob {} referenced by {parent} has {} bytes, the descriptor says {}",
+                            d.digest, e.size, d.size
+                        ),
                     );
                 }
                 match &e.digest {
@@ -496,14 +581,20 @@ impl Checker<'_> {
 
     fn check_media_type_field(&mut self, d: &Descriptor, inner: Option<&str>, allowed: &[&str]) {
         if let Some(inner) = inner {
-            if !d.media_type.is_empty() && inner != d.media_type && allowed.contains(&d.media_type.as_str()) {
+            if !d.media_type.is_empty()
+                && inner != d.media_type
+                && allowed.contains(&d.media_type.as_str())
+            {
                 self.error(
                     "media-type",
                     Some(d.digest.blob_path()),
                     Some(d.digest.to_string()),
                     Some(d.media_type.clone()),
                     Some(inner.to_string()),
-                    format!("{} says mediaType {inner:?} but is referenced as {:?}", d.digest, d.media_type),
+                    format!(
+                        "{} says mediaType {inner:?} but is referenced as {:?}",
+                        d.digest, d.media_type
+                    ),
                 );
             }
         }
@@ -513,13 +604,32 @@ impl Checker<'_> {
         match self.source.read_blob(d, MAX_MANIFEST_SIZE) {
             Ok(b) => Some(b),
             Err(Error::TooLarge { size, limit, .. }) => {
-                self.error("too-large", Some(d.digest.blob_path()), Some(d.digest.to_string()), Some(format!("at most {limit} bytes")), Some(size.to_string()), format!("{} is {size} bytes, over the {limit}-byte limit for JSON documents", d.digest));
+                self.error(
+                    "too-large",
+                    Some(d.digest.blob_path()),
+                    Some(d.digest.to_string()),
+                    Some(format!("at most {limit} bytes")),
+                    Some(size.to_string()),
+                    format!(
+                        "{} is {size} bytes, over the {limit}-byte limit for JSON documents",
+                        d.digest
+                    ),
+                );
                 None
             }
             // Size and digest problems were reported from the scan already.
-            Err(Error::DigestMismatch { .. }) | Err(Error::SizeMismatch { .. }) | Err(Error::BlobMissing { .. }) => None,
+            Err(Error::DigestMismatch { .. })
+            | Err(Error::SizeMismatch { .. })
+            | Err(Error::BlobMissing { .. }) => None,
             Err(e) => {
-                self.error("unreadable", Some(d.digest.blob_path()), Some(d.digest.to_string()), None, None, e.to_string());
+                self.error(
+                    "unreadable",
+                    Some(d.digest.blob_path()),
+                    Some(d.digest.to_string()),
+                    None,
+                    None,
+                    e.to_string(),
+                );
                 None
             }
         }
@@ -527,7 +637,12 @@ impl Checker<'_> {
 
     /// The program layer of an eBPF image must be a BPF ELF object whose byte order
     /// matches the platform.
-    fn check_program(&mut self, d: &Descriptor, manifest: &ImageManifest, platform: Option<&Platform>) {
+    fn check_program(
+        &mut self,
+        d: &Descriptor,
+        manifest: &ImageManifest,
+        platform: Option<&Platform>,
+    ) {
         let format = Format::detect(manifest);
         if format == Format::Other {
             return;
@@ -535,7 +650,14 @@ impl Checker<'_> {
         let layer = match format.program_layer(manifest) {
             Ok(l) => l.clone(),
             Err(reason) => {
-                self.error("not-ebpf", Some(d.digest.blob_path()), Some(d.digest.to_string()), None, None, format!("{format} image {}: {reason}", d.digest));
+                self.error(
+                    "not-ebpf",
+                    Some(d.digest.blob_path()),
+                    Some(d.digest.to_string()),
+                    None,
+                    None,
+                    format!("{format} image {}: {reason}", d.digest),
+                );
                 return;
             }
         };
@@ -550,7 +672,14 @@ impl Checker<'_> {
                 .map_err(crate::error::io_err("reading", path.clone()))
         });
         if let Err(e) = read {
-            self.error("unreadable", Some(path), Some(layer.digest.to_string()), None, None, e.to_string());
+            self.error(
+                "unreadable",
+                Some(path),
+                Some(layer.digest.to_string()),
+                None,
+                None,
+                e.to_string(),
+            );
             return;
         }
         match elf::classify(&header) {
@@ -560,20 +689,30 @@ impl Checker<'_> {
                 Some(layer.digest.to_string()),
                 Some("a BPF ELF object".into()),
                 Some(e.to_string()),
-                format!("program layer {} of image {} is not a BPF object: {e}", layer.digest, d.digest),
+                format!(
+                    "program layer {} of image {} is not a BPF object: {e}",
+                    layer.digest, d.digest
+                ),
             ),
             Ok(order) => {
                 if let Some(p) = platform {
                     let p = p.normalized();
-                    let want = if p.is_big_endian() { ByteOrder::Big } else { ByteOrder::Little };
+                    let want = if p.is_big_endian() {
+                        ByteOrder::Big
+                    } else {
+                        ByteOrder::Little
+                    };
                     if order != want {
                         self.error(
                             "byte-order",
                             Some(path),
                             Some(layer.digest.to_string()),
-                            Some(format!("{want:?}-endian for {p}").to_lowercase()),
-                            Some(format!("{order:?}-endian").to_lowercase()),
-                            format!("program layer {} is {order:?}-endian but the image is for {p}", layer.digest).to_lowercase().replacen("program layer", "program layer", 1),
+                            Some(format!("{want}-endian for {p}")),
+                            Some(format!("{order}-endian")),
+                            format!(
+                                "program layer {} of image {} is {order}-endian, but the image is for {p}",
+                                layer.digest, d.digest
+                            ),
                         );
                     }
                 }
@@ -585,7 +724,10 @@ impl Checker<'_> {
     fn check_unreferenced(&mut self) {
         let stored: Vec<StoredEntry> = self.stored.values().cloned().collect();
         for e in stored {
-            let known = matches!(e.path.as_str(), "oci-layout" | "index.json" | "blobs" | "blobs/sha256");
+            let known = matches!(
+                e.path.as_str(),
+                "oci-layout" | "index.json" | "blobs" | "blobs/sha256"
+            );
             if known {
                 continue;
             }
@@ -601,7 +743,16 @@ impl Checker<'_> {
                     Err(err) => self.warning("unknown-file", Some(e.path.clone()), None, format!("{} is not named by a valid digest: {err}", e.path)),
                 }
             } else {
-                self.warning("unknown-file", Some(e.path.clone()), None, format!("{} ({}) is not part of an OCI layout", e.path, kind_text(&e.kind)));
+                self.warning(
+                    "unknown-file",
+                    Some(e.path.clone()),
+                    None,
+                    format!(
+                        "{} ({}) is not part of an OCI layout",
+                        e.path,
+                        kind_text(&e.kind)
+                    ),
+                );
             }
         }
     }

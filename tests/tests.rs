@@ -6,3 +6,5 @@ mod bad_input;
 mod interop;
 mod list_inspect;
 mod pack;
+mod property;
+mod verify;

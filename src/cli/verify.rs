@@ -15,7 +15,8 @@ use crate::verify::{verify, Report, Severity, VerifyOptions, REPORT_VERSION};
 
 /// Verify layouts and archives offline: every digest, size and reference.
 #[derive(Debug, Args)]
-#[command(after_help = "REF is PATH (everything in it), PATH:NAME or PATH@sha256:HEX (that image's
+#[command(
+    after_help = "REF is PATH (everything in it), PATH:NAME or PATH@sha256:HEX (that image's
 closure only).
 
 Exit status: 0 intact, 1 integrity failure (or warnings with --strict), 2 unusable
@@ -24,7 +25,8 @@ input or usage error.
 Examples:
   ebpf-layout verify bundle
   ebpf-layout verify bundle:probe --strict
-  ebpf-layout verify bundle --json | jq .reports[0].problems")]
+  ebpf-layout verify bundle --json | jq .reports[0].problems"
+)]
 pub struct VerifyArgs {
     /// What to verify.
     #[arg(required = true, value_name = "REF")]

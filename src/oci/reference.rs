@@ -253,7 +253,7 @@ mod tests {
             ("a..b", "single"),
             ("a/b:", "start and end"),
             ("x@sha256", "'@'"),
-            ("ghcr.io/acme/p:.bad", "start and end"),
+            ("ghcr.io/acme/p:.bad", "must be single"),
             ("naïve", "not allowed"),
         ] {
             let e = RefName::parse(n).unwrap_err();

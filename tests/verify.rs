@@ -1,0 +1,426 @@
+//! `verify`: a good layout is corrupted in every way the issue lists; each case asserts
+//! the exit code and that the message names the culprit.
+
+use std::path::{Path, PathBuf};
+
+use ebpf_layout::oci::Digest;
+use predicates::prelude::*;
+use predicates::str::contains;
+use serde_json::{json, Value};
+
+use crate::util::*;
+
+/// A fresh layout with two images, and the digests of tp_counter's blobs.
+struct Good {
+    _dir: Dir,
+    root: PathBuf,
+    manifest: String,
+    config: String,
+    program: String,
+}
+
+fn good() -> Good {
+    let dir = Dir::new();
+    let root = dir.path("bundle");
+    pack(&root, &["tp_counter.bpf.o", "xdp_count.bpf.o"]);
+    let manifest = entry(&root, "tp_counter")["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let m: Value = serde_json::from_slice(&blob(&root, &manifest)).unwrap();
+    Good {
+        config: m["config"]["digest"].as_str().unwrap().to_string(),
+        program: m["layers"][0]["digest"].as_str().unwrap().to_string(),
+        manifest,
+        root,
+        _dir: dir,
+    }
+}
+
+fn blob_path(root: &Path, digest: &str) -> PathBuf {
+    root.join("blobs/sha256")
+        .join(digest.strip_prefix("sha256:").unwrap())
+}
+
+fn flip_bit(path: &Path, at: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = at.min(bytes.len() - 1);
+    bytes[at] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Runs verify and returns (exit code, stdout).
+fn verify(args: &[&str], target: &str) -> (i32, String) {
+    let out = ebpf_layout()
+        .arg("verify")
+        .arg(target)
+        .args(args)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code().unwrap(), text)
+}
+
+fn verify_json(target: &str, strict: bool) -> (i32, Value) {
+    let mut c = ebpf_layout();
+    c.arg("verify").arg(target).arg("--json");
+    if strict {
+        c.arg("--strict");
+    }
+    let out = c.output().unwrap();
+    (
+        out.status.code().unwrap(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
+fn codes(report: &Value) -> Vec<String> {
+    report["reports"][0]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn a_good_layout_verifies_clean_even_when_strict() {
+    let g = good();
+    let (code, out) = verify(&["--strict"], g.root.to_str().unwrap());
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("OK") && out.contains("2 image(s), 6 blob(s)"),
+        "{out}"
+    );
+    let (code, v) = verify_json(g.root.to_str().unwrap(), true);
+    assert_eq!(code, 0);
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["reports"][0]["images"], 2);
+    assert_eq!(v["reports"][0]["problems"], json!([]));
+}
+
+#[test]
+fn a_bit_flip_in_each_kind_of_blob_is_a_digest_mismatch_naming_it() {
+    for kind in ["manifest", "config", "program"] {
+        let g = good();
+        let digest = match kind {
+            "manifest" => &g.manifest,
+            "config" => &g.config,
+            _ => &g.program,
+        };
+        flip_bit(&blob_path(&g.root, digest), 40);
+        let (code, out) = verify(&[], g.root.to_str().unwrap());
+        assert_eq!(code, 1, "{kind}: {out}");
+        assert!(
+            out.contains("digest-mismatch") && out.contains(digest.as_str()),
+            "{kind}: {out}"
+        );
+        let (_, v) = verify_json(g.root.to_str().unwrap(), false);
+        let p = &v["reports"][0]["problems"][0];
+        assert_eq!(p["digest"], digest.as_str(), "{kind}");
+        assert_eq!(p["expected"], digest.as_str());
+        assert_ne!(p["found"], digest.as_str());
+    }
+}
+
+#[test]
+fn a_truncated_blob_is_a_size_mismatch_with_both_sizes() {
+    let g = good();
+    let path = blob_path(&g.root, &g.program);
+    let len = std::fs::metadata(&path).unwrap().len();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..100]).unwrap();
+    let (code, v) = verify_json(g.root.to_str().unwrap(), false);
+    assert_eq!(code, 1);
+    let problems = v["reports"][0]["problems"].as_array().unwrap();
+    let size = problems
+        .iter()
+        .find(|p| p["code"] == "size-mismatch")
+        .expect("size-mismatch");
+    assert_eq!(size["digest"], g.program.as_str());
+    assert_eq!(size["expected"], len.to_string());
+    assert_eq!(size["found"], "100");
+}
+
+#[test]
+fn a_missing_blob_is_named() {
+    let g = good();
+    std::fs::remove_file(blob_path(&g.root, &g.config)).unwrap();
+    let (code, out) = verify(&[], g.root.to_str().unwrap());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("missing-blob") && out.contains(&g.config) && out.contains(&g.manifest),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_wrong_size_in_a_descriptor_is_reported() {
+    let g = good();
+    let mut index = index_json(&g.root);
+    index["manifests"][0]["size"] = json!(index["manifests"][0]["size"].as_u64().unwrap() + 1);
+    std::fs::write(
+        g.root.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    let (code, out) = verify(&[], g.root.to_str().unwrap());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("size-mismatch") && out.contains(&g.manifest),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_bad_index_json_is_an_integrity_failure() {
+    let g = good();
+    std::fs::write(g.root.join("index.json"), b"{\"schemaVersion\":2,").unwrap();
+    let (code, out) = verify(&[], g.root.to_str().unwrap());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("index.json is not valid"), "{out}");
+    std::fs::write(
+        g.root.join("index.json"),
+        br#"{"schemaVersion":1,"manifests":[]}"#,
+    )
+    .unwrap();
+    let (code, out) = verify(&[], g.root.to_str().unwrap());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("schemaVersion is 1"), "{out}");
+}
+
+#[test]
+fn a_missing_or_wrong_oci_layout_file_is_reported() {
+    let g = good();
+    std::fs::remove_file(g.root.join("oci-layout")).unwrap();
+    let (code, out) = verify(&[], g.root.to_str().unwrap());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("oci-layout is missing"), "{out}");
+    std::fs::write(
+        g.root.join("oci-layout"),
+        br#"{"imageLayoutVersion":"2.0.0"}"#,
+    )
+    .unwrap();
+    let (code, out) = verify(&[], g.root.to_str().unwrap());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("oci-layout does not declare imageLayoutVersion 1.0.0")
+            && out.contains("2.0.0"),
+        "{out}"
+    );
+}
+
+#[test]
+fn uppercase_and_unknown_digest_algorithms_are_named_never_trusted() {
+    let uppercase = |d: &str| d.to_uppercase().replacen("SHA256", "sha256", 1);
+    let sha512 = |d: &str| d.replacen("sha256", "sha512", 1);
+    for (bad, needle) in [
+        (&uppercase as &dyn Fn(&str) -> String, "lowercase"),
+        (&sha512, "only sha256"),
+    ] {
+        let g = good();
+        let mut index = index_json(&g.root);
+        let replaced = bad(&g.manifest);
+        index["manifests"][0]["digest"] = json!(replaced);
+        std::fs::write(
+            g.root.join("index.json"),
+            serde_json::to_vec(&index).unwrap(),
+        )
+        .unwrap();
+        let (code, out) = verify(&[], g.root.to_str().unwrap());
+        assert_eq!(code, 1, "{out}");
+        assert!(out.contains(needle) && out.contains(&replaced), "{out}");
+    }
+}
+
+#[test]
+fn a_symlinked_blob_is_refused_not_followed() {
+    let g = good();
+    let path = blob_path(&g.root, &g.program);
+    let elsewhere = g.root.parent().unwrap().join("elsewhere.o");
+    std::fs::rename(&path, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+    let (code, out) = verify(&[], g.root.to_str().unwrap());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("unsafe-entry") && out.contains("symlink") && out.contains(&g.program),
+        "{out}"
+    );
+}
+
+/// Replaces tp_counter's program layer with `bytes`, rewriting manifest and index.
+fn replace_program(g: &Good, bytes: &[u8]) -> String {
+    let new = Digest::of(bytes).to_string();
+    std::fs::write(blob_path(&g.root, &new), bytes).unwrap();
+    let mut m: Value = serde_json::from_slice(&blob(&g.root, &g.manifest)).unwrap();
+    m["layers"][0]["digest"] = json!(new);
+    m["layers"][0]["size"] = json!(bytes.len());
+    let mbytes = serde_json::to_vec(&m).unwrap();
+    let mdigest = Digest::of(&mbytes).to_string();
+    std::fs::write(blob_path(&g.root, &mdigest), &mbytes).unwrap();
+    let mut index = index_json(&g.root);
+    for e in index["manifests"].as_array_mut().unwrap() {
+        if e["digest"] == g.manifest.as_str() {
+            e["digest"] = json!(mdigest);
+            e["size"] = json!(mbytes.len());
+        }
+    }
+    std::fs::write(
+        g.root.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    std::fs::remove_file(blob_path(&g.root, &g.manifest)).unwrap();
+    std::fs::remove_file(blob_path(&g.root, &g.program)).unwrap();
+    new
+}
+
+#[test]
+fn a_program_layer_that_is_not_bpf_is_an_error() {
+    let g = good();
+    let hello = std::fs::read(testdata("not-bpf/hello.o")).unwrap();
+    let new = replace_program(&g, &hello);
+    let (code, out) = verify(&[], g.root.to_str().unwrap());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("not-bpf") && out.contains(&new) && out.contains("x86-64"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_program_whose_byte_order_does_not_match_its_platform_is_an_error() {
+    let g = good();
+    let eb = std::fs::read(testdata("bpfeb/tp_counter.bpfeb.o")).unwrap();
+    let new = replace_program(&g, &eb);
+    let (code, out) = verify(&[], g.root.to_str().unwrap());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("byte-order") && out.contains(&new) && out.contains("linux/amd64"),
+        "{out}"
+    );
+}
+
+#[test]
+fn orphans_unknown_files_and_untagged_manifests_are_warnings_failing_only_when_strict() {
+    let g = good();
+    let orphan = Digest::of(b"orphan");
+    std::fs::write(blob_path(&g.root, &orphan.to_string()), b"orphan").unwrap();
+    std::fs::write(g.root.join("notes.txt"), b"hi").unwrap();
+    let mut index = index_json(&g.root);
+    let mut untagged = index["manifests"][0].clone();
+    untagged.as_object_mut().unwrap().remove("annotations");
+    index["manifests"].as_array_mut().unwrap().push(untagged);
+    std::fs::write(
+        g.root.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+
+    let (code, v) = verify_json(g.root.to_str().unwrap(), false);
+    assert_eq!(code, 0, "{v}");
+    let c = codes(&v);
+    for expected in ["unreferenced-blob", "unknown-file", "untagged"] {
+        assert!(c.contains(&expected.to_string()), "{c:?}");
+    }
+    assert_eq!(v["reports"][0]["errors"], 0);
+    let (code, out) = verify(&["--strict"], g.root.to_str().unwrap());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&orphan.to_string()) && out.contains("notes.txt"),
+        "{out}"
+    );
+}
+
+#[test]
+fn duplicate_names_are_reported() {
+    let g = good();
+    let mut index = index_json(&g.root);
+    // Same name, same manifest: a warning. Same name, another manifest: an error.
+    let dup = index["manifests"][0].clone();
+    index["manifests"].as_array_mut().unwrap().push(dup);
+    std::fs::write(
+        g.root.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    let (code, v) = verify_json(g.root.to_str().unwrap(), false);
+    assert_eq!(code, 0);
+    assert!(codes(&v).contains(&"duplicate-name".to_string()));
+    assert_eq!(verify_json(g.root.to_str().unwrap(), true).0, 1);
+
+    index["manifests"][1]["annotations"]["org.opencontainers.image.ref.name"] = json!("tp_counter");
+    std::fs::write(
+        g.root.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+    let (code, out) = verify(&[], g.root.to_str().unwrap());
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("ambiguous-name") && out.contains("\"tp_counter\""),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_named_image_is_verified_alone_and_an_absent_pinned_digest_fails() {
+    let g = good();
+    // Damage the other image: verifying tp_counter alone stays clean.
+    let other = entry(&g.root, "xdp_count")["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    flip_bit(&blob_path(&g.root, &other), 10);
+    let root = g.root.to_str().unwrap();
+    assert_eq!(verify(&["--strict"], &format!("{root}:tp_counter")).0, 0);
+    assert_eq!(verify(&[], &format!("{root}@{}", g.manifest)).0, 0);
+    assert_eq!(verify(&[], &format!("{root}:xdp_count")).0, 1);
+    let absent = Digest::of(b"absent");
+    let (code, out) = verify(&[], &format!("{root}@{absent}"));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains(&absent.to_string()), "{out}");
+}
+
+#[test]
+fn several_references_are_verified_and_the_worst_result_wins() {
+    let a = good();
+    let b = good();
+    flip_bit(&blob_path(&b.root, &b.config), 5);
+    let out = ebpf_layout()
+        .arg("verify")
+        .arg(&a.root)
+        .arg(&b.root)
+        .assert()
+        .code(1)
+        .stdout(contains("OK").and(contains("FAILED")));
+    drop(out);
+    ebpf_layout()
+        .arg("verify")
+        .arg(&a.root)
+        .arg(a.root.join("nope"))
+        .assert()
+        .code(2)
+        .stderr(contains("nope"));
+}
+
+#[test]
+fn unusable_input_exits_2() {
+    let d = Dir::new();
+    ebpf_layout()
+        .arg("verify")
+        .arg(d.path("missing"))
+        .assert()
+        .code(2)
+        .stderr(contains("missing"));
+    std::fs::create_dir(d.path("empty")).unwrap();
+    ebpf_layout()
+        .arg("verify")
+        .arg(d.path("empty"))
+        .assert()
+        .code(2)
+        .stderr(contains("empty"));
+    ebpf_layout().arg("verify").assert().code(2);
+}
