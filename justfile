@@ -28,7 +28,12 @@ testdata:
 testdata-check:
     bash -c '. scripts/deps.sh && ensure_packages clang llvm libbpf-dev linux-libc-dev gcc && bash testdata/build.sh --check'
 
-# Pack, list and inspect the bundled example.
+# Run each fuzz target for SECONDS (cargo-fuzz; RUSTC_BOOTSTRAP lets it use this stable toolchain).
+fuzz SECONDS="60":
+    cargo install cargo-fuzz --locked --quiet
+    cd fuzz && for t in index_manifest reference elf_inspect; do RUSTC_BOOTSTRAP=1 cargo fuzz run -O $t -- -max_total_time={{SECONDS}} -rss_limit_mb=1024; done
+
+# Pack, list, inspect and verify the bundled example.
 demo:
     bash scripts/demo.sh
 

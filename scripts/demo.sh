@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the bundled example: pack the test programs into a layout, list it,
-# inspect one image. Installs what is missing first.
+# inspect one image, verify everything. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -18,3 +18,4 @@ set -x
     testdata/multi_prog.bpf.o -o "$out/bundle"
 "$bin" list "$out/bundle"
 "$bin" inspect "$out/bundle:tp_counter"
+"$bin" verify --strict "$out/bundle"

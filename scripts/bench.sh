@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Benchmarks, reported as ratios measured in one run (never absolute targets):
+# each command's time divided by `openssl dgst -sha256` over the same bytes (the
+# physical limit: SHA-256 on one core), and by the tool users would pick instead.
+#
+#   bash scripts/bench.sh [SIZE_MIB] [SMALL_IMAGES]     (defaults: 512 and 1000)
+#
+# Peak memory (max RSS) is reported for each of our commands. Each timing is the best
+# of 3 runs with a warm page cache.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+ensure_packages "${BUILD_PACKAGES[@]}" llvm openssl time skopeo
+
+size_mib=${1:-512}
+small=${2:-1000}
+cargo build --release --locked --quiet
+bin=$PWD/target/release/ebpf-layout
+work=$(mktemp -d "${TMPDIR:-/var/tmp}/ebpf-layout-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# best_of CMD...: prints the best wall time (seconds) of 3 runs; records max RSS (KiB)
+# of the best run in $rss.
+best_of() {
+    local best="" t r
+    for _ in 1 2 3; do
+        /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || {
+            cat "$work/stderr" >&2
+            return 1
+        }
+        read -r t r <"$work/time"
+        if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then
+            best=$t
+            rss=$r
+        fi
+    done
+    echo "$best"
+}
+
+ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1 / $2; else print \"-\" }"; }
+
+report() { # name time baseline_time [other_name other_time]
+    local line
+    line=$(printf "%-44s %7.2f s  %6s× openssl" "$1" "$2" "$(ratio "$2" "$3")")
+    if [ -n "${4:-}" ]; then
+        line+=$(printf "  %6s× %s" "$(ratio "$2" "$5")" "$4")
+    fi
+    if [ -n "${rss:-}" ]; then
+        line+=$(printf "  max RSS %6.1f MiB" "$(awk "BEGIN{print $rss/1024}")")
+    fi
+    echo "$line"
+}
+
+echo "machine: $(nproc) cores, $(uname -r), $(openssl version)"
+echo
+
+# --- one large object -------------------------------------------------------------
+echo "== one ${size_mib} MiB BPF object =="
+head -c "$((size_mib << 20))" /dev/urandom >"$work/pad.bin"
+llvm-objcopy --add-section .padding="$work/pad.bin" --set-section-flags .padding=readonly,data \
+    testdata/tp_counter.bpf.o "$work/big.bpf.o"
+rm "$work/pad.bin"
+rss=
+t_openssl=$(best_of openssl dgst -sha256 "$work/big.bpf.o")
+report "openssl dgst -sha256 (the limit)" "$t_openssl" "$t_openssl"
+
+rm -rf "$work/big-layout"
+t_pack=$(best_of bash -c "rm -rf '$work/big-layout' && '$bin' pack '$work/big.bpf.o' -o '$work/big-layout'")
+report "pack → layout" "$t_pack" "$t_openssl"
+
+t_verify=$(best_of "$bin" verify "$work/big-layout")
+report "verify layout" "$t_verify" "$t_openssl"
+
+t_inspect=$(best_of "$bin" inspect "$work/big-layout")
+report "inspect (hash + parse the object)" "$t_inspect" "$t_openssl"
+echo
+
+# --- many small images -------------------------------------------------------------
+echo "== ${small} small images =="
+mkdir -p "$work/small"
+for i in $(seq 1 "$small"); do
+    # Distinct objects: the same program with a distinct 8-byte section.
+    printf '%08d' "$i" >"$work/tag.bin"
+    llvm-objcopy --add-section .note.id="$work/tag.bin" testdata/tp_counter.bpf.o "$work/small/p$i.bpf.o"
+done
+rss=
+t_cat=$(best_of bash -c "cat '$work'/small/*.bpf.o | openssl dgst -sha256")
+report "openssl dgst -sha256 over all objects" "$t_cat" "$t_cat"
+t_spack=$(best_of bash -c "rm -rf '$work/small-layout' && '$bin' pack '$work/small' -o '$work/small-layout'")
+report "pack ${small} objects (one call)" "$t_spack" "$t_cat"
+t_sverify=$(best_of "$bin" verify "$work/small-layout")
+report "verify ${small} images" "$t_sverify" "$t_cat"
+t_slist=$(best_of "$bin" list "$work/small-layout")
+report "list ${small} images" "$t_slist" "$t_cat"
+cp testdata/xdp_count.bpf.o "$work/one-more.bpf.o"
+t_add=$(best_of bash -c "cp -a '$work/small-layout' '$work/small-copy' && '$bin' pack '$work/one-more.bpf.o' -o '$work/small-copy'; rm -rf '$work/small-copy'")
+t_cp=$(best_of bash -c "cp -a '$work/small-layout' '$work/small-copy'; rm -rf '$work/small-copy'")
+report "add one image to the ${small}-image layout" "$(awk "BEGIN{print $t_add - $t_cp}")" "$t_cat"
