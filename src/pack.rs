@@ -167,6 +167,11 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
             reason: "no input given: name BPF object files or directories of them".into(),
         });
     }
+    let platform_order = if options.platform.is_big_endian() {
+        ByteOrder::Big
+    } else {
+        ByteOrder::Little
+    };
     let mut files: Vec<(PathBuf, bool)> = Vec::new();
     let mut skipped = Vec::new();
     for input in &options.inputs {
@@ -183,7 +188,19 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
             walk(input, &mut walked)?;
             let mut dir_skipped = 0;
             for path in walked {
-                match classify_file(&path)? {
+                // Objects for the other byte order (bpf2go's *_bpfeb.o next to *_bpfel.o)
+                // are skipped like other files; named explicitly they are an error.
+                let verdict = classify_file(&path)?.and_then(|order| {
+                    if order == platform_order {
+                        Ok(order)
+                    } else {
+                        Err(format!(
+                            "{order}-endian BPF object, platform {} is {platform_order}-endian",
+                            options.platform
+                        ))
+                    }
+                });
+                match verdict {
                     Ok(_) => files.push((path, false)),
                     Err(reason) => {
                         dir_skipped += 1;
@@ -211,11 +228,6 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
             files.push((input.clone(), true));
         }
     }
-    let platform_order = if options.platform.is_big_endian() {
-        ByteOrder::Big
-    } else {
-        ByteOrder::Little
-    };
     if options.tag.is_some() && files.len() != 1 {
         return Err(Error::Input {
             path: options.inputs[0].clone(),

@@ -150,6 +150,11 @@ fn directories_are_walked_recursively_and_non_bpf_files_are_skipped_and_counted(
     .unwrap();
     std::fs::copy(testdata("not-bpf/hello.o"), src.join("nested/hello.o")).unwrap();
     std::fs::write(src.join("README.txt"), "notes").unwrap();
+    std::fs::copy(
+        testdata("bpfeb/tp_counter.bpfeb.o"),
+        src.join("nested/tp_counter_bpfeb.o"),
+    )
+    .unwrap();
     let out = d.path("bundle");
     ebpf_layout()
         .arg("pack")
@@ -158,8 +163,12 @@ fn directories_are_walked_recursively_and_non_bpf_files_are_skipped_and_counted(
         .arg(&out)
         .assert()
         .success()
-        .stdout(contains("skipped 2 file(s)"))
-        .stderr(contains("hello.o").and(contains("x86-64")));
+        .stdout(contains("skipped 3 file(s)"))
+        .stderr(
+            contains("hello.o")
+                .and(contains("x86-64"))
+                .and(contains("tp_counter_bpfeb.o: big-endian")),
+        );
     let names: Vec<String> = index_json(&out)["manifests"]
         .as_array()
         .unwrap()
