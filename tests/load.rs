@@ -1,0 +1,927 @@
+//! The loader against the real kernel: `ebpf_layout::load` on the objects in `testdata/`.
+//!
+//! Tests that need root and a BPF-capable kernel skip (saying why) only when this machine
+//! cannot run them; with `EBPF_LAYOUT_REQUIRE_KERNEL=1` (CI) they fail instead. Each test uses
+//! its own pin folder and network namespace names, so they can run in parallel.
+#![cfg(feature = "loader")]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ebpf_layout::load::{self, AttachPoint, LoadError, LoadOptions, LoadReport, OutputMode};
+use serde_json::Value;
+
+/// The environment variable that turns skips into failures.
+const REQUIRE_KERNEL: &str = "EBPF_LAYOUT_REQUIRE_KERNEL";
+/// Set in the child process of the unprivileged test, to the object to load.
+const UNPRIVILEGED_CHILD: &str = "EBPF_LAYOUT_TEST_UNPRIVILEGED_CHILD";
+/// Where bpffs is mounted.
+const BPFFS: &str = "/sys/fs/bpf";
+
+fn testdata(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Why this machine cannot load BPF programs, if it cannot.
+fn missing_kernel_support() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("loading BPF programs needs root".into());
+    }
+    if !Path::new("/sys/kernel/btf/vmlinux").exists() && !Path::new("/sys/fs/bpf").exists() {
+        return Some("the kernel has no BPF support (no /sys/fs/bpf, no BTF)".into());
+    }
+    if !Path::new("/sys/kernel/tracing/events/syscalls").is_dir()
+        && !Path::new("/sys/kernel/debug/tracing/events/syscalls").is_dir()
+    {
+        // Try to mount tracefs, as an administrator would.
+        let _ = Command::new("mount")
+            .args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"])
+            .status();
+        if !Path::new("/sys/kernel/tracing/events/syscalls").is_dir() {
+            return Some("tracefs with syscall tracepoints is not available".into());
+        }
+    }
+    None
+}
+
+/// Whether bpffs is mounted at /sys/fs/bpf (mounting it if not, as root may).
+fn missing_bpffs() -> Option<String> {
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mounts")
+            .unwrap_or_default()
+            .lines()
+            .any(|l| {
+                l.split_whitespace().nth(1) == Some(BPFFS)
+                    && l.split_whitespace().nth(2) == Some("bpf")
+            })
+    };
+    if !mounted() {
+        let _ = Command::new("mount")
+            .args(["-t", "bpf", "bpf", BPFFS])
+            .status();
+    }
+    (!mounted()).then(|| format!("bpffs is not mounted at {BPFFS} and could not be mounted"))
+}
+
+/// True if the test can run; otherwise prints why and returns false, or panics under
+/// `EBPF_LAYOUT_REQUIRE_KERNEL=1`.
+fn can_run(test: &str, needs: &[fn() -> Option<String>]) -> bool {
+    for need in needs {
+        if let Some(reason) = need() {
+            if std::env::var(REQUIRE_KERNEL).as_deref() == Ok("1") {
+                panic!(
+                    "{test}: cannot run here ({reason}), and {REQUIRE_KERNEL}=1 forbids skipping"
+                );
+            }
+            eprintln!("SKIPPED {test}: {reason}");
+            return false;
+        }
+    }
+    true
+}
+
+/// An in-memory output that notices the "loaded" line (written once everything is attached).
+#[derive(Clone, Default)]
+struct Output {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    attached: Arc<AtomicBool>,
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut bytes = self.bytes.lock().unwrap();
+        bytes.extend_from_slice(buf);
+        if !self.attached.load(Ordering::SeqCst)
+            && String::from_utf8_lossy(&bytes).contains("\"event\":\"loaded\"")
+        {
+            self.attached.store(true, Ordering::SeqCst);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Output {
+    fn json_lines(&self) -> Vec<Value> {
+        let bytes = self.bytes.lock().unwrap();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("not one JSON object per line: {e}: {l}"))
+            })
+            .collect()
+    }
+
+    /// Runs `trigger` on a named thread once the programs are attached.
+    fn after_attach(
+        &self,
+        thread_name: &str,
+        trigger: impl FnOnce() + Send + 'static,
+    ) -> std::thread::JoinHandle<()> {
+        let attached = Arc::clone(&self.attached);
+        std::thread::Builder::new()
+            .name(thread_name.into())
+            .spawn(move || {
+                let start = Instant::now();
+                while !attached.load(Ordering::SeqCst) {
+                    assert!(
+                        start.elapsed() < Duration::from_secs(30),
+                        "the programs never got attached"
+                    );
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                trigger();
+            })
+            .unwrap()
+    }
+}
+
+fn json_options(duration_ms: u64) -> LoadOptions {
+    LoadOptions {
+        duration: Some(Duration::from_millis(duration_ms)),
+        output: OutputMode::Json,
+        ..Default::default()
+    }
+}
+
+/// Waits (briefly: the kernel frees programs after an RCU grace period) until no program
+/// with `id` exists.
+fn assert_program_gone(id: u32) {
+    let start = Instant::now();
+    while libbpf_rs::Program::fd_from_id(id).is_ok() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "program id {id} is still loaded"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn last_snapshot<'a>(lines: &'a [Value], map: &str) -> &'a Value {
+    lines
+        .iter()
+        .rev()
+        .find(|l| l["event"] == "snapshot" && l["map"] == map)
+        .unwrap_or_else(|| panic!("no snapshot of {map} in {lines:?}"))
+}
+
+#[test]
+fn tracepoint_counter_counts_getpid_calls_in_json_output() {
+    if !can_run(
+        "tracepoint_counter_counts_getpid_calls_in_json_output",
+        &[missing_kernel_support],
+    ) {
+        return;
+    }
+    const CALLS: u64 = 25;
+    let mut output = Output::default();
+    let trigger = output.after_attach("ebl-getpid", || {
+        for _ in 0..CALLS {
+            // A real getpid(2) each time (glibc does not cache it).
+            let _ = nix::unistd::getpid();
+        }
+    });
+    let report = load::load(
+        "tp_counter",
+        &testdata("tp_counter.bpf.o"),
+        &json_options(1500),
+        &mut output,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    trigger.join().unwrap();
+
+    assert_eq!(report.programs.len(), 1);
+    let program = &report.programs[0];
+    assert_eq!(program.name, "count_getpid");
+    assert_eq!(program.prog_type, "tracepoint");
+    assert_eq!(
+        program.attached_to,
+        vec!["tracepoint/syscalls/sys_enter_getpid"]
+    );
+    assert!(program.id > 0);
+
+    let lines = output.json_lines();
+    assert_eq!(lines.first().unwrap()["event"], "loaded");
+    assert_eq!(
+        lines.last().unwrap(),
+        &serde_json::json!({"event": "stopped", "reason": "duration"})
+    );
+    let snapshot = last_snapshot(&lines, "counter_getpid");
+    assert_eq!(snapshot["type"], "array");
+    assert_eq!(snapshot["kind"], "counter");
+    let entries = snapshot["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{snapshot}");
+    assert_eq!(entries[0]["key"], 0);
+    let count = entries[0]["value"].as_u64().unwrap();
+    // Other processes call getpid too, so at least ours.
+    assert!(
+        count >= CALLS,
+        "counter_getpid[0] = {count}, expected at least {CALLS}"
+    );
+
+    assert_program_gone(program.id);
+}
+
+#[test]
+fn bee_ring_buffer_with_declared_value_type_prints_decoded_records() {
+    if !can_run(
+        "bee_ring_buffer_with_declared_value_type_prints_decoded_records",
+        &[missing_kernel_support],
+    ) {
+        return;
+    }
+    const CALLS: usize = 5;
+    let mut output = Output::default();
+    let trigger = output.after_attach("ebl-getppid", || {
+        for _ in 0..CALLS {
+            let _ = nix::unistd::getppid();
+        }
+    });
+    let report = load::load(
+        "ringbuf_events",
+        &testdata("ringbuf_events.bpf.o"),
+        &json_options(1500),
+        &mut output,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    trigger.join().unwrap();
+    assert_eq!(report.fixed_maps, vec!["print_events"]);
+    let ring = report
+        .maps
+        .iter()
+        .find(|m| m.name == "print_events")
+        .unwrap();
+    assert_eq!(ring.map_type, "ringbuf");
+    assert_eq!((ring.key_size, ring.value_size), (0, 0));
+
+    let lines = output.json_lines();
+    let ours: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "record" && l["map"] == "print_events")
+        .map(|l| &l["record"])
+        .filter(|r| r["pid"] == std::process::id() && r["comm"] == "ebl-getppid")
+        .collect();
+    assert_eq!(
+        ours.len(),
+        CALLS,
+        "records of our getppid calls in {lines:#?}"
+    );
+    for record in &ours {
+        assert_eq!(record.as_object().unwrap().len(), 4, "{record}");
+        assert_eq!(record["uid"], 0);
+    }
+    // Fields come in declaration order (checked on the raw text: serde_json's Value sorts).
+    let raw = String::from_utf8(output.bytes.lock().unwrap().clone()).unwrap();
+    let line = raw
+        .lines()
+        .find(|l| l.contains("\"comm\":\"ebl-getppid\""))
+        .unwrap();
+    assert!(
+        line.contains(r#""record":{"pid":"#)
+            && line.contains(r#""uid":0,"comm":"ebl-getppid","count":"#),
+        "{line}"
+    );
+    let counts: Vec<u64> = ours.iter().map(|r| r["count"].as_u64().unwrap()).collect();
+    assert!(
+        counts.windows(2).all(|w| w[0] < w[1]),
+        "count must increase: {counts:?}"
+    );
+}
+
+#[test]
+fn text_output_shows_counter_lines() {
+    if !can_run("text_output_shows_counter_lines", &[missing_kernel_support]) {
+        return;
+    }
+    let options = LoadOptions {
+        duration: Some(Duration::from_millis(300)),
+        output: OutputMode::Text,
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    load::load(
+        "tp_counter",
+        &testdata("tp_counter.bpf.o"),
+        &options,
+        &mut out,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.starts_with("loaded tp_counter: 1 program(s), 1 map(s)"),
+        "{text}"
+    );
+    assert!(text.contains("counter_getpid[0] = "), "{text}");
+    assert!(text.trim_end().ends_with("time is up: detaching"), "{text}");
+    assert!(
+        !text.contains('\x1b'),
+        "no escape codes in text mode: {text:?}"
+    );
+}
+
+#[test]
+fn program_option_loads_and_attaches_only_the_named_programs() {
+    if !can_run(
+        "program_option_loads_and_attaches_only_the_named_programs",
+        &[missing_kernel_support],
+    ) {
+        return;
+    }
+    let options = LoadOptions {
+        programs: vec!["on_getuid".into()],
+        ..json_options(200)
+    };
+    let report = load::load(
+        "multi_prog",
+        &testdata("multi_prog.bpf.o"),
+        &options,
+        &mut Vec::new(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let names: Vec<&str> = report.programs.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["on_getuid"]);
+    assert_eq!(
+        report.programs[0].attached_to,
+        ["tracepoint/syscalls/sys_enter_getuid"]
+    );
+    let counter = report
+        .maps
+        .iter()
+        .find(|m| m.name == "counter_calls")
+        .unwrap();
+    assert_eq!(counter.map_type, "percpu_array");
+
+    let err = load::load(
+        "multi_prog",
+        &testdata("multi_prog.bpf.o"),
+        &LoadOptions {
+            programs: vec!["nope".into()],
+            ..json_options(200)
+        },
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, LoadError::UnknownProgram { .. }), "{text}");
+    assert!(
+        text.contains("'nope'") && text.contains("on_getuid, on_getgid, on_sys_enter"),
+        "{text}"
+    );
+}
+
+#[test]
+fn verifier_rejection_shows_the_verifiers_words() {
+    if !can_run(
+        "verifier_rejection_shows_the_verifiers_words",
+        &[missing_kernel_support],
+    ) {
+        return;
+    }
+    let err = load::load(
+        "verifier_reject",
+        &testdata("verifier_reject.bpf.o"),
+        &json_options(100),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    let text = err.to_string();
+    match &err {
+        LoadError::VerifierRejected { program, log } => {
+            assert_eq!(program, "missing_null_check");
+            assert!(
+                log.contains("R0 invalid mem access 'map_value_or_null'"),
+                "{log}"
+            );
+        }
+        other => panic!("expected a verifier rejection, got: {other}"),
+    }
+    assert!(
+        text.starts_with("the kernel verifier rejected program 'missing_null_check':"),
+        "{text}"
+    );
+    assert!(!text.contains("Unknown error"), "{text}");
+}
+
+#[test]
+fn objects_that_are_not_bpf_for_this_machine_are_refused_before_libbpf() {
+    // No kernel needed: these are refused by the header check.
+    let err = load::load(
+        "hello",
+        &testdata("not-bpf/hello.o"),
+        &json_options(100),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, LoadError::NotBpf { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("ELF machine 62 (x86-64), expected 247 (BPF)"),
+        "{err}"
+    );
+
+    let err = load::load(
+        "readme",
+        &testdata("not-bpf/README.txt"),
+        &json_options(100),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("not an ELF file"), "{err}");
+
+    if cfg!(target_endian = "little") {
+        let err = load::load(
+            "bpfeb",
+            &testdata("bpfeb/tp_counter.bpfeb.o"),
+            &json_options(100),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, LoadError::WrongEndianness { object: "big", .. }),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn missing_interface_is_named_before_anything_is_loaded() {
+    let options = LoadOptions {
+        attach: vec!["xdp:ebl-nosuch0".parse().unwrap()],
+        ..json_options(100)
+    };
+    let err = load::load(
+        "xdp_count",
+        &testdata("xdp_count.bpf.o"),
+        &options,
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, LoadError::InterfaceNotFound { .. }), "{err}");
+    assert!(err.to_string().contains("'ebl-nosuch0' not found"), "{err}");
+
+    let err = load::load(
+        "xdp_count",
+        &testdata("xdp_count.bpf.o"),
+        &json_options(100),
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("--attach xdp:IFACE"), "{err}");
+}
+
+#[test]
+fn pin_folder_must_be_on_bpffs_and_unused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let options = LoadOptions {
+        pin: Some(tmp.path().join("pins")),
+        detach: true,
+        ..json_options(100)
+    };
+    let err = load::load(
+        "tp_counter",
+        &testdata("tp_counter.bpf.o"),
+        &options,
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, LoadError::BpffsNotMounted { .. }), "{err}");
+    assert!(
+        err.to_string().contains("mount -t bpf bpf /sys/fs/bpf"),
+        "{err}"
+    );
+
+    if !can_run(
+        "pin_folder_must_be_on_bpffs_and_unused",
+        &[missing_kernel_support, missing_bpffs],
+    ) {
+        return;
+    }
+    let dir = PinDir::new("in-use");
+    std::fs::create_dir_all(dir.0.join("someone-elses")).unwrap();
+    let options = LoadOptions {
+        pin: Some(dir.0.clone()),
+        detach: true,
+        ..json_options(100)
+    };
+    let err = load::load(
+        "tp_counter",
+        &testdata("tp_counter.bpf.o"),
+        &options,
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, LoadError::PinDirInUse { .. }), "{err}");
+
+    let err = load::unload(&dir.0).unwrap_err();
+    assert!(matches!(err, LoadError::NotAPinDir { .. }), "{err}");
+    assert!(
+        dir.0.join("someone-elses").is_dir(),
+        "unload must not touch a folder it did not create"
+    );
+}
+
+#[test]
+fn tracepoint_pinned_and_detached_keeps_counting_until_unload() {
+    if !can_run(
+        "tracepoint_pinned_and_detached_keeps_counting_until_unload",
+        &[missing_kernel_support, missing_bpffs],
+    ) {
+        return;
+    }
+    let dir = PinDir::new("tp-detach");
+    let options = LoadOptions {
+        pin: Some(dir.0.clone()),
+        detach: true,
+        output: OutputMode::Json,
+        ..Default::default()
+    };
+    let mut output = Output::default();
+    let report = load::load(
+        "tp_counter",
+        &testdata("tp_counter.bpf.o"),
+        &options,
+        &mut output,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.detached);
+    let lines = output.json_lines();
+    assert_eq!(lines.last().unwrap()["reason"], "detached");
+
+    // Still attached after load returned: the pinned counter moves.
+    let counter =
+        libbpf_rs::MapHandle::from_pinned_path(dir.0.join("maps/counter_getpid")).unwrap();
+    let read = || {
+        use libbpf_rs::MapCore as _;
+        let bytes = counter
+            .lookup(&0u32.to_ne_bytes(), libbpf_rs::MapFlags::ANY)
+            .unwrap()
+            .unwrap();
+        u64::from_ne_bytes(bytes.try_into().unwrap())
+    };
+    let before = read();
+    for _ in 0..10 {
+        let _ = nix::unistd::getpid();
+    }
+    assert!(read() >= before + 10);
+
+    // A second load into the same folder is refused.
+    let err = load::load(
+        "tp_counter",
+        &testdata("tp_counter.bpf.o"),
+        &options,
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("ebpf-layout unload"), "{err}");
+
+    let unloaded = load::unload(&dir.0).unwrap_or_else(|e| panic!("{e}"));
+    assert!(unloaded.missing.is_empty(), "{unloaded:?}");
+    assert!(!dir.0.exists(), "the pin folder must be gone");
+    assert_program_gone(report.programs[0].id);
+}
+
+#[test]
+fn xdp_on_veth_counts_pings_pinned_detached_then_unload_leaves_nothing() {
+    if !can_run(
+        "xdp_on_veth_counts_pings_pinned_detached_then_unload_leaves_nothing",
+        &[missing_kernel_support, missing_bpffs, missing_ip_tool],
+    ) {
+        return;
+    }
+    let net = VethInNamespace::new("xdp");
+    let dir = PinDir::new("xdp");
+    let options = LoadOptions {
+        attach: vec![AttachPoint::Xdp {
+            iface: net.outside.clone(),
+        }],
+        pin: Some(dir.0.clone()),
+        detach: true,
+        output: OutputMode::Json,
+        ..Default::default()
+    };
+    let report: LoadReport = load::load(
+        "xdp_count",
+        &testdata("xdp_count.bpf.o"),
+        &options,
+        &mut Vec::new(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let program = &report.programs[0];
+    assert_eq!(program.prog_type, "xdp");
+    assert_eq!(program.attached_to, [format!("xdp:{}", net.outside)]);
+    let link = dir.0.join(format!("links/xdp_count_xdp_{}", net.outside));
+    assert!(report.pinned.contains(&link), "{:?}", report.pinned);
+    assert!(
+        net.xdp_attached(),
+        "XDP must stay attached after a detached load"
+    );
+
+    // Attaching a second XDP program to the same interface fails, naming the program, and
+    // leaves nothing of the second load behind.
+    let second = LoadOptions {
+        attach: options.attach.clone(),
+        ..json_options(100)
+    };
+    let err = load::load(
+        "xdp_count",
+        &testdata("xdp_count.bpf.o"),
+        &second,
+        &mut Vec::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, LoadError::Attach { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("attaching program 'xdp_count' to xdp:"),
+        "{err}"
+    );
+    wait_until("the failed load's program to be unloaded", || {
+        programs_named("xdp_count") == [program.id]
+    });
+
+    let (sent, protocol) = net.send_packets(5);
+    let counter = read_pinned_u64(&dir.0.join("maps/counter_packets"), 0);
+    assert!(
+        counter >= sent,
+        "counter_packets[0] = {counter}, sent {sent}"
+    );
+    let by_protocol = read_pinned_u64(&dir.0.join("maps/hist_protocols"), protocol);
+    assert!(
+        by_protocol >= sent,
+        "hist_protocols[{protocol}] = {by_protocol}, sent {sent}"
+    );
+
+    let unloaded = load::unload(&dir.0).unwrap_or_else(|e| panic!("{e}"));
+    assert!(unloaded.removed.contains(&link), "{unloaded:?}");
+    assert!(!dir.0.exists(), "the pin folder must be gone");
+    assert_program_gone(program.id);
+    assert!(!net.xdp_attached(), "XDP must be detached after unload");
+}
+
+/// The ids of the loaded programs called `name`.
+fn programs_named(name: &str) -> Vec<u32> {
+    libbpf_rs::query::ProgInfoIter::default()
+        .filter(|p| p.name == name)
+        .map(|p| p.id)
+        .collect()
+}
+
+fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn read_pinned_u64(path: &Path, key: u32) -> u64 {
+    use libbpf_rs::MapCore as _;
+    let map = libbpf_rs::MapHandle::from_pinned_path(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    map.lookup(&key.to_ne_bytes(), libbpf_rs::MapFlags::ANY)
+        .unwrap()
+        .map(|b| u64::from_ne_bytes(b.try_into().unwrap()))
+        .unwrap_or(0)
+}
+
+#[test]
+fn unprivileged_load_says_it_needs_privileges() {
+    if let Some(object) = std::env::var_os(UNPRIVILEGED_CHILD) {
+        // The child, running as nobody.
+        let object = std::fs::read(&object).unwrap();
+        let err =
+            load::load("tp_counter", &object, &json_options(100), &mut Vec::new()).unwrap_err();
+        println!("child error: {err}");
+        assert!(matches!(err, LoadError::NotPrivileged { .. }), "{err}");
+        return;
+    }
+    if !can_run(
+        "unprivileged_load_says_it_needs_privileges",
+        &[missing_kernel_support, missing_setpriv],
+    ) {
+        return;
+    }
+    // nobody may not be able to reach the build folder (a checkout under /root): run a copy
+    // of this test binary, with the object beside it, from a folder anyone can read.
+    use std::os::unix::fs::PermissionsExt as _;
+    let shared = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = shared.path().join("load-test");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let object = shared.path().join("tp_counter.bpf.o");
+    std::fs::write(&object, testdata("tp_counter.bpf.o")).unwrap();
+    std::fs::set_permissions(&object, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&exe)
+        .args([
+            "--exact",
+            "unprivileged_load_says_it_needs_privileges",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(UNPRIVILEGED_CHILD, &object)
+        .current_dir(shared.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(
+            "loading eBPF needs root, or CAP_BPF and CAP_PERFMON (and CAP_NET_ADMIN for XDP/TC)"
+        ),
+        "{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "the child must have run the test:\n{stdout}"
+    );
+    assert!(
+        !stderr.contains("libbpf:"),
+        "libbpf must not print on its own: {stderr}"
+    );
+}
+
+fn missing_setpriv() -> Option<String> {
+    tool_missing("setpriv", "--version")
+}
+
+fn missing_ip_tool() -> Option<String> {
+    tool_missing("ip", "-V")
+}
+
+fn tool_missing(tool: &str, arg: &str) -> Option<String> {
+    match Command::new(tool).arg(arg).output() {
+        Ok(o) if o.status.success() => None,
+        _ => Some(format!("`{tool}` is not installed")),
+    }
+}
+
+/// A unique bpffs folder for one test; removed (with whatever is left in it) on drop.
+struct PinDir(PathBuf);
+
+impl PinDir {
+    fn new(test: &str) -> Self {
+        let path = Path::new(BPFFS).join(format!("ebpf-layout-test-{test}-{}", std::process::id()));
+        let _ = load::unload(&path);
+        let _ = std::fs::remove_dir_all(&path);
+        PinDir(path)
+    }
+}
+
+impl Drop for PinDir {
+    fn drop(&mut self) {
+        if self.0.exists() {
+            let _ = load::unload(&self.0);
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// A veth pair: one end (`outside`, no address) in this namespace, the other inside a new
+/// network namespace with 192.0.2.1/24 and a static neighbour 192.0.2.2 at `outside`'s MAC,
+/// so that packets sent from the namespace arrive on `outside`. Removed on drop, even on panic.
+struct VethInNamespace {
+    namespace: String,
+    outside: String,
+}
+
+impl VethInNamespace {
+    fn new(test: &str) -> Self {
+        let id = std::process::id() % 100_000;
+        let net = VethInNamespace {
+            namespace: format!("ebl-{test}-{id}"),
+            outside: format!("eblo{test}{id}").chars().take(15).collect(),
+        };
+        let inside: String = format!("ebli{test}{id}").chars().take(15).collect();
+        net.cleanup();
+        ip(&["netns", "add", &net.namespace]);
+        ip(&[
+            "link",
+            "add",
+            &net.outside,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &inside,
+            "netns",
+            &net.namespace,
+        ]);
+        ip(&["link", "set", &net.outside, "up"]);
+        ip(&["-n", &net.namespace, "link", "set", "lo", "up"]);
+        ip(&["-n", &net.namespace, "link", "set", &inside, "up"]);
+        ip(&[
+            "-n",
+            &net.namespace,
+            "addr",
+            "add",
+            "192.0.2.1/24",
+            "dev",
+            &inside,
+        ]);
+        let mac =
+            std::fs::read_to_string(format!("/sys/class/net/{}/address", net.outside)).unwrap();
+        ip(&[
+            "-n",
+            &net.namespace,
+            "neigh",
+            "add",
+            "192.0.2.2",
+            "lladdr",
+            mac.trim(),
+            "dev",
+            &inside,
+            "nud",
+            "permanent",
+        ]);
+        net
+    }
+
+    fn xdp_attached(&self) -> bool {
+        let out = Command::new("ip")
+            .args(["-d", "link", "show", "dev", &self.outside])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
+    }
+
+    /// Sends `count` IPv4 packets from inside the namespace towards `outside`: pings if
+    /// `ping` is installed (protocol 1), UDP datagrams otherwise (protocol 17).
+    fn send_packets(&self, count: u64) -> (u64, u32) {
+        let with_ping = Command::new("ping")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        let status = if with_ping {
+            let count = count.to_string();
+            // No reply will come (nothing answers on the other side): the exit code is 1.
+            Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &self.namespace,
+                    "ping",
+                    "-q",
+                    "-c",
+                    &count,
+                    "-i",
+                    "0.2",
+                    "-W",
+                    "1",
+                ])
+                .arg("192.0.2.2")
+                .output()
+                .map(|o| o.status)
+        } else {
+            let script = format!(
+                "for i in $(seq {count}); do echo ebpf-layout > /dev/udp/192.0.2.2/9; done"
+            );
+            Command::new("ip")
+                .args(["netns", "exec", &self.namespace, "bash", "-c", &script])
+                .status()
+        };
+        status.expect("sending packets from the namespace");
+        (count, if with_ping { 1 } else { 17 })
+    }
+
+    fn cleanup(&self) {
+        let quiet = |args: &[&str]| {
+            let _ = Command::new("ip").args(args).output();
+        };
+        quiet(&["link", "del", &self.outside]);
+        quiet(&["netns", "del", &self.namespace]);
+    }
+}
+
+impl Drop for VethInNamespace {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("running ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
