@@ -5,6 +5,8 @@ mod util;
 mod bad_input;
 mod interop;
 mod list_inspect;
+#[cfg(feature = "loader")]
+mod load_cli;
 mod pack;
 mod property;
 mod verify;

@@ -4,10 +4,17 @@
 //! Exit codes: 0 success, 1 an integrity failure (a blob that does not match its
 //! digest or size, or is missing), 2 anything else (usage, unusable input, I/O).
 
+mod gc;
 mod inspect;
+mod keygen;
 mod list;
+#[cfg(feature = "loader")]
+mod load;
 mod pack;
 mod render;
+mod rm;
+mod sign;
+mod tag;
 mod verify;
 
 use std::ffi::OsString;
@@ -42,6 +49,15 @@ enum Command {
     List(list::ListArgs),
     Inspect(inspect::InspectArgs),
     Verify(verify::VerifyArgs),
+    Tag(tag::TagArgs),
+    Rm(rm::RmArgs),
+    Gc(gc::GcArgs),
+    Keygen(keygen::KeygenArgs),
+    Sign(sign::SignArgs),
+    #[cfg(feature = "loader")]
+    Load(load::LoadArgs),
+    #[cfg(feature = "loader")]
+    Unload(load::UnloadArgs),
 }
 
 /// Parses `args` (including the program name), runs the command, prints errors to
@@ -63,6 +79,15 @@ where
         Command::List(args) => list::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Tag(args) => tag::run(args),
+        Command::Rm(args) => rm::run(args),
+        Command::Gc(args) => gc::run(args),
+        Command::Keygen(args) => keygen::run(args),
+        Command::Sign(args) => sign::run(args),
+        #[cfg(feature = "loader")]
+        Command::Load(args) => load::run(args),
+        #[cfg(feature = "loader")]
+        Command::Unload(args) => load::run_unload(args),
     };
     match result {
         Ok(code) => code,
@@ -81,7 +106,8 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     match e.downcast_ref::<Error>() {
         Some(Error::DigestMismatch { .. })
         | Some(Error::SizeMismatch { .. })
-        | Some(Error::BlobMissing { .. }) => EXIT_INTEGRITY,
+        | Some(Error::BlobMissing { .. })
+        | Some(Error::Signature { .. }) => EXIT_INTEGRITY,
         _ => EXIT_USAGE,
     }
 }

@@ -1,0 +1,158 @@
+//! `ebpf-layout load` and `ebpf-layout unload`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use super::render::print_json;
+use crate::image::resolve_program;
+use crate::load::{self, AttachPoint, LoadOptions, OutputMode};
+use crate::oci::{ImageRef, Platform};
+
+/// How to show the maps.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Output {
+    /// A table redrawn in place (the default on a terminal).
+    Table,
+    /// Plain lines (the default when stdout is not a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Verify an image, then load its programs into the kernel, attach them and show
+/// their maps.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Every blob used (manifest, program) is hashed and checked before the kernel
+sees a byte. Programs attach from their ELF section (tracepoint, raw_tp, tp_btf,
+fentry/fexit, lsm, …); XDP and TC programs attach where --attach says. Maps named
+print_*, counter_*, gauge_* and hist_* are shown as bumblebee does, decoded through BTF.
+
+Needs root, or CAP_BPF and CAP_PERFMON (and CAP_NET_ADMIN for XDP/TC).
+
+Examples:
+  ebpf-layout load bundle:probe
+  ebpf-layout load bundle.tar:xdp_count --attach xdp:eth0 --duration 30
+  ebpf-layout load bundle:probe --pin /sys/fs/bpf/probe --detach
+  ebpf-layout unload /sys/fs/bpf/probe"
+)]
+pub struct LoadArgs {
+    /// The image: PATH (holding one image), PATH:NAME or PATH@sha256:HEX.
+    #[arg(value_name = "REF")]
+    reference: String,
+    /// Load and attach only this program (repeatable).
+    #[arg(long = "program", value_name = "NAME")]
+    programs: Vec<String>,
+    /// Where XDP/TC programs attach: xdp:IFACE or tc:IFACE:ingress|egress (repeatable).
+    #[arg(long = "attach", value_name = "POINT")]
+    attach: Vec<AttachPoint>,
+    /// Pin maps, programs and links under this bpffs folder.
+    #[arg(long, value_name = "DIR")]
+    pin: Option<PathBuf>,
+    /// Exit after attaching and pinning, leaving the programs running (needs --pin).
+    #[arg(long, requires = "pin")]
+    detach: bool,
+    /// Stop after this many seconds (default: until Ctrl-C).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<f64>,
+    /// How to show the maps (default: table on a terminal, text otherwise).
+    #[arg(long, value_enum)]
+    output: Option<Output>,
+    /// Which platform to pick from a multi-platform index (default: this machine's).
+    #[arg(long, value_name = "OS/ARCH")]
+    platform: Option<String>,
+}
+
+/// Detach and remove what `load --pin DIR --detach` pinned.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Only what the load recorded in DIR is removed; a folder that load did not
+create is refused.
+
+Example:
+  ebpf-layout unload /sys/fs/bpf/probe"
+)]
+pub struct UnloadArgs {
+    /// The pin folder given to `load --pin`.
+    #[arg(value_name = "DIR")]
+    pin_dir: PathBuf,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
+    let reference = ImageRef::parse(&args.reference)?;
+    let platform = args
+        .platform
+        .as_deref()
+        .map(Platform::parse)
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let duration = match args.duration {
+        Some(s) if !(s.is_finite() && s >= 0.0) => {
+            anyhow::bail!("invalid --duration {s}: give a number of seconds")
+        }
+        Some(s) => Some(Duration::from_secs_f64(s)),
+        None => None,
+    };
+    let output = match args.output {
+        Some(Output::Table) => OutputMode::Table,
+        Some(Output::Text) => OutputMode::Text,
+        Some(Output::Json) => OutputMode::Json,
+        None if std::io::stdout().is_terminal() => OutputMode::Table,
+        None => OutputMode::Text,
+    };
+    // Verified bytes only: every blob on the way was hashed against its descriptor.
+    let program = resolve_program(&reference, platform.as_ref())?;
+    let options = LoadOptions {
+        programs: args.programs,
+        attach: args.attach,
+        pin: args.pin,
+        detach: args.detach,
+        duration,
+        output,
+    };
+    let mut stdout = std::io::stdout().lock();
+    let report = load::load(&program.name, &program.object, &options, &mut stdout)?;
+    drop(stdout);
+    if report.detached {
+        if let Some(dir) = &report.pin_dir {
+            eprintln!(
+                "{} is running, pinned under {}; remove it with: ebpf-layout unload {}",
+                program.name,
+                dir.display(),
+                dir.display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run_unload(args: UnloadArgs) -> anyhow::Result<ExitCode> {
+    let report = load::unload(&args.pin_dir)?;
+    if args.json {
+        print_json(&report)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "unloaded {} from {}: {} pin(s) removed",
+        report.object,
+        report.pin_dir.display(),
+        report.removed.len()
+    );
+    for tc in &report.tc_detached {
+        println!("  detached TC filter {tc}");
+    }
+    for path in &report.missing {
+        println!("  already gone: {}", path.display());
+    }
+    for path in &report.left_in_place {
+        println!("  left in place: {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
