@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled example: pack the test programs into a layout, list it,
-# inspect one image, verify everything. Installs what is missing first.
+# inspect one image, verify everything, then load the tracepoint counter for a few seconds
+# and show its map while something calls getpid. Installs what is missing first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -19,3 +20,12 @@ set -x
 "$bin" list "$out/bundle"
 "$bin" inspect "$out/bundle:tp_counter"
 "$bin" verify --strict "$out/bundle"
+{ set +x; } 2>/dev/null
+if [ "$(id -u)" -ne 0 ]; then
+    echo "(skipping load: loading eBPF needs root, or CAP_BPF and CAP_PERFMON)"
+    exit 0
+fi
+# Something to count: getpid calls while the program runs.
+(for _ in $(seq 1 30); do perl -e 'syscall(39) for 1..10' 2>/dev/null || true; sleep 0.1; done) &
+set -x
+"$bin" load "$out/bundle:tp_counter" --duration 4 --output text
