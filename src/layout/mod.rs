@@ -8,11 +8,12 @@
 //! added.
 
 mod blob;
+pub mod gc;
 mod scan;
 mod writer;
 
 pub use blob::BlobWriter;
-pub use writer::{IndexChange, LayoutWriter};
+pub use writer::{IndexChange, LayoutWriter, StaleTemp};
 
 use std::fs::{self, File};
 use std::io::Read;

@@ -2,6 +2,7 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -34,18 +35,44 @@ pub enum IndexChange {
 /// readers); names change only when [`commit`](Self::commit) replaces index.json. Dropped
 /// without `commit`, it removes every blob it created, and the directory itself when it
 /// created the layout, so a failed command leaves things as they were.
+/// Blobs removed with [`remove_blob`](Self::remove_blob) are gone at once and are not
+/// brought back by a rollback.
 pub struct LayoutWriter {
     layout: Layout,
     index: ImageIndex,
     index_changed: bool,
     /// Whether oci-layout/index.json must be written on commit (a new layout).
     initialise: bool,
-    /// The first directory we created on the way to the root, removed on rollback.
+    /// The first directory we created on the way to the root, removed on rollback. Set
+    /// only while the layout is being created under our lock.
     created_root: Option<PathBuf>,
     created_blobs: Vec<PathBuf>,
+    /// Whether this writer wrote `oci-layout` (a new layout), removed on rollback.
+    wrote_oci_layout: bool,
+    /// Whether a blob was removed (the blob directory is synced on commit).
+    removed_blobs: bool,
+    /// Temporary files of dead writers removed when the lock was taken.
+    stale_temp: StaleTemp,
     _lock: File,
+    /// Set once index.json has been replaced: from then on the changes are visible and a
+    /// rollback must not remove the blobs they reference.
     committed: bool,
 }
+
+/// Temporary files left by writers that died (killed, power loss), found and removed when
+/// a writer took the layout's lock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StaleTemp {
+    /// How many files.
+    pub files: usize,
+    /// Their total size in bytes.
+    pub bytes: u64,
+}
+
+/// How many times opening starts over when the lock file it waited for was discarded by a
+/// writer that rolled back the creation of the layout. Each retry means another writer
+/// finished, so this is only reached under pathological churn.
+const MAX_OPEN_ATTEMPTS: usize = 64;
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -56,8 +83,38 @@ impl LayoutWriter {
     /// Fails with [`Error::Input`] if `root` is a file, [`Error::NotALayout`] if it is a
     /// non-empty directory without `oci-layout`, and [`Error::Schema`] if index.json is
     /// broken; in all these cases nothing is changed.
+    ///
+    /// Any number of processes may create the same new layout at once: the lock
+    /// serialises them, the first to commit creates it and the others add to it.
     pub fn open_or_create(root: impl AsRef<Path>) -> Result<Self> {
-        let root = root.as_ref().to_path_buf();
+        Self::open_with(root.as_ref(), true)
+    }
+
+    /// Opens an existing layout for writing and waits for its lock; never creates one.
+    ///
+    /// Fails with [`Error::NotALayout`] if `root` is missing or not a layout, and with
+    /// [`Error::Input`] naming the path when the layout is read-only here.
+    pub fn open(root: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(root.as_ref(), false)
+    }
+
+    fn open_with(root: &Path, create: bool) -> Result<Self> {
+        for _ in 0..MAX_OPEN_ATTEMPTS {
+            if let Some(writer) = Self::try_open(root, create)? {
+                return Ok(writer);
+            }
+        }
+        Err(Error::Input {
+            path: root.to_path_buf(),
+            reason: "other writers kept creating and discarding this layout; retry".into(),
+        })
+    }
+
+    /// One attempt: `None` when the lock we waited for belongs to a layout directory that
+    /// was discarded meanwhile (a writer creating it rolled back), so the caller starts
+    /// over.
+    fn try_open(root: &Path, create: bool) -> Result<Option<Self>> {
+        let root = root.to_path_buf();
         let created_root = match fs::symlink_metadata(&root) {
             Ok(m) if m.is_dir() => None,
             Ok(m) if m.file_type().is_symlink() && root.is_dir() => None,
@@ -69,19 +126,66 @@ impl LayoutWriter {
                             .into(),
                 })
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
                 let top = first_missing_ancestor(&root);
-                fs::create_dir_all(&root).map_err(io_err("creating", &root))?;
+                fs::create_dir_all(&root)
+                    .map_err(|e| read_only_hint(io_err("creating", &root)(e)))?;
                 Some(top)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(Error::NotALayout {
+                    path: root,
+                    reason: "no such directory".into(),
+                })
             }
             Err(e) => return Err(io_err("reading", &root)(e)),
         };
-        let mut guard = RootGuard(created_root);
-        let lock = lock_layout(&root)?;
+        if !create {
+            // Refuse a directory that is not a layout before writing our lock into it.
+            Layout::open(&root)?;
+        }
+        // Before the lock, another process may already be using a directory we think we
+        // created: remove only empty directories if taking the lock fails.
+        let mut guard = RootGuard {
+            root: root.clone(),
+            top: created_root,
+            discard: false,
+            lock: None,
+        };
+        let lock = match lock_layout(&root) {
+            Ok(lock) => lock,
+            // The directory went away between our look and our lock: a writer that was
+            // creating it rolled back. Start over.
+            Err(Error::Io { source, .. }) if create && source.kind() == io::ErrorKind::NotFound => {
+                guard.top = None;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
+        if !lock_is_current(&lock, &root) {
+            guard.top = None;
+            return Ok(None);
+        }
+        guard.lock = Some(lock);
         let layout = Layout { root: root.clone() };
-        let (index, initialise) = if root.join("oci-layout").exists() {
+        let has_oci_layout = root.join("oci-layout").exists();
+        let (index, initialise) = if has_oci_layout && root.join("index.json").exists() {
+            guard.top = None;
             let opened = Layout::open(&root)?;
             (opened.read_index()?, false)
+        } else if !create {
+            guard.top = None;
+            return Err(Layout::open(&root)
+                .err()
+                .unwrap_or_else(|| Error::NotALayout {
+                    path: root.clone(),
+                    reason: "oci-layout or index.json is missing".into(),
+                }));
+        } else if has_oci_layout {
+            // oci-layout without index.json: a writer creating the layout died between
+            // the two (oci-layout is written first). Finish the creation.
+            guard.top = None;
+            (ImageIndex::empty(), true)
         } else {
             let mut others = fs::read_dir(&root)
                 .map_err(io_err("reading", &root))?
@@ -90,6 +194,7 @@ impl LayoutWriter {
                 .filter(|n| n != PRIVATE_DIR && n != "blobs")
                 .collect::<Vec<_>>();
             if !others.is_empty() {
+                guard.top = None;
                 others.sort();
                 return Err(Error::NotALayout {
                     path: root,
@@ -101,21 +206,34 @@ impl LayoutWriter {
             }
             (ImageIndex::empty(), true)
         };
+        // Under the lock, and `guard.top` is still set only when we created the directory
+        // and no layout is there yet: nobody else can be using it, so a failure from here
+        // on may discard it.
+        guard.discard = true;
         for dir in ["blobs", "blobs/sha256"] {
             ensure_real_dir(&root, dir)?;
         }
-        clean_temp_dir(&root)?;
-        let created_root = guard.0.take();
-        Ok(Self {
+        let stale_temp = clean_temp_dir(&root)?;
+        let created_root = guard.top.take();
+        let lock = guard.lock.take().expect("the lock is held");
+        Ok(Some(Self {
             layout,
             index,
             index_changed: initialise,
             initialise,
             created_root,
             created_blobs: Vec::new(),
+            wrote_oci_layout: false,
+            removed_blobs: false,
+            stale_temp,
             _lock: lock,
             committed: false,
-        })
+        }))
+    }
+
+    /// Temporary files of writers that died, removed when this writer took the lock.
+    pub fn stale_temp_removed(&self) -> StaleTemp {
+        self.stale_temp
     }
 
     /// The layout being written.
@@ -141,7 +259,7 @@ impl LayoutWriter {
             .write(true)
             .create_new(true)
             .open(&temp_path)
-            .map_err(io_err("creating", &temp_path))?;
+            .map_err(|e| full_disk_hint(&self.layout.root, io_err("creating", &temp_path)(e)))?;
         Ok(BlobWriter {
             file: Some(BufWriter::with_capacity(BLOB_BUF_SIZE, file)),
             temp_path,
@@ -156,16 +274,31 @@ impl LayoutWriter {
     /// The file is synced before the rename. If a valid blob with that digest already
     /// exists it is kept as it is (read-only blobs written by other tools included); a
     /// corrupt one is replaced by the verified bytes.
+    ///
+    /// When the file system is full the error says so ([`Error::Input`] naming the
+    /// layout) and the temporary file is removed.
     pub fn commit_blob(
+        &mut self,
+        blob: BlobWriter,
+        expected: Option<&Descriptor>,
+    ) -> Result<(Digest, u64)> {
+        self.commit_blob_inner(blob, expected)
+            .map_err(|e| full_disk_hint(&self.layout.root, e))
+    }
+
+    fn commit_blob_inner(
         &mut self,
         mut blob: BlobWriter,
         expected: Option<&Descriptor>,
     ) -> Result<(Digest, u64)> {
         let temp_path = blob.temp_path.clone();
         let file = blob.file.take().expect("blob writer is finished once");
-        let file = file
-            .into_inner()
-            .map_err(|e| io_err("writing", &temp_path)(e.into_error()))?;
+        let file = file.into_inner().map_err(|e| {
+            // The buffered tail could not be written (a full disk): nothing may stay.
+            let error = e.into_error();
+            let _ = fs::remove_file(&temp_path);
+            io_err("writing", &temp_path)(error)
+        })?;
         let hasher = std::mem::take(&mut blob.hasher);
         let (digest, size) = hasher.finish();
         let discard = |e: Error| {
@@ -259,7 +392,8 @@ impl LayoutWriter {
     pub fn put_bytes(&mut self, media_type: &str, bytes: &[u8]) -> Result<Descriptor> {
         let mut blob = self.begin_blob()?;
         let temp = blob.temp_path.clone();
-        blob.write_all(bytes).map_err(io_err("writing", &temp))?;
+        blob.write_all(bytes)
+            .map_err(|e| full_disk_hint(&self.layout.root, io_err("writing", &temp)(e)))?;
         let (digest, size) = self.commit_blob(blob, None)?;
         Ok(Descriptor::new(media_type, digest, size))
     }
@@ -302,7 +436,7 @@ impl LayoutWriter {
             };
             let temp = blob.temp_path.clone();
             blob.write_all(&buf[..n])
-                .map_err(io_err("writing", &temp))?;
+                .map_err(|e| full_disk_hint(&self.layout.root, io_err("writing", &temp)(e)))?;
         }
         self.commit_blob(blob, expected)
     }
@@ -340,17 +474,81 @@ impl LayoutWriter {
         change
     }
 
+    /// Lists `descriptor` in index.json without a name (as oras does for every manifest),
+    /// unless the very same entry is there already. Used by `copy` for untagged entries.
+    pub fn add_untagged(&mut self, descriptor: Descriptor) -> IndexChange {
+        if self.index.manifests.contains(&descriptor) {
+            return IndexChange::Unchanged;
+        }
+        self.index.manifests.push(descriptor);
+        self.index_changed = true;
+        IndexChange::Added
+    }
+
+    /// Removes every index.json entry for which `remove` returns true and returns them,
+    /// in their order. Blobs are not touched (`gc` reclaims what nothing references).
+    pub fn remove_entries(
+        &mut self,
+        mut remove: impl FnMut(&Descriptor) -> bool,
+    ) -> Vec<Descriptor> {
+        let mut removed = Vec::new();
+        self.index.manifests.retain(|d| {
+            if remove(d) {
+                removed.push(d.clone());
+                false
+            } else {
+                true
+            }
+        });
+        if !removed.is_empty() {
+            self.index_changed = true;
+        }
+        removed
+    }
+
+    /// Deletes the blob `digest` from the layout at once and returns its size (`None`
+    /// if it was not there). The caller must have established, under this writer's lock,
+    /// that nothing references it: the deletion is not undone by a rollback. Only regular
+    /// files are removed ([`Error::UnsafeEntry`] otherwise).
+    pub fn remove_blob(&mut self, digest: &Digest) -> Result<Option<u64>> {
+        let path = self.layout.blob_path(digest);
+        let meta = match fs::symlink_metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("reading", &path)(e)),
+        };
+        if !meta.is_file() {
+            return Err(Error::UnsafeEntry {
+                path: self.layout.root.clone(),
+                entry: digest.blob_path(),
+                reason: "is not a regular file; not removed".into(),
+            });
+        }
+        fs::remove_file(&path).map_err(|e| read_only_hint(io_err("removing", &path)(e)))?;
+        self.created_blobs.retain(|p| p != &path);
+        self.removed_blobs = true;
+        Ok(Some(meta.len()))
+    }
+
     /// Makes the changes durable and visible: syncs the blob directory, then replaces
     /// index.json atomically (temporary file, sync, rename, sync of the directory).
+    ///
+    /// For a new layout `oci-layout` is written before index.json: a directory with both
+    /// is complete. A writer that dies between the two leaves `oci-layout` alone, and the
+    /// next writer finishes the creation.
+    ///
+    /// Once index.json is replaced the changes stand, even if the final directory sync
+    /// fails (that error is still returned).
     pub fn commit(mut self) -> Result<()> {
         let root = self.layout.root.clone();
-        if !self.created_blobs.is_empty() {
-            sync_dir(&root.join("blobs/sha256"))?;
+        if !self.created_blobs.is_empty() || self.removed_blobs {
+            sync_dir(&root.join("blobs/sha256")).map_err(|e| full_disk_hint(&root, e))?;
         }
-        if self.initialise {
+        if self.initialise && !root.join("oci-layout").exists() {
             let path = root.join("oci-layout");
+            self.wrote_oci_layout = true;
             write_file_atomically(&root, "oci-layout", OCI_LAYOUT_FILE_CONTENT)
-                .map_err(io_err("writing", &path))?;
+                .map_err(|e| full_disk_hint(&root, io_err("writing", &path)(e)))?;
         }
         if self.index_changed {
             if self.index.media_type.is_none() {
@@ -361,28 +559,34 @@ impl LayoutWriter {
                 path: root.join("index.json"),
                 source: io::Error::other(e),
             })?;
-            write_file_atomically(&root, "index.json", &bytes)
-                .map_err(io_err("writing", root.join("index.json")))?;
+            write_file_atomically(&root, "index.json", &bytes).map_err(|e| {
+                full_disk_hint(&root, io_err("writing", root.join("index.json"))(e))
+            })?;
         }
+        // From here on index.json references our blobs: no rollback.
+        self.committed = true;
         if self.initialise || self.index_changed {
             sync_dir(&root)?;
         }
-        self.committed = true;
         Ok(())
     }
 }
 
 impl Drop for LayoutWriter {
+    // Runs before the fields are dropped, so the lock is still held during the rollback.
     fn drop(&mut self) {
         if self.committed {
             return;
         }
         if let Some(top) = &self.created_root {
-            let _ = fs::remove_dir_all(top);
+            discard_created_root(&self.layout.root, top);
             return;
         }
         for blob in &self.created_blobs {
             let _ = fs::remove_file(blob);
+        }
+        if self.wrote_oci_layout {
+            let _ = fs::remove_file(self.layout.root.join("oci-layout"));
         }
     }
 }
@@ -393,14 +597,77 @@ enum ExistingBlob {
     Corrupt,
 }
 
-/// Removes a directory we created if the writer never came to exist.
-struct RootGuard(Option<PathBuf>);
+/// Cleans up a directory we created if the writer never came to exist. With the lock
+/// held and no layout there yet, it discards the directory; before that, another process
+/// may be using it, so only empty directories are removed.
+struct RootGuard {
+    root: PathBuf,
+    top: Option<PathBuf>,
+    discard: bool,
+    /// Dropped after the clean-up, so that a waiting writer sees the outcome.
+    lock: Option<File>,
+}
 
 impl Drop for RootGuard {
     fn drop(&mut self) {
-        if let Some(top) = &self.0 {
-            let _ = fs::remove_dir_all(top);
+        let Some(top) = &self.top else {
+            return;
+        };
+        if self.discard && self.lock.is_some() {
+            discard_created_root(&self.root, top);
+        } else {
+            // Not the private folder: another writer may be about to lock or write in it.
+            remove_empty_dirs(&self.root, top);
         }
+    }
+}
+
+/// Removes a layout directory that this writer created and never committed, while its
+/// lock is still held. The directory is first renamed away, so that nobody can open it
+/// by its name any more: a writer waiting for the lock then sees that the lock file it
+/// waited on is gone and starts over, instead of writing into a directory being deleted.
+/// Then the empty parents we created go too.
+fn discard_created_root(root: &Path, top: &Path) {
+    let (Some(parent), Some(name)) = (root.parent(), root.file_name()) else {
+        return;
+    };
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let discarded = parent.join(format!(
+        ".{}.discarded-{}-{n}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    if fs::rename(root, &discarded).is_ok() {
+        let _ = fs::remove_dir_all(&discarded);
+        if let Some(up) = root.parent() {
+            remove_empty_dirs(up, top);
+        }
+    }
+}
+
+/// Removes `dir` and its parents up to `top` while they are empty (`rmdir` refuses a
+/// directory that is not, so this never removes anything another process put there).
+fn remove_empty_dirs(dir: &Path, top: &Path) {
+    let mut current = Some(dir);
+    while let Some(d) = current {
+        if d.as_os_str().is_empty() || !d.starts_with(top) || fs::remove_dir(d).is_err() {
+            break;
+        }
+        if d == top {
+            break;
+        }
+        current = d.parent();
+    }
+}
+
+/// Whether the lock file we hold a lock on is still the one at its path. It is not when
+/// a writer that was creating the layout rolled back and discarded the directory while we
+/// waited; holding a lock on a deleted file would exclude nobody.
+fn lock_is_current(lock: &File, root: &Path) -> bool {
+    let path = root.join(PRIVATE_DIR).join("lock");
+    match (lock.metadata(), fs::symlink_metadata(&path)) {
+        (Ok(held), Ok(now)) => held.dev() == now.dev() && held.ino() == now.ino(),
+        _ => false,
     }
 }
 
@@ -462,23 +729,86 @@ fn ensure_real_dir(root: &Path, dir: &str) -> Result<()> {
             entry: dir.to_string(),
             reason: "is not a directory (symlinks are not followed)".into(),
         }),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            fs::create_dir(&path).map_err(|e| read_only_hint(io_err("creating", &path)(e)))
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&path) {
+            Ok(()) => Ok(()),
+            // Another writer created it between our look and our mkdir (only before the
+            // lock is taken, for the private folder): check what it is.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => ensure_real_dir(root, dir),
+            Err(e) => Err(read_only_hint(io_err("creating", &path)(e))),
+        },
         Err(e) => Err(io_err("reading", &path)(e)),
     }
 }
 
 /// Removes temporary files left by writers that died: under the lock, none is live.
-fn clean_temp_dir(root: &Path) -> Result<()> {
+fn clean_temp_dir(root: &Path) -> Result<StaleTemp> {
     let tmp = root.join(PRIVATE_DIR).join("tmp");
+    let mut stale = StaleTemp::default();
     for entry in fs::read_dir(&tmp)
         .map_err(io_err("reading", &tmp))?
         .flatten()
     {
-        let _ = fs::remove_file(entry.path());
+        let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if fs::remove_file(entry.path()).is_ok() {
+            stale.files += 1;
+            stale.bytes += size;
+        }
     }
-    Ok(())
+    Ok(stale)
+}
+
+/// Temporary files in a layout's private folder, without removing them (for `gc
+/// --dry-run`). They are stale when no writer holds the lock.
+pub(crate) fn list_temp_files(root: &Path) -> Result<StaleTemp> {
+    let tmp = root.join(PRIVATE_DIR).join("tmp");
+    let mut stale = StaleTemp::default();
+    let entries = match fs::read_dir(&tmp) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(stale),
+        Err(e) => return Err(io_err("reading", &tmp)(e)),
+    };
+    for entry in entries.flatten() {
+        stale.files += 1;
+        stale.bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
+    }
+    Ok(stale)
+}
+
+/// Waits for the layout's lock in shared mode, which excludes writers (they lock
+/// exclusively) without writing anything: works on a read-only layout. `None` when the
+/// layout has no lock file (no writer of ours ever ran there).
+pub(crate) fn lock_shared(root: &Path) -> Result<Option<File>> {
+    let path = root.join(PRIVATE_DIR).join("lock");
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("opening", &path)(e)),
+    };
+    file.lock_shared().map_err(io_err("locking", &path))?;
+    Ok(Some(file))
+}
+
+/// Turns "no space left on device" (or an exhausted quota) into an error that says what
+/// happened to the layout and what to do.
+fn full_disk_hint(root: &Path, e: Error) -> Error {
+    match e {
+        Error::Io { op, path, source }
+            if matches!(source.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) =>
+        {
+            Error::Input {
+                path: root.to_path_buf(),
+                reason: format!(
+                    "the file system is full ({op} {}: {source}); the write was abandoned and the layout is left as it was; free some space and retry",
+                    path.display()
+                ),
+            }
+        }
+        other => other,
+    }
 }
 
 fn write_file_atomically(root: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {

@@ -1,0 +1,420 @@
+//! Garbage collection: deleting the blobs of a layout that nothing references.
+//!
+//! * **Roots** are every index.json entry, named or untagged: an untagged entry is still
+//!   a reference (oras adds one per manifest).
+//! * **Reached** is the closure of the roots through nested indexes and manifests (their
+//!   config, layers and subject).
+//! * **Referrers** (signatures, SBOMs, attestations) are manifests stored in the layout
+//!   whose `subject` is reached: they are kept with their closure, repeatedly, so that a
+//!   signature of an SBOM of a kept image is kept too.
+//! * Everything else under `blobs/sha256/` is deleted, with the temporary files of
+//!   writers that died. Files there that are not named by a digest are left alone.
+//!
+//! gc runs as a [`LayoutWriter`], holding the layout's exclusive lock from reading
+//! index.json to its last deletion. Every writer holds the same lock from its first blob
+//! to its index.json commit, so gc sees committed state only: no blob in the layout is
+//! one that a live writer is about to reference. `docs/durability.md` gives the argument.
+//!
+//! gc never guesses: when a manifest or index that a root reaches cannot be read and
+//! verified, what it references is unknown, so gc stops before deleting anything.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::writer::{list_temp_files, lock_shared};
+use super::{Layout, LayoutWriter, StaleTemp, MAX_MANIFEST_SIZE};
+use crate::error::{io_err, Error, Result};
+use crate::image::resolve::is_index;
+use crate::oci::media_type::{DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
+use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest};
+
+/// How to collect.
+#[derive(Debug, Clone, Default)]
+pub struct GcOptions {
+    /// Report what would be deleted without deleting anything (and without writing to
+    /// the layout at all, so it works on a read-only layout).
+    pub dry_run: bool,
+}
+
+/// What a blob is, as far as gc can tell from its content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobKind {
+    /// An image manifest.
+    Manifest,
+    /// An image index.
+    Index,
+    /// Anything else: a config, a layer, a corrupt or unknown file.
+    Blob,
+}
+
+/// A blob deleted (or, with `--dry-run`, to be deleted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RemovedBlob {
+    /// Its digest (its file name).
+    pub digest: Digest,
+    /// Its size in bytes.
+    pub size: u64,
+    /// What it is.
+    pub kind: BlobKind,
+}
+
+/// A blob that something reached references but that is not stored. gc does not stop
+/// for these (a referrer may legitimately name a subject that is elsewhere), but
+/// `verify` will report them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MissingBlob {
+    /// The digest referenced.
+    pub digest: Digest,
+    /// What references it (`index.json`, `manifest sha256:…`).
+    pub referenced_by: String,
+}
+
+/// What gc did (or would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct GcReport {
+    /// The layout collected.
+    pub layout: PathBuf,
+    /// Whether nothing was deleted because `--dry-run` was asked for.
+    pub dry_run: bool,
+    /// Number of index.json entries (the roots).
+    pub roots: usize,
+    /// Blobs kept.
+    pub kept_blobs: usize,
+    /// Bytes of the blobs kept.
+    pub kept_bytes: u64,
+    /// Manifests kept only because their subject is reached (signatures, SBOMs…).
+    pub referrers: Vec<Digest>,
+    /// Blobs deleted, in digest order.
+    pub removed: Vec<RemovedBlob>,
+    /// Bytes of the blobs deleted.
+    pub removed_bytes: u64,
+    /// Temporary files of writers that died, deleted.
+    pub temp_files: usize,
+    /// Bytes of those temporary files.
+    pub temp_bytes: u64,
+    /// Everything freed: `removed_bytes + temp_bytes`.
+    pub freed_bytes: u64,
+    /// Referenced blobs that are not stored (run `verify`).
+    pub missing: Vec<MissingBlob>,
+    /// Entries of `blobs/sha256/` that are not blobs (not a digest name, not a regular
+    /// file): left alone.
+    pub ignored: Vec<String>,
+}
+
+/// Collects the layout at `root`: deletes every blob that no index.json entry reaches
+/// (directly or as a referrer) and the temporary files of writers that died.
+///
+/// Waits for the layout's lock, so it never runs at the same time as a writer. Fails
+/// with [`Error::NotALayout`] if `root` is not a layout, with [`Error::Input`] naming
+/// the path if it is read-only, and — before deleting anything — with
+/// [`Error::BlobMissing`], [`Error::DigestMismatch`], [`Error::SizeMismatch`] or
+/// [`Error::Schema`] when a manifest or index it must read to know what is referenced
+/// is missing or damaged.
+pub fn gc(root: &Path, options: &GcOptions) -> Result<GcReport> {
+    if options.dry_run {
+        let layout = Layout::open(root)?;
+        // A shared lock waits for a running writer and keeps writers out while we look,
+        // without writing anything.
+        let _lock = lock_shared(root)?;
+        let index = layout.read_index()?;
+        let plan = plan(&layout, &index)?;
+        let temp = list_temp_files(root)?;
+        return Ok(plan.report(root, true, index.manifests.len(), temp));
+    }
+    let mut writer = LayoutWriter::open(root)?;
+    let temp = writer.stale_temp_removed();
+    let index = writer.index().clone();
+    let plan = plan(writer.layout(), &index)?;
+    for blob in &plan.garbage {
+        writer.remove_blob(&blob.digest)?;
+    }
+    writer.commit()?;
+    Ok(plan.report(root, false, index.manifests.len(), temp))
+}
+
+/// The blobs stored under `blobs/sha256/`, and the entries there that are not blobs.
+fn stored_blobs(layout: &Layout) -> Result<(BTreeMap<Digest, u64>, Vec<String>)> {
+    let dir = layout.root().join("blobs/sha256");
+    let mut blobs = BTreeMap::new();
+    let mut ignored = Vec::new();
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((blobs, ignored)),
+        Err(e) => return Err(io_err("reading", &dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io_err("reading", &dir))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let meta = fs::symlink_metadata(entry.path()).map_err(io_err("reading", entry.path()))?;
+        match Digest::parse(&format!("{}:{name}", Digest::ALGORITHM)) {
+            Ok(digest) if meta.is_file() => {
+                blobs.insert(digest, meta.len());
+            }
+            _ => ignored.push(format!("blobs/sha256/{name}")),
+        }
+    }
+    ignored.sort();
+    Ok((blobs, ignored))
+}
+
+/// How a descriptor was reached, which decides what a missing blob means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Edge {
+    /// From index.json or a nested index: a manifest or index that must be there.
+    Document,
+    /// A manifest's or index's subject: read when stored, tolerated when absent.
+    Subject,
+    /// A config or layer: never read.
+    Leaf,
+}
+
+struct Walk<'a> {
+    layout: &'a Layout,
+    stored: &'a BTreeMap<Digest, u64>,
+    reached: BTreeSet<Digest>,
+    missing: Vec<MissingBlob>,
+}
+
+impl Walk<'_> {
+    /// Marks `start` and everything it references as reached.
+    fn reach(&mut self, start: Descriptor, edge: Edge, referenced_by: String) -> Result<()> {
+        let mut work = vec![(start, edge, referenced_by)];
+        while let Some((d, edge, referenced_by)) = work.pop() {
+            if !self.reached.insert(d.digest.clone()) {
+                continue;
+            }
+            if !self.stored.contains_key(&d.digest) {
+                if edge == Edge::Document {
+                    // The closure of a missing manifest is unknown: stop, delete nothing.
+                    return Err(Error::BlobMissing {
+                        path: self.layout.root().to_path_buf(),
+                        digest: d.digest,
+                    });
+                }
+                self.missing.push(MissingBlob {
+                    digest: d.digest,
+                    referenced_by,
+                });
+                continue;
+            }
+            if edge == Edge::Leaf {
+                continue;
+            }
+            let here = |kind: &str| format!("{kind} {}", d.digest);
+            match read_document(self.layout, &d)? {
+                Document::Index(index) => {
+                    let index = *index;
+                    for child in index.manifests {
+                        work.push((child, Edge::Document, here("index")));
+                    }
+                    if let Some(subject) = index.subject {
+                        work.push((subject, Edge::Subject, here("index")));
+                    }
+                }
+                Document::Manifest(manifest) => {
+                    let manifest = *manifest;
+                    work.push((manifest.config, Edge::Leaf, here("manifest")));
+                    for layer in manifest.layers {
+                        work.push((layer, Edge::Leaf, here("manifest")));
+                    }
+                    if let Some(subject) = manifest.subject {
+                        work.push((subject, Edge::Subject, here("manifest")));
+                    }
+                }
+                Document::Opaque => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Document {
+    Index(Box<ImageIndex>),
+    Manifest(Box<ImageManifest>),
+    /// Neither: an artifact of another kind listed directly, referencing nothing we know.
+    Opaque,
+}
+
+/// Reads and verifies a manifest or index that was reached. A declared index or
+/// manifest media type must parse as one; anything else is parsed by content.
+fn read_document(layout: &Layout, d: &Descriptor) -> Result<Document> {
+    let bytes = layout.read_blob(d, MAX_MANIFEST_SIZE)?;
+    let schema = |what: &str, source| Error::Schema {
+        path: layout.root().to_path_buf(),
+        what: format!("{what} {}", d.digest),
+        source,
+    };
+    if is_index(d) {
+        return ImageIndex::from_slice(&bytes)
+            .map(|i| Document::Index(Box::new(i)))
+            .map_err(|e| schema("index", e));
+    }
+    if d.media_type == OCI_MANIFEST || d.media_type == DOCKER_MANIFEST {
+        return ImageManifest::from_slice(&bytes)
+            .map(|m| Document::Manifest(Box::new(m)))
+            .map_err(|e| schema("manifest", e));
+    }
+    Ok(classify(&bytes).0)
+}
+
+/// What stored bytes are: a manifest, an index, or neither.
+fn classify(bytes: &[u8]) -> (Document, BlobKind) {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return (Document::Opaque, BlobKind::Blob);
+    }
+    if let Ok(m) = ImageManifest::from_slice(bytes) {
+        return (Document::Manifest(Box::new(m)), BlobKind::Manifest);
+    }
+    match ImageIndex::from_slice(bytes) {
+        // An index must list something, or any `{"schemaVersion":2}` would be one.
+        Ok(i) if !i.manifests.is_empty() || i.subject.is_some() => {
+            (Document::Index(Box::new(i)), BlobKind::Index)
+        }
+        _ => (Document::Opaque, BlobKind::Blob),
+    }
+}
+
+/// What gc will delete and keep.
+struct Plan {
+    stored: BTreeMap<Digest, u64>,
+    reached: BTreeSet<Digest>,
+    referrers: Vec<Digest>,
+    garbage: Vec<RemovedBlob>,
+    missing: Vec<MissingBlob>,
+    ignored: Vec<String>,
+}
+
+fn plan(layout: &Layout, index: &ImageIndex) -> Result<Plan> {
+    let (stored, ignored) = stored_blobs(layout)?;
+    let mut walk = Walk {
+        layout,
+        stored: &stored,
+        reached: BTreeSet::new(),
+        missing: Vec::new(),
+    };
+    for root in &index.manifests {
+        walk.reach(root.clone(), Edge::Document, "index.json".into())?;
+    }
+
+    // Every stored document nothing reached yet: a referrer if it has a subject.
+    let mut kinds: BTreeMap<Digest, BlobKind> = BTreeMap::new();
+    let mut candidates: Vec<(Descriptor, Digest)> = Vec::new();
+    for (digest, &size) in &stored {
+        if walk.reached.contains(digest) || size > MAX_MANIFEST_SIZE {
+            continue;
+        }
+        let probe = Descriptor::new("", digest.clone(), size);
+        let bytes = match layout.read_blob(&probe, MAX_MANIFEST_SIZE) {
+            Ok(b) => b,
+            // Unreferenced and not even what its name says: garbage, not a referrer.
+            Err(Error::DigestMismatch { .. }) | Err(Error::SizeMismatch { .. }) => continue,
+            Err(e) => return Err(e),
+        };
+        let (document, kind) = classify(&bytes);
+        kinds.insert(digest.clone(), kind);
+        let (subject, media_type) = match document {
+            Document::Manifest(m) => (m.subject, OCI_MANIFEST),
+            Document::Index(i) => (i.subject, OCI_INDEX),
+            Document::Opaque => (None, ""),
+        };
+        if let Some(subject) = subject {
+            candidates.push((
+                Descriptor::new(media_type, digest.clone(), size),
+                subject.digest,
+            ));
+        }
+    }
+    let mut referrers = Vec::new();
+    loop {
+        let ready: Vec<Descriptor> = candidates
+            .iter()
+            .filter(|(d, subject)| {
+                !walk.reached.contains(&d.digest) && walk.reached.contains(subject)
+            })
+            .map(|(d, _)| d.clone())
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        for d in ready {
+            referrers.push(d.digest.clone());
+            let by = format!("referrer {}", d.digest);
+            walk.reach(d, Edge::Document, by)?;
+        }
+    }
+    referrers.sort();
+
+    let garbage = stored
+        .iter()
+        .filter(|(d, _)| !walk.reached.contains(*d))
+        .map(|(d, &size)| RemovedBlob {
+            digest: d.clone(),
+            size,
+            kind: kinds.get(d).copied().unwrap_or(BlobKind::Blob),
+        })
+        .collect();
+    let Walk {
+        reached, missing, ..
+    } = walk;
+    Ok(Plan {
+        stored,
+        reached,
+        referrers,
+        garbage,
+        missing,
+        ignored,
+    })
+}
+
+impl Plan {
+    fn report(self, root: &Path, dry_run: bool, roots: usize, temp: StaleTemp) -> GcReport {
+        let kept: Vec<u64> = self
+            .stored
+            .iter()
+            .filter(|(d, _)| self.reached.contains(*d))
+            .map(|(_, &size)| size)
+            .collect();
+        let removed_bytes = self.garbage.iter().map(|b| b.size).sum();
+        GcReport {
+            layout: root.to_path_buf(),
+            dry_run,
+            roots,
+            kept_blobs: kept.len(),
+            kept_bytes: kept.iter().sum(),
+            referrers: self.referrers,
+            removed: self.garbage,
+            removed_bytes,
+            temp_files: temp.files,
+            temp_bytes: temp.bytes,
+            freed_bytes: removed_bytes + temp.bytes,
+            missing: self.missing,
+            ignored: self.ignored,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_documents_that_list_something_count_as_indexes() {
+        assert_eq!(classify(br#"{"schemaVersion":2}"#).1, BlobKind::Blob);
+        assert_eq!(classify(b"{}").1, BlobKind::Blob);
+        assert_eq!(classify(b"\x7fELF").1, BlobKind::Blob);
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let index = format!(
+            r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"sha256:{hex}","size":0}}]}}"#
+        );
+        assert_eq!(classify(index.as_bytes()).1, BlobKind::Index);
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"x","digest":"sha256:{hex}","size":0}},"layers":[]}}"#
+        );
+        assert_eq!(classify(manifest.as_bytes()).1, BlobKind::Manifest);
+    }
+}

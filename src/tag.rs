@@ -1,0 +1,179 @@
+//! Names in a layout: `tag` gives an image another name, `rm` takes names away.
+//!
+//! Both change index.json only, under the layout's lock, by atomic replacement; blobs
+//! are never touched (`rm` leaves them for [`gc`](crate::layout::gc)). Both work on
+//! layout directories only: an archive is written once, so copy it to a layout first.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::image::resolve::{available_names, select};
+use crate::layout::{IndexChange, LayoutWriter, MAX_MANIFEST_SIZE};
+use crate::oci::media_type::ANNOTATION_REF_NAME;
+use crate::oci::{Digest, ImageRef, RefName, Selector};
+
+/// What `tag` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TagReport {
+    /// The layout changed.
+    pub layout: PathBuf,
+    /// The name given.
+    pub name: String,
+    /// The manifest (or index) it now points at.
+    pub digest: Digest,
+    /// `added`, `unchanged` (it already pointed there), or `moved` (see `previous`).
+    pub change: &'static str,
+    /// The manifest the name pointed at before, when it moved.
+    pub previous: Option<Digest>,
+}
+
+/// Gives the image that `source` selects (`PATH:NAME`, `PATH@sha256:…`, or `PATH`
+/// holding a single image) the name `name` in the same layout. An existing `name` is
+/// moved to it, and the report says from where.
+///
+/// The image's manifest is read and verified first, so a name never points at a missing
+/// or damaged blob. Fails with [`Error::ImageNotFound`] (listing the names there are),
+/// [`Error::NameRequired`] or [`Error::AmbiguousName`] when the source is not one image,
+/// and with [`Error::Input`] when `source` is not a layout directory; the layout is then
+/// unchanged.
+pub fn tag(source: &ImageRef, name: &RefName) -> Result<TagReport> {
+    let root = layout_dir(&source.path, "tag")?;
+    if name
+        .as_str()
+        .starts_with(&format!("{}:", source.path.display()))
+    {
+        return Err(Error::Input {
+            path: root,
+            reason: format!(
+                "NAME is a name inside the same layout, not a reference: give {:?}, not {name:?}",
+                &name.as_str()[source.path.display().to_string().len() + 1..]
+            ),
+        });
+    }
+    let mut writer = LayoutWriter::open(&root)?;
+    let layout = writer.layout().clone();
+    let index = writer.index().clone();
+    let picked = select(&layout, &index, &source.selector)?;
+    if picked.len() > 1 {
+        return Err(Error::NameRequired {
+            path: root,
+            count: picked.len(),
+            names: available_names(&index),
+        });
+    }
+    let mut target = picked
+        .into_iter()
+        .next()
+        .expect("select never returns nothing");
+    layout.read_blob(&target, MAX_MANIFEST_SIZE)?;
+    target.annotations.remove(ANNOTATION_REF_NAME);
+    let digest = target.digest.clone();
+    let (change, previous) = match writer.set_name(name, target) {
+        IndexChange::Added => ("added", None),
+        IndexChange::Unchanged => ("unchanged", None),
+        IndexChange::Moved { from } => ("moved", Some(from)),
+    };
+    writer.commit()?;
+    Ok(TagReport {
+        layout: root,
+        name: name.to_string(),
+        digest,
+        change,
+        previous,
+    })
+}
+
+/// One index.json entry taken away by `rm`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemovedEntry {
+    /// Its name, or `None` for an untagged entry.
+    pub name: Option<String>,
+    /// The manifest (or index) it pointed at.
+    pub digest: Digest,
+    /// Names that still point at that manifest after the removal.
+    pub still_named: Vec<String>,
+}
+
+/// What `rm` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoveReport {
+    /// The layout changed.
+    pub layout: PathBuf,
+    /// The entries removed, in index.json order.
+    pub removed: Vec<RemovedEntry>,
+}
+
+/// Removes from index.json the name `PATH:NAME` (every entry carrying it), or with
+/// `PATH@sha256:…` every entry, named or untagged, for that manifest. Blobs stay until
+/// [`gc`](crate::layout::gc::gc).
+///
+/// Fails with [`Error::ImageNotFound`] listing the names there are when nothing matches,
+/// and with [`Error::Input`] for a bare `PATH` (rm never removes everything) or a path
+/// that is not a layout directory; the layout is then unchanged.
+pub fn remove(reference: &ImageRef) -> Result<RemoveReport> {
+    let root = layout_dir(&reference.path, "rm")?;
+    if reference.selector == Selector::All {
+        return Err(Error::Input {
+            path: root,
+            reason: "say what to remove: PATH:NAME removes a name, PATH@sha256:… every entry for that manifest".into(),
+        });
+    }
+    let mut writer = LayoutWriter::open(&root)?;
+    let removed = writer.remove_entries(|d| match &reference.selector {
+        Selector::Name(n) => d.ref_name() == Some(n.as_str()),
+        Selector::Digest(digest) => &d.digest == digest,
+        Selector::All => false,
+    });
+    if removed.is_empty() {
+        return Err(Error::ImageNotFound {
+            path: root,
+            wanted: match &reference.selector {
+                Selector::Name(n) => format!("named {n:?}"),
+                Selector::Digest(d) => format!("with digest {d} in index.json"),
+                Selector::All => String::new(),
+            },
+            available: available_names(writer.index()),
+        });
+    }
+    let index = writer.index().clone();
+    writer.commit()?;
+    let removed = removed
+        .into_iter()
+        .map(|d| RemovedEntry {
+            name: d.ref_name().map(str::to_string),
+            still_named: index
+                .manifests
+                .iter()
+                .filter(|e| e.digest == d.digest)
+                .filter_map(|e| e.ref_name().map(str::to_string))
+                .collect(),
+            digest: d.digest,
+        })
+        .collect();
+    Ok(RemoveReport {
+        layout: root,
+        removed,
+    })
+}
+
+/// The layout directory a managing command works on; archives and standard input are
+/// refused with the way forward.
+pub(crate) fn layout_dir(path: &Path, command: &str) -> Result<PathBuf> {
+    let refuse = |what: &str| {
+        Error::Input {
+        path: path.to_path_buf(),
+        reason: format!(
+            "{what}; `{command}` changes a layout directory in place (copy an archive to a layout first)"
+        ),
+    }
+    };
+    if path == Path::new("-") {
+        return Err(refuse("standard input cannot be changed"));
+    }
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => Err(refuse("is a file, not a layout directory")),
+        _ => Ok(path.to_path_buf()),
+    }
+}
