@@ -227,3 +227,58 @@ fn detach_keeps_it_running_and_unload_removes_everything() {
     assert!(!pin.exists(), "pin folder removed");
     assert_eq!(wait_for_programs_named("count_getpid", before), before);
 }
+
+#[test]
+fn load_with_a_key_refuses_an_unsigned_image_and_loads_a_signed_one() {
+    if !kernel_available() {
+        return;
+    }
+    let _serial = kernel_lock();
+    let d = Dir::new();
+    let out = d.path("bundle");
+    pack(&out, &["multi_prog.bpf.o", "tp_counter.bpf.o"]);
+    let prefix = d.path("site");
+    ebpf_layout()
+        .env("EBPF_LAYOUT_PASSWORD", "")
+        .arg("keygen")
+        .arg("--output")
+        .arg(&prefix)
+        .assert()
+        .success();
+    let public = d.path("site.pub");
+    let before = kernel_programs_named("on_getuid");
+    ebpf_layout()
+        .arg("load")
+        .arg(format!("{}:multi_prog", out.display()))
+        .arg("--key")
+        .arg(&public)
+        .args(["--duration", "1", "--output", "json"])
+        .assert()
+        .code(1)
+        .stdout(contains("loaded").not())
+        .stderr(contains("multi_prog"));
+    assert_eq!(
+        wait_for_programs_named("on_getuid", before),
+        before,
+        "nothing loaded"
+    );
+
+    ebpf_layout()
+        .env("EBPF_LAYOUT_PASSWORD", "")
+        .arg("sign")
+        .arg(format!("{}:tp_counter", out.display()))
+        .arg("--key")
+        .arg(d.path("site.key"))
+        .assert()
+        .success();
+    ebpf_layout()
+        .arg("load")
+        .arg(format!("{}:tp_counter", out.display()))
+        .arg("--key")
+        .arg(&public)
+        .args(["--duration", "0.5", "--output", "json"])
+        .assert()
+        .success()
+        .stdout(contains("\"event\":\"loaded\""))
+        .stderr(contains("signature of"));
+}

@@ -8,9 +8,11 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::render::print_json;
-use crate::image::resolve_program;
+use crate::image::resolve_one;
 use crate::load::{self, AttachPoint, LoadOptions, OutputMode};
 use crate::oci::{ImageRef, Platform};
+use crate::sign::{require_signature, PublicKey};
+use crate::source;
 
 /// How to show the maps.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -32,12 +34,16 @@ sees a byte. Programs attach from their ELF section (tracepoint, raw_tp, tp_btf,
 fentry/fexit, lsm, …); XDP and TC programs attach where --attach says. Maps named
 print_*, counter_*, gauge_* and hist_* are shown as bumblebee does, decoded through BTF.
 
+With --key, the image must carry a valid signature (ebpf-layout sign) by one of the
+given public keys, or nothing is loaded.
+
 Needs root, or CAP_BPF and CAP_PERFMON (and CAP_NET_ADMIN for XDP/TC).
 
 Examples:
   ebpf-layout load bundle:probe
   ebpf-layout load bundle.tar:xdp_count --attach xdp:eth0 --duration 30
   ebpf-layout load bundle:probe --pin /sys/fs/bpf/probe --detach
+  ebpf-layout load bundle.tar:probe --key site.pub
   ebpf-layout unload /sys/fs/bpf/probe"
 )]
 pub struct LoadArgs {
@@ -65,6 +71,10 @@ pub struct LoadArgs {
     /// Which platform to pick from a multi-platform index (default: this machine's).
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
+    /// Refuse the image unless it carries a valid signature by this public key
+    /// (PEM; repeatable: any one of them will do). Checked before the kernel sees it.
+    #[arg(long = "key", value_name = "PUB")]
+    keys: Vec<PathBuf>,
 }
 
 /// Detach and remove what `load --pin DIR --detach` pinned.
@@ -107,8 +117,28 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         None if std::io::stdout().is_terminal() => OutputMode::Table,
         None => OutputMode::Text,
     };
-    // Verified bytes only: every blob on the way was hashed against its descriptor.
-    let program = resolve_program(&reference, platform.as_ref())?;
+    let keys = args
+        .keys
+        .iter()
+        .map(|p| PublicKey::load(p))
+        .collect::<crate::Result<Vec<_>>>()?;
+    // Verified bytes only: the manifest and the program are hashed against their
+    // descriptors, and with --key the signature is checked, before libbpf sees a byte.
+    let source = source::open(&reference.path)?;
+    let image = resolve_one(source.as_ref(), &reference.selector, platform.as_ref())?;
+    if !keys.is_empty() {
+        let trusted = require_signature(source.as_ref(), &image.descriptor.digest, &keys)?;
+        eprintln!(
+            "signature of {} verified with key {}",
+            trusted.signed_digest,
+            trusted.key.short()
+        );
+    }
+    let object = image.read_program(source.as_ref())?;
+    let name = image
+        .name
+        .clone()
+        .unwrap_or_else(|| image.descriptor.digest.short());
     let options = LoadOptions {
         programs: args.programs,
         attach: args.attach,
@@ -118,13 +148,13 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         output,
     };
     let mut stdout = std::io::stdout().lock();
-    let report = load::load(&program.name, &program.object, &options, &mut stdout)?;
+    let report = load::load(&name, &object, &options, &mut stdout)?;
     drop(stdout);
     if report.detached {
         if let Some(dir) = &report.pin_dir {
             eprintln!(
                 "{} is running, pinned under {}; remove it with: ebpf-layout unload {}",
-                program.name,
+                name,
                 dir.display(),
                 dir.display()
             );

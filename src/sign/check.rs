@@ -1,0 +1,359 @@
+//! Checking the signatures stored for an image against trusted public keys, offline.
+//!
+//! A signature is valid for an image when: its payload blob is intact (size and sha256
+//! match the layer), the payload is a cosign simple-signing document whose
+//! `docker-manifest-digest` is the image's digest, and the base64 DER signature in the
+//! layer annotation verifies over the payload bytes with one of the keys.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::image::resolve::is_index;
+use crate::layout::MAX_MANIFEST_SIZE;
+use crate::oci::{Descriptor, Digest, ImageIndex};
+use crate::source::ImageSource;
+use crate::verify::{Problem, Severity};
+
+use super::keys::PublicKey;
+use super::payload::SimpleSigning;
+use super::store::{
+    is_signature_entry, read_signature_manifest, read_signatures, signature_entries, signature_name,
+};
+
+/// How deep nested indexes are searched for the manifest a signature covers.
+const MAX_INDEX_DEPTH: usize = 4;
+
+/// What one stored signature turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum SignatureStatus {
+    /// Valid, by this trusted key.
+    Valid {
+        /// The key's id (sha256 of its SubjectPublicKeyInfo).
+        key: Digest,
+    },
+    /// Intact and about this image, but made by none of the trusted keys (or altered).
+    NotByTrustedKey,
+    /// The payload vouches for another digest.
+    OtherDigest {
+        /// The digest it names.
+        names: String,
+    },
+    /// The layer, payload or signature is damaged or malformed.
+    Broken {
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// One stored signature and its status.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureCheck {
+    /// The payload layer's digest.
+    pub layer: Digest,
+    /// What it turned out to be.
+    #[serde(flatten)]
+    pub status: SignatureStatus,
+}
+
+/// The signatures of one image, checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageSignatures {
+    /// The digest signed (a manifest, or an index).
+    pub digest: Digest,
+    /// The signature image's name (`sha256-<hex>.sig`).
+    pub signature_image: String,
+    /// Whether a signature image exists at all.
+    pub found: bool,
+    /// The signature image's manifest digest, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature_manifest: Option<Digest>,
+    /// Problems reading the signature image itself.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
+    /// Every signature layer, checked.
+    pub signatures: Vec<SignatureCheck>,
+}
+
+impl ImageSignatures {
+    /// The key of the first valid signature, if any.
+    pub fn trusted_by(&self) -> Option<&Digest> {
+        self.signatures.iter().find_map(|s| match &s.status {
+            SignatureStatus::Valid { key } => Some(key),
+            _ => None,
+        })
+    }
+
+    /// Whether no signature at all is stored.
+    pub fn is_unsigned(&self) -> bool {
+        self.signatures.is_empty() && self.unreadable.is_empty()
+    }
+
+    /// One sentence per signature that is not valid, for messages.
+    pub fn reasons(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.unreadable.clone();
+        for (i, s) in self.signatures.iter().enumerate() {
+            let what = format!("signature {} (layer {})", i + 1, s.layer.short());
+            match &s.status {
+                SignatureStatus::Valid { .. } => {}
+                SignatureStatus::NotByTrustedKey => out.push(format!(
+                    "{what} does not verify with any trusted key (another key, or an altered payload or signature)"
+                )),
+                SignatureStatus::OtherDigest { names } => out.push(format!(
+                    "{what} is for {names}, not for this image"
+                )),
+                SignatureStatus::Broken { reason } => out.push(format!("{what}: {reason}")),
+            }
+        }
+        out
+    }
+}
+
+/// Checks every signature stored for `digest` in `source` against `keys`.
+///
+/// Never fails: unreadable signature images and damaged layers are reported in the
+/// result, so that a damaged signature reads as "not validly signed".
+pub fn check_image(
+    source: &dyn ImageSource,
+    index: &ImageIndex,
+    digest: &Digest,
+    keys: &[PublicKey],
+) -> ImageSignatures {
+    let entries = signature_entries(index, digest);
+    let mut result = ImageSignatures {
+        digest: digest.clone(),
+        signature_image: signature_name(digest).to_string(),
+        found: !entries.is_empty(),
+        signature_manifest: entries.first().map(|e| e.digest.clone()),
+        unreadable: Vec::new(),
+        signatures: Vec::new(),
+    };
+    for entry in entries {
+        let manifest = match read_signature_manifest(source, entry) {
+            Ok(m) => m,
+            Err(e) => {
+                result.unreadable.push(format!(
+                    "signature image {} is unreadable: {e}",
+                    entry.digest
+                ));
+                continue;
+            }
+        };
+        for stored in read_signatures(source, &manifest) {
+            let status = match (&stored.payload, &stored.signature) {
+                (Err(e), _) => SignatureStatus::Broken {
+                    reason: format!("payload: {e}"),
+                },
+                (_, Err(e)) => SignatureStatus::Broken { reason: e.clone() },
+                (Ok(payload), Ok(signature)) => check_one(payload, signature, digest, keys),
+            };
+            result.signatures.push(SignatureCheck {
+                layer: stored.layer.digest.clone(),
+                status,
+            });
+        }
+    }
+    result
+}
+
+fn check_one(
+    payload: &[u8],
+    signature: &[u8],
+    digest: &Digest,
+    keys: &[PublicKey],
+) -> SignatureStatus {
+    let parsed = match SimpleSigning::parse(payload) {
+        Ok(p) => p,
+        Err(reason) => return SignatureStatus::Broken { reason },
+    };
+    if parsed.critical.image.docker_manifest_digest != digest.to_string() {
+        return SignatureStatus::OtherDigest {
+            names: parsed.critical.image.docker_manifest_digest,
+        };
+    }
+    match keys.iter().find(|k| k.verifies(payload, signature)) {
+        Some(k) => SignatureStatus::Valid {
+            key: k.id().clone(),
+        },
+        None => SignatureStatus::NotByTrustedKey,
+    }
+}
+
+/// The `verify --key` findings for the selected index.json entries: one error per image
+/// without a valid signature by one of `keys` (code `unsigned` when none is stored,
+/// `bad-signature` when none of those stored is valid). Signature images themselves are
+/// not required to be signed.
+pub fn signature_problems(
+    source: &dyn ImageSource,
+    index: &ImageIndex,
+    roots: &[Descriptor],
+    keys: &[PublicKey],
+) -> Vec<Problem> {
+    let mut seen = BTreeSet::new();
+    let mut problems = Vec::new();
+    let key_ids = || {
+        keys.iter()
+            .map(|k| k.id().short())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    for root in roots {
+        if is_signature_entry(root) || !seen.insert(root.digest.clone()) {
+            continue;
+        }
+        let label = image_label(index, &root.digest);
+        let checked = check_image(source, index, &root.digest, keys);
+        if checked.trusted_by().is_some() {
+            continue;
+        }
+        let (code, found, message) = if checked.is_unsigned() {
+            (
+                "unsigned",
+                if checked.found {
+                    format!("{} holds no signature", checked.signature_image)
+                } else {
+                    format!("no {}", checked.signature_image)
+                },
+                format!(
+                    "image {label} is not signed: the layout has no signature for it (sign it with `ebpf-layout sign`)"
+                ),
+            )
+        } else {
+            let reasons = checked.reasons();
+            (
+                "bad-signature",
+                format!("{} signature(s), none valid", checked.signatures.len()),
+                format!(
+                    "image {label} has no valid signature by a trusted key: {}",
+                    reasons.join("; ")
+                ),
+            )
+        };
+        let entry = match &checked.signature_manifest {
+            Some(d) if code == "bad-signature" => d.blob_path(),
+            _ => "index.json".to_string(),
+        };
+        problems.push(Problem {
+            severity: Severity::Error,
+            code,
+            entry: Some(entry),
+            digest: Some(root.digest.to_string()),
+            expected: Some(format!("a valid signature by key {}", key_ids())),
+            found: Some(found),
+            message,
+        });
+    }
+    problems
+}
+
+/// `name (sha256:…)`, or just the digest for an untagged image.
+fn image_label(index: &ImageIndex, digest: &Digest) -> String {
+    let names: Vec<&str> = index
+        .manifests
+        .iter()
+        .filter(|d| &d.digest == digest && !is_signature_entry(d))
+        .filter_map(|d| d.ref_name())
+        .collect();
+    match names.first() {
+        Some(n) => format!("{n} ({digest})"),
+        None => digest.to_string(),
+    }
+}
+
+/// What [`require_signature`] found.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustedSignature {
+    /// The digest the valid signature covers: the manifest itself, or an index that
+    /// lists it (cosign signs what a tag points at).
+    pub signed_digest: Digest,
+    /// The id of the key it verifies with.
+    pub key: Digest,
+}
+
+/// Requires a valid signature by one of `keys` for the manifest `manifest` of `source`,
+/// before anything of it is used (`load --key`).
+///
+/// A signature counts when it covers the manifest's digest, or the digest of an index in
+/// index.json that lists the manifest (directly or through nested indexes): an index's
+/// bytes name its manifests' digests, so signing it vouches for them.
+///
+/// Fails with [`Error::Signature`] (exit code 1 on the command line) naming the image and
+/// every reason a stored signature was not accepted; with [`Error::Input`] when `keys` is
+/// empty; and with read errors when index.json cannot be read.
+pub fn require_signature(
+    source: &dyn ImageSource,
+    manifest: &Digest,
+    keys: &[PublicKey],
+) -> Result<TrustedSignature> {
+    if keys.is_empty() {
+        return Err(Error::Input {
+            path: source.location().to_path_buf(),
+            reason: "no trusted public key given to check signatures with".into(),
+        });
+    }
+    let index = source.index()?;
+    let mut candidates = vec![manifest.clone()];
+    for entry in index.manifests.iter().filter(|d| is_index(d)) {
+        if index_lists(source, entry, manifest, 0) {
+            candidates.push(entry.digest.clone());
+        }
+    }
+    let mut reasons = Vec::new();
+    let mut any_stored = false;
+    for candidate in &candidates {
+        let checked = check_image(source, &index, candidate, keys);
+        if let Some(key) = checked.trusted_by() {
+            return Ok(TrustedSignature {
+                signed_digest: candidate.clone(),
+                key: key.clone(),
+            });
+        }
+        any_stored |= !checked.is_unsigned();
+        reasons.extend(checked.reasons());
+    }
+    let keys_text = keys
+        .iter()
+        .map(|k| k.id().short())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let reason = if any_stored {
+        format!(
+            "no valid signature by a trusted key ({keys_text}): {}",
+            reasons.join("; ")
+        )
+    } else {
+        format!(
+            "it is not signed (no {} in the layout); trusted keys: {keys_text}",
+            signature_name(manifest)
+        )
+    };
+    Err(Error::Signature {
+        path: source.location().to_path_buf(),
+        image: image_label(&index, manifest),
+        reason,
+    })
+}
+
+/// Whether the index `entry` lists `manifest`, directly or through nested indexes.
+fn index_lists(
+    source: &dyn ImageSource,
+    entry: &Descriptor,
+    manifest: &Digest,
+    depth: usize,
+) -> bool {
+    if depth >= MAX_INDEX_DEPTH {
+        return false;
+    }
+    let Ok(bytes) = source.read_blob(entry, MAX_MANIFEST_SIZE) else {
+        return false;
+    };
+    let Ok(nested) = ImageIndex::from_slice(&bytes) else {
+        return false;
+    };
+    nested.manifests.iter().any(|child| {
+        &child.digest == manifest
+            || (is_index(child) && index_lists(source, child, manifest, depth + 1))
+    })
+}

@@ -1,0 +1,327 @@
+//! Offline signatures that travel inside the layout, in cosign's format.
+//!
+//! * [`keys`]: ECDSA P-256 key pairs: PKCS#8 PEM private keys (optionally encrypted),
+//!   SPKI PEM public keys, the files `keygen` writes.
+//! * [`payload`]: the simple-signing JSON a signature covers, naming a manifest digest.
+//! * [`store`]: signature images named `sha256-<hex>.sig` in the same layout, one layer per
+//!   signature (what cosign pushes to a registry).
+//! * [`check`]: checking stored signatures against trusted public keys (`verify --key`,
+//!   and [`require_signature`] for `load --key`).
+//!
+//! [`sign`] ties them together. Nothing here needs the network: the trust crosses the
+//! air gap inside the layout. See `docs/signing.md` for the trust model and the format.
+
+pub mod check;
+pub mod keys;
+pub mod payload;
+pub mod store;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::image::resolve::{available_names, is_index, select};
+use crate::layout::{Layout, LayoutWriter, MAX_MANIFEST_SIZE};
+use crate::oci::digest::Hasher;
+use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, ImageRef, Selector};
+use crate::source::ImageSource;
+
+pub use check::{
+    check_image, require_signature, signature_problems, ImageSignatures, SignatureStatus,
+    TrustedSignature,
+};
+pub use keys::{write_key_pair, KeyError, KeyPairFiles, PrivateKey, PublicKey};
+pub use payload::SimpleSigning;
+pub use store::{count_signatures, is_signature_entry, signature_name, signed_digest, Added};
+
+/// Media type of a signature layer: the simple-signing payload.
+pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// Layer annotation carrying the base64 DER signature.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+
+/// How deep nested indexes may go when checking an image before signing it.
+const MAX_INDEX_DEPTH: usize = 4;
+
+/// What to sign, with which key.
+#[derive(Debug)]
+pub struct SignOptions<'a> {
+    /// The images: `PATH` (every image), `PATH:NAME` or `PATH@sha256:…`; PATH must be a
+    /// layout directory (signatures are written into it).
+    pub reference: ImageRef,
+    /// The private key.
+    pub key: &'a PrivateKey,
+    /// `docker-reference` to write in the payload (a repository such as
+    /// `registry.local/ebpf/probe`); default: each image's name without its tag.
+    pub identity: Option<String>,
+    /// Claims for the payload's `optional` object (cosign's `-a KEY=VALUE`).
+    pub annotations: BTreeMap<String, String>,
+    /// `created` of the signature image's config (from `SOURCE_DATE_EPOCH`); none by
+    /// default, so signing is reproducible.
+    pub created: Option<String>,
+}
+
+/// One image signed.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignedImage {
+    /// Its name, if it has one.
+    pub name: Option<String>,
+    /// The digest signed (the index.json entry's: a manifest or an index).
+    pub digest: Digest,
+    /// The repository written as `docker-reference`.
+    pub identity: String,
+    /// `added`, or `unchanged` when this key had already signed the same payload.
+    pub change: Added,
+    /// The signature image's name (`sha256-<hex>.sig`).
+    pub signature_image: String,
+    /// The signature image's manifest digest.
+    pub signature_manifest: Digest,
+    /// How many signatures the image now has (by any key).
+    pub signatures: usize,
+}
+
+/// What [`sign`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignReport {
+    /// The layout written.
+    pub layout: PathBuf,
+    /// The signing key's id (sha256 of its public key).
+    pub key: Digest,
+    /// The images, in index.json order.
+    pub images: Vec<SignedImage>,
+}
+
+/// Signs the selected images of a layout with `options.key` and stores the signatures in
+/// it, under the layout's lock, in one index.json update.
+///
+/// Each image is checked first (every blob of it hashed: only intact content is
+/// signed). A signature is added per image unless a valid one by the same key over the
+/// same payload is already stored (signatures are deterministic, RFC 6979, so signing
+/// twice changes nothing); other signatures are kept.
+///
+/// Fails, changing nothing, with: [`Error::Input`] when PATH is not a layout directory,
+/// a selected entry is itself a signature, or no valid repository name can be given as
+/// `docker-reference`; the integrity errors ([`Error::DigestMismatch`],
+/// [`Error::SizeMismatch`], [`Error::BlobMissing`]) when an image is damaged; the
+/// selection errors of [`select`].
+pub fn sign(options: &SignOptions<'_>) -> Result<SignReport> {
+    let path = &options.reference.path;
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::Input {
+                path: path.clone(),
+                reason: "signatures are written into a layout directory; sign the layout, then \
+                         archive it (archives and copies carry the signatures)"
+                    .into(),
+            })
+        }
+        Err(_) => {
+            return Err(Error::NotALayout {
+                path: path.clone(),
+                reason: "no such directory".into(),
+            })
+        }
+    }
+    // Refuse anything that is not a layout before the writer could create one.
+    Layout::open(path)?;
+    if let Some(identity) = &options.identity {
+        payload::check_repository(identity).map_err(|reason| Error::Input {
+            path: path.clone(),
+            reason: format!("--identity {identity:?} is not a repository name: {reason}"),
+        })?;
+    }
+    let mut writer = LayoutWriter::open_or_create(path)?;
+    let index = writer.index().clone();
+    let selected = selected_images(writer.layout(), &index, &options.reference.selector)?;
+    let public = options.key.public_key();
+    let optional = (!options.annotations.is_empty()).then(|| {
+        options
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect()
+    });
+    // Everything is checked before anything is written.
+    let mut plans = Vec::new();
+    for entry in &selected {
+        check_closure(writer.layout(), entry, 0)?;
+        let names = names_of(&index, &entry.digest);
+        let identity = match &options.identity {
+            Some(i) => i.clone(),
+            None => names
+                .iter()
+                .find_map(|n| payload::repository_of(n))
+                .ok_or_else(|| Error::Input {
+                    path: path.clone(),
+                    reason: format!(
+                        "image {} {}; give the repository it will be known as with --identity \
+                         (e.g. --identity registry.local/ebpf/probe)",
+                        entry.digest,
+                        if names.is_empty() {
+                            "has no name to derive a repository (docker-reference) from".to_string()
+                        } else {
+                            format!(
+                                "is named {}, which is not a repository name cosign accepts \
+                                 (lowercase letters, digits, _ . / -)",
+                                names.join(", ")
+                            )
+                        }
+                    ),
+                })?,
+        };
+        plans.push((entry.clone(), names, identity));
+    }
+    let mut images = Vec::new();
+    for (entry, names, identity) in plans {
+        let payload = SimpleSigning::new(&identity, &entry.digest, optional.clone()).to_bytes();
+        let signature = options.key.sign(&payload);
+        let (change, manifest, signatures) = store::add_signature(
+            &mut writer,
+            &entry.digest,
+            &store::NewSignature { payload, signature },
+            &public,
+            options.created.as_deref(),
+        )?;
+        images.push(SignedImage {
+            name: names.into_iter().next(),
+            signature_image: signature_name(&entry.digest).to_string(),
+            digest: entry.digest,
+            identity,
+            change,
+            signature_manifest: manifest.digest,
+            signatures,
+        });
+    }
+    writer.commit()?;
+    Ok(SignReport {
+        layout: path.clone(),
+        key: public.id().clone(),
+        images,
+    })
+}
+
+/// The index.json entries to sign: signature images are never signed themselves.
+fn selected_images(
+    source: &dyn ImageSource,
+    index: &ImageIndex,
+    selector: &Selector,
+) -> Result<Vec<Descriptor>> {
+    let picked = select(source, index, selector)?;
+    if let Some(sig) = picked.iter().find(|d| is_signature_entry(d)) {
+        if !matches!(selector, Selector::All) {
+            return Err(Error::Input {
+                path: source.location().to_path_buf(),
+                reason: format!(
+                    "{} is a signature image; sign the image it belongs to ({})",
+                    sig.ref_name().unwrap_or_default(),
+                    sig.ref_name()
+                        .and_then(signed_digest)
+                        .map(|d| d.to_string())
+                        .unwrap_or_default()
+                ),
+            });
+        }
+    }
+    let images: Vec<Descriptor> = picked
+        .into_iter()
+        .filter(|d| !is_signature_entry(d))
+        .collect();
+    if images.is_empty() {
+        return Err(Error::Empty {
+            path: source.location().to_path_buf(),
+        });
+    }
+    Ok(images)
+}
+
+/// The names given to `digest` in index.json, signature names excepted.
+fn names_of(index: &ImageIndex, digest: &Digest) -> Vec<String> {
+    let mut names: Vec<String> = available_names(index)
+        .into_iter()
+        .filter(|n| signed_digest(n).is_none())
+        .collect();
+    names.retain(|n| {
+        index
+            .manifests
+            .iter()
+            .any(|d| &d.digest == digest && d.ref_name() == Some(n.as_str()))
+    });
+    names
+}
+
+/// Hashes every blob an index.json entry reaches (nested indexes, manifests, configs,
+/// layers) and compares it with its descriptor.
+fn check_closure(source: &dyn ImageSource, descriptor: &Descriptor, depth: usize) -> Result<()> {
+    let bytes = source.read_blob(descriptor, MAX_MANIFEST_SIZE)?;
+    let schema = |e| Error::Schema {
+        path: source.location().to_path_buf(),
+        what: format!(
+            "{} {}",
+            if is_index(descriptor) {
+                "index"
+            } else {
+                "manifest"
+            },
+            descriptor.digest
+        ),
+        source: e,
+    };
+    if is_index(descriptor) {
+        if depth >= MAX_INDEX_DEPTH {
+            return Err(Error::NotEbpfImage {
+                path: source.location().to_path_buf(),
+                digest: descriptor.digest.clone(),
+                reason: format!("indexes nested more than {MAX_INDEX_DEPTH} deep"),
+            });
+        }
+        let index = ImageIndex::from_slice(&bytes).map_err(schema)?;
+        for child in &index.manifests {
+            check_closure(source, child, depth + 1)?;
+        }
+        return Ok(());
+    }
+    let manifest = ImageManifest::from_slice(&bytes).map_err(schema)?;
+    for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
+        check_blob_streaming(source, blob)?;
+    }
+    Ok(())
+}
+
+/// Hashes one blob in constant memory and compares size and digest.
+fn check_blob_streaming(source: &dyn ImageSource, descriptor: &Descriptor) -> Result<()> {
+    let reader = source.open_blob(descriptor)?;
+    let mut reader = reader.take(descriptor.size + 1);
+    let mut hasher = Hasher::new();
+    let mut buf = vec![0u8; 256 << 10];
+    let location = source.location().to_path_buf();
+    loop {
+        let n = reader.read(&mut buf).map_err(crate::error::io_err(
+            "reading",
+            location.join(descriptor.digest.blob_path()),
+        ))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let (found, size) = hasher.finish();
+    if size != descriptor.size {
+        return Err(Error::SizeMismatch {
+            path: location,
+            digest: descriptor.digest.clone(),
+            expected: descriptor.size,
+            found: size,
+        });
+    }
+    if found != descriptor.digest {
+        return Err(Error::DigestMismatch {
+            path: location,
+            expected: descriptor.digest.clone(),
+            found,
+        });
+    }
+    Ok(())
+}
