@@ -24,7 +24,7 @@ ensure_packages() {
 # What building the crate needs (libbpf-sys compiles libbpf: libelf and zlib headers).
 BUILD_PACKAGES=(pkg-config zlib1g-dev libelf-dev make)
 # What the test suite drives for real.
-TEST_PACKAGES=(skopeo umoci iproute2 bpftool util-linux iputils-ping)
+TEST_PACKAGES=(skopeo umoci iproute2 bpftool util-linux iputils-ping openssl)
 
 # Mounts the kernel file systems that loading and attaching use, when running as root.
 mount_kernel_fs() {

@@ -163,6 +163,24 @@ pub enum Error {
         /// What is missing.
         reason: String,
     },
+    /// A key file cannot be used (not PEM, wrong password, not a P-256 key).
+    #[error("{}: {reason}", path.display())]
+    Key {
+        /// The key file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: crate::sign::KeyError,
+    },
+    /// An image carries no valid signature by a trusted key (an integrity failure).
+    #[error("{}: image {image} is refused: {reason}", path.display())]
+    Signature {
+        /// The layout or archive.
+        path: PathBuf,
+        /// The image (`name (sha256:…)` or the digest).
+        image: String,
+        /// Which signatures were found and why none was accepted.
+        reason: String,
+    },
     /// Command input that cannot be used (missing file, empty directory, name clash…).
     #[error("{}: {reason}", path.display())]
     Input {
@@ -171,6 +189,35 @@ pub enum Error {
         /// What is wrong and, where possible, what to do.
         reason: String,
     },
+    /// An archive is malformed or hostile (unsafe name, special file, duplicate entry,
+    /// corrupt header) or goes over a reading limit. Nothing of it was used.
+    #[error("{}: {}{reason}", path.display(), entry_prefix(entry))]
+    Archive {
+        /// The archive.
+        path: PathBuf,
+        /// The entry concerned as stored in the archive (empty for the archive as a whole).
+        entry: String,
+        /// What is wrong and, where possible, what to do.
+        reason: String,
+    },
+    /// An archive ends early: bytes were lost on the way (an integrity failure).
+    #[error("{}: truncated archive: {}{reason}; the file is incomplete, copy it again", path.display(), entry_prefix(entry))]
+    Truncated {
+        /// The archive.
+        path: PathBuf,
+        /// The entry being read when the data ran out (empty between entries).
+        entry: String,
+        /// Where it ends.
+        reason: String,
+    },
+}
+
+fn entry_prefix(entry: &str) -> String {
+    if entry.is_empty() {
+        String::new()
+    } else {
+        format!("entry {entry:?}: ")
+    }
 }
 
 fn available_hint(names: &[String]) -> String {

@@ -9,14 +9,24 @@
 //!   updates, the writer lock).
 //! * eBPF images — [`image`]: the image formats we write and read, and [`elf`]:
 //!   inspection of BPF ELF objects without the kernel.
-//! * Reading — [`source`]: one read interface over layouts (and archives).
+//! * Reading — [`source`]: one read interface over layouts and archives.
+//! * Archives — [`archive`]: deterministic `.tar`/`.tar.gz` writer, in-place readers
+//!   (random access for `.tar`, one streaming pass for `.tar.gz` and standard input),
+//!   and the limits that keep hostile archives harmless; [`copy`]: between layouts and
+//!   archives, digests preserved.
 //! * Operations — [`pack`], and [`image::list`] / [`image::inspect`]: what the CLI
 //!   exposes, usable as a library.
+//! * Management — [`tag`]: naming images and removing names; [`layout::gc`]:
+//!   reclaiming unreferenced blobs (see docs/durability.md).
 //! * Integrity — [`verify`]: complete offline verification with a report.
+//! * Trust — [`sign`]: offline signatures inside the layout, in cosign's format (keys,
+//!   signing, checking against trusted keys).
 //! * [`load`] (feature `loader`): libbpf-rs loading, attaching, pinning and map display.
 //! * [`cli`]: the command-line front end (argument parsing and rendering).
 
+pub mod archive;
 pub mod cli;
+pub mod copy;
 pub mod elf;
 pub mod image;
 pub mod layout;
@@ -24,7 +34,9 @@ pub mod layout;
 pub mod load;
 pub mod oci;
 pub mod pack;
+pub mod sign;
 pub mod source;
+pub mod tag;
 pub mod verify;
 pub mod error;
 

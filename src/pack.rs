@@ -1,4 +1,5 @@
-//! `pack`: BPF object files and directories of them → one eBPF image each, in a layout.
+//! `pack`: BPF object files and directories of them → one eBPF image each, in a layout
+//! or an archive.
 //!
 //! Everything that can be checked is checked before the layout is touched (inputs exist,
 //! are BPF objects of the right byte order, names are valid and unique), so bad input
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::archive::{ArchiveBuilder, Limits, WriteOptions};
 use crate::elf::{self, ByteOrder, ObjectInfo};
 use crate::error::{io_err, Error, Result};
 use crate::image::config::{EbpfConfig, ObjectMetadata};
@@ -26,7 +28,9 @@ use crate::oci::{Descriptor, Digest, ImageManifest, Platform, RefName};
 pub struct PackOptions {
     /// Object files and/or directories (walked recursively, in sorted order).
     pub inputs: Vec<PathBuf>,
-    /// The layout directory to create or add to.
+    /// The layout directory to create or add to, or an archive (`.tar`, `.tar.gz`, `.tgz`)
+    /// to create or add to (an existing archive is rewritten atomically with its images
+    /// kept).
     pub output: PathBuf,
     /// The name for a single input (default: the file name without `.bpf.o`/`.o`).
     pub tag: Option<RefName>,
@@ -88,10 +92,88 @@ struct Candidate {
 /// behind: a new layout is not created, an existing one is not changed.
 pub fn pack(options: &PackOptions) -> Result<PackReport> {
     let (candidates, skipped) = collect(options)?;
+    if !options.output.is_dir() {
+        if let Some(mut archive) = WriteOptions::for_path(&options.output) {
+            // Objects are hashed once to build the manifests, and again as they are
+            // copied into the archive: constant memory, no staging folder. The folder
+            // lock keeps a concurrent `pack` into the same archive from losing images.
+            let _lock = crate::archive::writer::lock_folder(&options.output)?;
+            let existing = match options.output.exists() {
+                true => Some(crate::archive::open(&options.output, &Limits::current())?),
+                false => None,
+            };
+            let mut builder = ArchiveBuilder::new();
+            if let Some(source) = &existing {
+                crate::copy::add_entries(&mut builder, source.as_ref())?;
+            }
+            let images = add_images(&mut builder, &candidates, options)?;
+            if let Some(source) = &existing {
+                crate::copy::add_closures(&mut builder, source.as_ref())?;
+            }
+            archive.overwrite = true;
+            builder.write(&options.output, &archive)?;
+            return Ok(PackReport {
+                output: options.output.clone(),
+                images,
+                skipped,
+            });
+        }
+    }
     let mut writer = LayoutWriter::open_or_create(&options.output)?;
+    let images = add_images(&mut writer, &candidates, options)?;
+    writer.commit()?;
+    Ok(PackReport {
+        output: options.output.clone(),
+        images,
+        skipped,
+    })
+}
+
+/// Where `pack` puts blobs and names: a layout being written, or an archive being
+/// assembled.
+trait ImageSink {
+    /// Adds an object file as a blob (hashed while read).
+    fn put_object(&mut self, path: &Path) -> Result<(Digest, u64)>;
+    /// Adds canonical JSON as a blob.
+    fn put_json<T: Serialize>(&mut self, media_type: &str, value: &T) -> Result<Descriptor>;
+    /// Points a name at a manifest.
+    fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange;
+}
+
+impl ImageSink for LayoutWriter {
+    fn put_object(&mut self, path: &Path) -> Result<(Digest, u64)> {
+        let file = File::open(path).map_err(io_err("opening", path))?;
+        self.put_reader(file, None, path)
+    }
+    fn put_json<T: Serialize>(&mut self, media_type: &str, value: &T) -> Result<Descriptor> {
+        LayoutWriter::put_json(self, media_type, value).map(|(d, _)| d)
+    }
+    fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange {
+        LayoutWriter::set_name(self, name, descriptor)
+    }
+}
+
+impl ImageSink for ArchiveBuilder<'_> {
+    fn put_object(&mut self, path: &Path) -> Result<(Digest, u64)> {
+        self.put_file(path)
+    }
+    fn put_json<T: Serialize>(&mut self, media_type: &str, value: &T) -> Result<Descriptor> {
+        ArchiveBuilder::put_json(self, media_type, value).map(|(d, _)| d)
+    }
+    fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange {
+        ArchiveBuilder::set_name(self, name, descriptor)
+    }
+}
+
+/// Writes one image per candidate and names it.
+fn add_images<S: ImageSink>(
+    writer: &mut S,
+    candidates: &[Candidate],
+    options: &PackOptions,
+) -> Result<Vec<PackedImage>> {
     let mut images = Vec::new();
-    for c in &candidates {
-        let (manifest_desc, size) = write_image(&mut writer, c, options)?;
+    for c in candidates {
+        let (manifest_desc, size) = write_image(writer, c, options)?;
         let digest = manifest_desc.digest.clone();
         let change = writer.set_name(&c.name, manifest_desc);
         let (change, previous) = match change {
@@ -108,21 +190,15 @@ pub fn pack(options: &PackOptions) -> Result<PackReport> {
             previous,
         });
     }
-    writer.commit()?;
-    Ok(PackReport {
-        output: options.output.clone(),
-        images,
-        skipped,
-    })
+    Ok(images)
 }
 
-fn write_image(
-    writer: &mut LayoutWriter,
+fn write_image<S: ImageSink>(
+    writer: &mut S,
     c: &Candidate,
     options: &PackOptions,
 ) -> Result<(Descriptor, u64)> {
-    let file = File::open(&c.path).map_err(io_err("opening", &c.path))?;
-    let (program_digest, program_size) = writer.put_reader(file, None, &c.path)?;
+    let (program_digest, program_size) = writer.put_object(&c.path)?;
     if program_size != c.size {
         return Err(Error::Input {
             path: c.path.clone(),
@@ -137,7 +213,7 @@ fn write_image(
     let config = EbpfConfig {
         metadata: Some(ObjectMetadata::from_object(&c.info)),
     };
-    let (config_desc, _) = writer.put_json(EBPF_CONFIG, &config)?;
+    let config_desc = writer.put_json(EBPF_CONFIG, &config)?;
     let config_desc = config_desc.with_annotation(ANNOTATION_TITLE, EBPF_CONFIG_TITLE);
     let mut annotations = options.annotations.clone();
     if let Some(created) = &options.created {
@@ -153,7 +229,7 @@ fn write_image(
         annotations,
         extra: BTreeMap::new(),
     };
-    let (mut manifest_desc, _) = writer.put_json(OCI_MANIFEST, &manifest)?;
+    let mut manifest_desc = writer.put_json(OCI_MANIFEST, &manifest)?;
     let size = manifest_desc.size + manifest.config.size + program_size;
     manifest_desc.platform = Some(options.platform.clone());
     Ok((manifest_desc, size))

@@ -66,6 +66,13 @@ pub trait ImageSource {
     /// A small regular file at `path` relative to the root (`oci-layout`), refusing more
     /// than `limit` bytes, symlinks and special files.
     fn read_entry(&self, path: &str, limit: u64) -> Result<Vec<u8>>;
+
+    /// Where a blob's bytes lie in the underlying storage, when reading several blobs in
+    /// this order is cheaper (a compressed archive is then decompressed once); `None`
+    /// when order does not matter (a directory).
+    fn blob_position(&self, _descriptor: &Descriptor) -> Option<u64> {
+        None
+    }
 }
 
 impl ImageSource for Layout {
@@ -94,15 +101,21 @@ impl ImageSource for Layout {
     }
 }
 
-/// Opens whatever `path` names: a layout directory (archives come with the archive
-/// reader).
+/// Opens whatever `path` names: a layout directory, a `.tar` or `.tar.gz` archive
+/// (recognised by its first bytes, whatever its name), or `-` for an archive on standard
+/// input. Archives are read with [`Limits::current`](crate::archive::Limits::current).
 pub fn open(path: &Path) -> Result<Box<dyn ImageSource>> {
+    open_with(path, &crate::archive::Limits::current())
+}
+
+/// [`open`] with explicit limits for reading archives.
+pub fn open_with(path: &Path, limits: &crate::archive::Limits) -> Result<Box<dyn ImageSource>> {
+    if path == Path::new("-") {
+        return crate::archive::open_stdin(limits);
+    }
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => Ok(Box::new(Layout::open(path)?)),
-        Ok(_) => Err(Error::NotALayout {
-            path: path.to_path_buf(),
-            reason: "is a file; archives (.tar, .tar.gz) are not supported yet".into(),
-        }),
+        Ok(_) => crate::archive::open(path, limits),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotALayout {
             path: path.to_path_buf(),
             reason: "no such file or directory".into(),

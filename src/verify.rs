@@ -94,6 +94,10 @@ pub struct VerifyOptions {
     /// Count warnings (orphans, unknown files, duplicate names, untagged manifests) as
     /// errors.
     pub strict: bool,
+    /// Public keys (`--key`): when not empty, every selected image (signature images
+    /// excepted) must carry a valid signature by one of them, else an error `unsigned`
+    /// or `bad-signature` (see [`crate::sign::signature_problems`]).
+    pub trusted_keys: Vec<crate::sign::PublicKey>,
 }
 
 struct Checker<'a> {
@@ -162,6 +166,11 @@ pub fn verify(
         }
         for root in &roots {
             c.check_descriptor(root, "index.json", root.platform.as_ref(), 0);
+        }
+        if !options.trusted_keys.is_empty() {
+            let found =
+                crate::sign::signature_problems(source, &index, &roots, &options.trusted_keys);
+            c.problems.extend(found);
         }
         if whole {
             c.check_unreferenced();

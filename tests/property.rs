@@ -30,7 +30,9 @@ struct Step {
 fn step() -> impl Strategy<Value = Step> {
     (
         proptest::sample::subsequence((0..OBJECTS.len()).collect::<Vec<_>>(), 1..=OBJECTS.len()),
-        proptest::option::of("[a-z][a-z0-9]{0,8}(/[a-z0-9]{1,6})?(:[a-z0-9]{1,4}(\\.[a-z0-9]{1,3})?)?"),
+        proptest::option::of(
+            "[a-z][a-z0-9]{0,8}(/[a-z0-9]{1,6})?(:[a-z0-9]{1,4}(\\.[a-z0-9]{1,3})?)?",
+        ),
         prop_oneof![Just("amd64"), Just("arm64"), Just("riscv64")],
         proptest::option::of(("[a-z]{1,6}\\.[a-z]{1,6}", "[ -~]{0,20}")),
         proptest::option::of(any::<u32>()),
@@ -65,7 +67,7 @@ proptest! {
             moved |= report.images.iter().any(|i| i.change == "moved");
         }
         let layout = ebpf_layout::layout::Layout::open(&out).unwrap();
-        let report = verify(&layout, "layout", &Selector::All, &VerifyOptions { strict: !moved }).unwrap();
+        let report = verify(&layout, "layout", &Selector::All, &VerifyOptions { strict: !moved, ..Default::default() }).unwrap();
         prop_assert!(report.ok, "{:#?}", report.problems);
         prop_assert_eq!(report.errors, 0);
     }

@@ -2,11 +2,17 @@
 
 mod util;
 
+mod archive;
 mod bad_input;
+mod copy;
+mod faults;
+mod hostile;
 mod interop;
 mod list_inspect;
+mod manage;
 #[cfg(feature = "loader")]
 mod load_cli;
 mod pack;
 mod property;
+mod signing;
 mod verify;

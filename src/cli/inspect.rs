@@ -53,6 +53,13 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
     println!("Format:      {}", d.format);
     println!("Platform:    {}", d.platform.as_deref().unwrap_or("-"));
     println!(
+        "Signatures:  {}",
+        match d.signatures {
+            0 => "none".to_string(),
+            n => format!("{n} (check them with verify --key PUB)"),
+        }
+    );
+    println!(
         "Config:      {} ({}, {})",
         d.config_descriptor.digest,
         d.config_descriptor.media_type,

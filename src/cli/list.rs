@@ -49,9 +49,16 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
                     i.platforms.join(",")
                 },
                 i.format.clone(),
+                match i.signatures {
+                    0 => "-".to_string(),
+                    n => n.to_string(),
+                },
             ]
         })
         .collect();
-    print_table(&["NAME", "DIGEST", "SIZE", "PLATFORM", "FORMAT"], &rows);
+    print_table(
+        &["NAME", "DIGEST", "SIZE", "PLATFORM", "FORMAT", "SIGNED"],
+        &rows,
+    );
     Ok(ExitCode::SUCCESS)
 }

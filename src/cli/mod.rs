@@ -4,9 +4,11 @@
 //! Exit codes: 0 success, 1 an integrity failure (a blob that does not match its
 //! digest or size, or is missing), 2 anything else (usage, unusable input, I/O).
 
+mod copy;
 mod gc;
 mod inspect;
 mod keygen;
+mod limits;
 mod list;
 #[cfg(feature = "loader")]
 mod load;
@@ -37,10 +39,14 @@ pub const EXIT_USAGE: u8 = 2;
   ebpf-layout pack build/ -o bundle --platform linux/arm64
   ebpf-layout list bundle
   ebpf-layout inspect bundle:probe
-  ebpf-layout inspect 'bundle:ghcr.io/acme/probe:1.2' --json")]
+  ebpf-layout inspect 'bundle:ghcr.io/acme/probe:1.2' --json
+  ebpf-layout pack build/ -o bundle.tar
+  ebpf-layout copy bundle.tar.gz /var/lib/ebpf/oci")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    limits: limits::LimitArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +55,7 @@ enum Command {
     List(list::ListArgs),
     Inspect(inspect::InspectArgs),
     Verify(verify::VerifyArgs),
+    Copy(copy::CopyArgs),
     Tag(tag::TagArgs),
     Rm(rm::RmArgs),
     Gc(gc::GcArgs),
@@ -74,11 +81,13 @@ where
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
+    cli.limits.limits().install();
     let result = match cli.command {
         Command::Pack(args) => pack::run(args),
         Command::List(args) => list::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Verify(args) => verify::run(args),
+        Command::Copy(args) => copy::run(args),
         Command::Tag(args) => tag::run(args),
         Command::Rm(args) => rm::run(args),
         Command::Gc(args) => gc::run(args),
@@ -107,6 +116,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         Some(Error::DigestMismatch { .. })
         | Some(Error::SizeMismatch { .. })
         | Some(Error::BlobMissing { .. })
+        | Some(Error::Truncated { .. })
         | Some(Error::Signature { .. }) => EXIT_INTEGRITY,
         _ => EXIT_USAGE,
     }

@@ -18,10 +18,12 @@ use crate::pack::{created_from_epoch, pack, PackOptions};
     after_help = "Each object becomes one image named after its file (probe.bpf.o → probe).
 Directories are walked recursively in sorted order; files that are not BPF objects are
 skipped and counted. Output is deterministic; set SOURCE_DATE_EPOCH to record a
-creation time.
+creation time. An output ending in .tar, .tar.gz or .tgz is an archive, written
+atomically (an existing one is rewritten with its images kept, like a layout).
 
 Examples:
   ebpf-layout pack probe.bpf.o -o bundle
+  ebpf-layout pack build/ -o bundle.tar          # one file to carry; .tar.gz compresses
   ebpf-layout pack probe.bpf.o -o bundle --tag ghcr.io/acme/probe:1.2
   ebpf-layout pack build/ -o bundle --annotation org.opencontainers.image.source=https://git.example/acme"
 )]
@@ -29,8 +31,8 @@ pub struct PackArgs {
     /// BPF object files and/or directories of them.
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
-    /// The layout directory to create or add to.
-    #[arg(short, long, value_name = "DIR")]
+    /// The layout directory, or archive (.tar, .tar.gz, .tgz), to create or add to.
+    #[arg(short, long, value_name = "DIR|ARCHIVE")]
     output: PathBuf,
     /// Name for the image (only with a single input object).
     #[arg(long, value_name = "NAME")]

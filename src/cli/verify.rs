@@ -25,6 +25,7 @@ input or usage error.
 Examples:
   ebpf-layout verify bundle
   ebpf-layout verify bundle:probe --strict
+  ebpf-layout verify bundle --key release.pub
   ebpf-layout verify bundle --json | jq .reports[0].problems"
 )]
 pub struct VerifyArgs {
@@ -38,6 +39,10 @@ pub struct VerifyArgs {
     /// Print the report as JSON (schema: docs/verify.md).
     #[arg(long)]
     json: bool,
+    /// Also require every selected image to carry a valid signature by this public key
+    /// (PEM, from `keygen` or cosign); repeatable: any of the keys will do.
+    #[arg(long = "key", value_name = "PUB")]
+    keys: Vec<std::path::PathBuf>,
 }
 
 /// The `--json` document.
@@ -57,8 +62,14 @@ struct Unusable {
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let trusted_keys = args
+        .keys
+        .iter()
+        .map(|k| crate::sign::PublicKey::load(k))
+        .collect::<crate::Result<Vec<_>>>()?;
     let options = VerifyOptions {
         strict: args.strict,
+        trusted_keys,
     };
     let mut reports = Vec::new();
     let mut unusable = Vec::new();
@@ -91,6 +102,13 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     }
     for report in &reports {
         print_report(report);
+        let signature_problem = report
+            .problems
+            .iter()
+            .any(|p| matches!(p.code, "unsigned" | "bad-signature"));
+        if !options.trusted_keys.is_empty() && report.images > 0 && !signature_problem {
+            println!("  signatures: every image carries a valid signature by a trusted key");
+        }
     }
     for u in &unusable {
         eprintln!("error: {}: {}", u.reference, u.error);

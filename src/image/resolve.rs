@@ -228,19 +228,33 @@ pub fn open_image(
 }
 
 /// Resolves a selector to exactly one image: a name, a digest, or — with no name — the
-/// only image there is ([`Error::NameRequired`] when there are several).
+/// only image there is ([`Error::NameRequired`] when there are several). Signature images
+/// (`sha256-<hex>.sig`) do not count as images there.
 pub fn resolve_one(
     source: &dyn ImageSource,
     selector: &Selector,
     platform: Option<&Platform>,
 ) -> Result<Image> {
     let index = source.index()?;
-    let picked = select(source, &index, selector)?;
-    if picked.len() > 1 {
-        return Err(Error::NameRequired {
-            path: source.location().to_path_buf(),
-            count: picked.len(),
-            names: available_names(&index),
+    let mut picked = select(source, &index, selector)?;
+    if picked.len() > 1 && matches!(selector, Selector::All) {
+        picked.retain(|d| !crate::sign::is_signature_entry(d));
+    }
+    if picked.len() != 1 {
+        let names: Vec<String> = available_names(&index)
+            .into_iter()
+            .filter(|n| crate::sign::signed_digest(n).is_none())
+            .collect();
+        return Err(if picked.is_empty() {
+            Error::Empty {
+                path: source.location().to_path_buf(),
+            }
+        } else {
+            Error::NameRequired {
+                path: source.location().to_path_buf(),
+                count: picked.len(),
+                names,
+            }
         });
     }
     open_image(source, &picked[0], platform)

@@ -24,8 +24,12 @@ pub struct ImageSummary {
     pub size: u64,
     /// Platforms (`linux/amd64`): one for an image, one per image for an index.
     pub platforms: Vec<String>,
-    /// `bee`, `gadget`, `other`, or `index` for a multi-platform index.
+    /// `bee`, `gadget`, `other`, `index` for a multi-platform index, or `signature` for
+    /// a signature image (`sha256-<hex>.sig`).
     pub format: String,
+    /// Signatures stored for it in the layout (its `sha256-<hex>.sig` image), by any key
+    /// and unchecked: `verify --key` checks them.
+    pub signatures: usize,
 }
 
 /// Lists every entry of index.json, in order. Untagged entries are listed with no name.
@@ -34,7 +38,14 @@ pub fn list(source: &dyn ImageSource) -> Result<Vec<ImageSummary>> {
     index
         .manifests
         .iter()
-        .map(|entry| summarise(source, entry))
+        .map(|entry| {
+            let mut summary = summarise(source, entry)?;
+            summary.signatures = crate::sign::count_signatures(source, &index, &entry.digest);
+            if crate::sign::is_signature_entry(entry) && summary.format == "other" {
+                summary.format = "signature".into();
+            }
+            Ok(summary)
+        })
         .collect()
 }
 
@@ -63,6 +74,7 @@ fn summarise(source: &dyn ImageSource, entry: &Descriptor) -> Result<ImageSummar
             size,
             platforms,
             format: "index".into(),
+            signatures: 0,
         });
     }
     let image = open_image(source, entry, None)?;
@@ -77,6 +89,7 @@ fn summarise(source: &dyn ImageSource, entry: &Descriptor) -> Result<ImageSummar
             .map(|p: &Platform| p.to_string())
             .collect(),
         format: image.format.to_string(),
+        signatures: 0,
     })
 }
 
@@ -108,6 +121,8 @@ pub struct ImageDetails {
     pub program: Descriptor,
     /// What the program object holds, read from the object itself.
     pub object: ObjectInfo,
+    /// Signatures stored for the image in the layout (`sha256-<hex>.sig`), unchecked.
+    pub signatures: usize,
 }
 
 /// Inspects one image: the manifest, the config, and the program object itself (all
@@ -118,6 +133,8 @@ pub fn inspect(
     platform: Option<&Platform>,
 ) -> Result<ImageDetails> {
     let image = resolve_one(source, selector, platform)?;
+    let signatures =
+        crate::sign::count_signatures(source, &source.index()?, &image.descriptor.digest);
     let location = source.location().to_path_buf();
     let program = image.program_layer(&location)?.clone();
     let config_bytes = source.read_blob(&image.manifest.config, MAX_MANIFEST_SIZE)?;
@@ -139,5 +156,6 @@ pub fn inspect(
         config,
         program,
         object,
+        signatures,
     })
 }

@@ -1,0 +1,54 @@
+//! Archives of OCI layouts: `.tar` and `.tar.gz` files (and standard input), written
+//! deterministically and read in place without extracting anything.
+//!
+//! * [`ArchiveBuilder`] / [`WriteOptions`] ([`writer`]): the deterministic writer — fixed
+//!   entry order, headers and gzip header; temporary file, sync, rename; every blob
+//!   hashed on the way in.
+//! * [`TarArchive`]: a plain `.tar`, random access (headers read once, data by offset).
+//! * [`StreamArchive`]: `.tar.gz` or a stream, one pass at open (every blob hashed),
+//!   small JSON kept, anything else read again on demand (files only).
+//! * [`Limits`]: the bounds reading enforces (JSON sizes, decompression, entries, memory).
+//! * The safety rules for entries live in one place, `catalog` (see docs/archives.md).
+//!
+//! All readers implement [`ImageSource`], so `list`, `inspect`, `verify`, `load` and
+//! `copy` work on archives as on layout directories. The format is detected from the
+//! first bytes (gzip's `1f 8b`), never from the file name alone.
+
+mod catalog;
+pub mod limits;
+mod reader;
+mod stream;
+mod tar;
+pub mod writer;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+pub use limits::Limits;
+pub use reader::TarArchive;
+pub use stream::StreamArchive;
+pub use writer::{ArchiveBuilder, Compression, WriteOptions, WrittenArchive};
+
+use crate::error::{io_err, Result};
+use crate::source::ImageSource;
+
+/// Opens the archive file at `path` for reading: gzip (by its magic bytes) as a
+/// [`StreamArchive`], anything else as a [`TarArchive`] (which says "not a tar archive"
+/// when the first header's checksum is wrong). zstd, xz and bzip2 are named and refused.
+pub fn open(path: &Path, limits: &Limits) -> Result<Box<dyn ImageSource>> {
+    let mut head = Vec::with_capacity(8);
+    File::open(path)
+        .and_then(|f| f.take(8).read_to_end(&mut head))
+        .map_err(io_err("reading", path))?;
+    Ok(match stream::detect(&head, path)? {
+        stream::Magic::Gzip => Box::new(StreamArchive::open(path, limits)?),
+        stream::Magic::Tar => Box::new(TarArchive::open(path, limits)?),
+    })
+}
+
+/// Reads an archive (plain or gzip) from standard input; see
+/// [`StreamArchive::from_stdin`].
+pub fn open_stdin(limits: &Limits) -> Result<Box<dyn ImageSource>> {
+    Ok(Box::new(StreamArchive::from_stdin(limits)?))
+}

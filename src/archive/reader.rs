@@ -1,0 +1,268 @@
+//! A plain `.tar` file read in place: one pass over the headers at open (seeking over
+//! data), then any entry read by offset. Blobs are read with positioned reads, so
+//! several can be streamed or hashed at once, and nothing is ever extracted.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::catalog::{Catalog, Role};
+use super::limits::Limits;
+use super::tar::{SeekInput, TarReader};
+use crate::error::{io_err, Error, Result};
+use crate::layout::check_blob;
+use crate::oci::digest::Hasher;
+use crate::oci::{Descriptor, Digest, ImageIndex};
+use crate::source::{EntryKind, ImageSource, StoredEntry};
+
+/// Read buffer for hashing and streaming blobs (256 KiB, as for layout blobs).
+const BUF_SIZE: usize = 256 << 10;
+
+/// An uncompressed tar archive holding an OCI layout at its root, opened for reading.
+#[derive(Debug)]
+pub struct TarArchive {
+    location: PathBuf,
+    file: File,
+    catalog: Catalog,
+}
+
+impl TarArchive {
+    /// Reads every header of the tar file at `path` (not its data) and checks every entry
+    /// (see the rules in docs/archives.md). Fails with [`Error::UnsafeEntry`] for a hostile entry,
+    /// [`Error::Truncated`] if the file ends early, [`Error::Archive`] for a corrupt
+    /// header or a limit, and [`Error::NotALayout`] without `oci-layout` or `index.json`.
+    pub fn open(path: &Path, limits: &Limits) -> Result<Self> {
+        let file = File::open(path).map_err(io_err("opening", path))?;
+        Self::from_file(file, path, limits)
+    }
+
+    /// Like [`open`](Self::open), on a file already open (`location` names it).
+    pub fn from_file(file: File, location: &Path, limits: &Limits) -> Result<Self> {
+        let len = file.metadata().map_err(io_err("reading", location))?.len();
+        let input = SeekInput::new(BufReader::with_capacity(64 << 10, &file), len);
+        let mut tar = TarReader::new(input, location, limits.max_entries);
+        let mut catalog = Catalog::new(location);
+        while let Some(raw) = tar.next_entry()? {
+            let role = catalog.add(&raw, limits)?;
+            if matches!(role, Role::Dir) {
+                continue;
+            }
+            // Data must lie within the file: a cut-off archive is named at open.
+            let end = raw.data_offset.saturating_add(raw.size);
+            if end > len {
+                return Err(Error::Truncated {
+                    path: location.to_path_buf(),
+                    entry: raw.display_name(),
+                    reason: format!("its data needs bytes up to {end}, but the file has {len}"),
+                });
+            }
+            if matches!(role, Role::OciLayout | Role::Index) {
+                let mut bytes = vec![0u8; raw.size as usize];
+                let mut got = 0;
+                while got < bytes.len() {
+                    got += tar.read_data(&mut bytes[got..])?;
+                }
+                let path = if role == Role::Index {
+                    "index.json"
+                } else {
+                    "oci-layout"
+                };
+                catalog.set_content(path, None, Some(bytes));
+            }
+        }
+        drop(tar);
+        catalog.finish()?;
+        Ok(Self {
+            location: location.to_path_buf(),
+            file,
+            catalog,
+        })
+    }
+
+    fn section(&self, offset: u64, size: u64) -> Section<'_> {
+        Section {
+            file: &self.file,
+            offset,
+            remaining: size,
+        }
+    }
+
+    fn read_all(&self, offset: u64, size: u64, name: &str) -> Result<Vec<u8>> {
+        let mut bytes = vec![0u8; size as usize];
+        self.file
+            .read_exact_at(&mut bytes, offset)
+            .map_err(|e| read_error(&self.location, name, e))?;
+        Ok(bytes)
+    }
+}
+
+fn read_error(location: &Path, entry: &str, e: io::Error) -> Error {
+    if e.kind() == io::ErrorKind::UnexpectedEof {
+        Error::Truncated {
+            path: location.to_path_buf(),
+            entry: entry.to_string(),
+            reason: "the file became shorter while being read".into(),
+        }
+    } else {
+        io_err("reading", location.join(entry))(e)
+    }
+}
+
+/// A window of the archive file, read with positioned reads.
+struct Section<'a> {
+    file: &'a File,
+    offset: u64,
+    remaining: u64,
+}
+
+impl Read for Section<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 {
+            return Ok(0);
+        }
+        let want = buf
+            .len()
+            .min(self.remaining.min(usize::MAX as u64) as usize);
+        let n = self.file.read_at(&mut buf[..want], self.offset)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the archive became shorter while being read",
+            ));
+        }
+        self.offset += n as u64;
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+impl ImageSource for TarArchive {
+    fn location(&self) -> &Path {
+        &self.location
+    }
+
+    fn index(&self) -> Result<ImageIndex> {
+        let bytes = self.read_entry("index.json", u64::MAX)?;
+        ImageIndex::from_slice(&bytes).map_err(|source| Error::Schema {
+            path: self.location.clone(),
+            what: "index.json".into(),
+            source,
+        })
+    }
+
+    fn read_blob(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>> {
+        if descriptor.size > limit {
+            return Err(Error::TooLarge {
+                path: self.location.clone(),
+                what: format!("blob {}", descriptor.digest),
+                size: descriptor.size,
+                limit,
+            });
+        }
+        let entry = self.catalog.blob(&descriptor.digest)?;
+        if entry.size != descriptor.size {
+            return Err(Error::SizeMismatch {
+                path: self.location.clone(),
+                digest: descriptor.digest.clone(),
+                expected: descriptor.size,
+                found: entry.size,
+            });
+        }
+        let bytes = self.read_all(
+            entry.data_offset,
+            entry.size,
+            &descriptor.digest.blob_path(),
+        )?;
+        check_blob(&self.location, descriptor, &bytes)?;
+        Ok(bytes)
+    }
+
+    fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn Read + '_>> {
+        let entry = self.catalog.blob(&descriptor.digest)?;
+        Ok(Box::new(self.section(entry.data_offset, entry.size)))
+    }
+
+    fn scan(&self) -> Result<Vec<StoredEntry>> {
+        let mut entries = self.catalog.stored_entries();
+        let to_hash: Vec<usize> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind == EntryKind::File && e.path.starts_with("blobs/"))
+            .map(|(i, _)| i)
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .min(to_hash.len().max(1));
+        let next = Mutex::new(to_hash.into_iter());
+        let results = Mutex::new(Vec::new());
+        let entries_ref = &entries;
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    let mut buf = vec![0u8; BUF_SIZE];
+                    while let Some(i) = next.lock().map(|mut n| n.next()).unwrap_or(None) {
+                        let path = &entries_ref[i].path;
+                        let r = self.hash_entry(path, &mut buf);
+                        if let Ok(mut results) = results.lock() {
+                            results.push((i, r));
+                        }
+                    }
+                });
+            }
+        });
+        for (i, r) in results.into_inner().unwrap_or_default() {
+            entries[i].digest = Some(r?);
+        }
+        Ok(entries)
+    }
+
+    fn blob_position(&self, descriptor: &Descriptor) -> Option<u64> {
+        self.catalog
+            .get(&descriptor.digest.blob_path())
+            .map(|e| e.data_offset)
+    }
+
+    fn read_entry(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
+        let entry = self.catalog.file(path)?;
+        if let Some(bytes) = &entry.kept {
+            if bytes.len() as u64 > limit {
+                return Err(too_large(&self.location, path, bytes.len() as u64, limit));
+            }
+            return Ok(bytes.clone());
+        }
+        if entry.size > limit {
+            return Err(too_large(&self.location, path, entry.size, limit));
+        }
+        self.read_all(entry.data_offset, entry.size, path)
+    }
+}
+
+impl TarArchive {
+    fn hash_entry(&self, path: &str, buf: &mut [u8]) -> Result<Digest> {
+        let entry = self.catalog.file(path)?;
+        let mut section = self.section(entry.data_offset, entry.size);
+        let mut hasher = Hasher::new();
+        loop {
+            let n = section
+                .read(buf)
+                .map_err(|e| read_error(&self.location, path, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        Ok(hasher.finish().0)
+    }
+}
+
+pub(crate) fn too_large(location: &Path, what: &str, size: u64, limit: u64) -> Error {
+    Error::TooLarge {
+        path: location.to_path_buf(),
+        what: what.to_string(),
+        size,
+        limit,
+    }
+}

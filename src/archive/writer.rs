@@ -1,0 +1,721 @@
+//! Writing archives deterministically: the same index and blobs give the same bytes, on
+//! any machine, whatever the clock or the user.
+//!
+//! The `.tar` holds, in this order: `oci-layout`, `index.json`, `blobs/`,
+//! `blobs/sha256/`, then every blob sorted by digest. Headers are POSIX ustar with
+//! mtime 0 (or `SOURCE_DATE_EPOCH`), uid/gid 0, empty user and group names, mode 0644
+//! for files and 0755 for directories, no `./` prefix; the archive ends with two zero
+//! blocks and no record padding. `.tar.gz` wraps that in one gzip member with a fixed
+//! header (no file name, mtime 0, OS byte 255 "unknown") compressed by miniz_oxide at
+//! level 6, a pure-Rust deflate pinned by Cargo.lock, so the compressed bytes do not
+//! depend on the system's zlib either.
+//!
+//! The file is written to a temporary name beside the destination, synced, and renamed
+//! over it: readers see the old archive or the new one, never a partial one. Every blob
+//! is hashed while it is copied in; a mismatch with its descriptor stops the write and
+//! removes the temporary file.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use miniz_oxide::deflate::core::CompressorOxide;
+use miniz_oxide::deflate::CompressionLevel;
+use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+use serde::Serialize;
+
+use super::tar::{padded, BLOCK};
+use crate::error::{io_err, Error, Result};
+use crate::layout::IndexChange;
+use crate::oci::digest::Hasher;
+use crate::oci::media_type::{ANNOTATION_REF_NAME, OCI_INDEX, OCI_LAYOUT_FILE_CONTENT};
+use crate::oci::{canonical, Descriptor, Digest, ImageIndex, RefName};
+use crate::source::ImageSource;
+
+/// Copy buffer (256 KiB, as for layout blobs).
+const BUF_SIZE: usize = 256 << 10;
+
+/// How an archive is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Compression {
+    /// A plain `.tar` (read by skopeo, oras, umoci's users, GNU tar).
+    None,
+    /// `.tar.gz` / `.tgz` (read by skopeo and GNU tar; oras reads plain tar only).
+    Gzip,
+}
+
+impl Compression {
+    /// The compression an output path asks for by its extension: `.tar` → none,
+    /// `.tar.gz` / `.tgz` → gzip, anything else → not an archive (a layout directory).
+    pub fn for_path(path: &Path) -> Option<Self> {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+            Some(Self::Gzip)
+        } else if name.ends_with(".tar") {
+            Some(Self::None)
+        } else {
+            None
+        }
+    }
+}
+
+/// How to write an archive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// Plain or gzip.
+    pub compression: Compression,
+    /// Modification time of every entry, in seconds since 1970 (0 unless
+    /// `SOURCE_DATE_EPOCH` says otherwise).
+    pub mtime: u64,
+    /// Replace the destination if it exists (otherwise that is an error).
+    pub overwrite: bool,
+}
+
+impl WriteOptions {
+    /// Options for an output path, if it names an archive: compression from the
+    /// extension, mtime from `SOURCE_DATE_EPOCH` (a non-negative integer; anything else
+    /// gives 0), no overwrite.
+    pub fn for_path(path: &Path) -> Option<Self> {
+        Some(Self {
+            compression: Compression::for_path(path)?,
+            mtime: std::env::var("SOURCE_DATE_EPOCH")
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .unwrap_or(0),
+            overwrite: false,
+        })
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, Serialize)]
+pub struct WrittenArchive {
+    /// The archive.
+    pub path: PathBuf,
+    /// Plain or gzip.
+    pub compression: Compression,
+    /// Size of the archive file in bytes.
+    pub size: u64,
+    /// Number of blobs in it.
+    pub blobs: usize,
+    /// Bytes of blobs in it.
+    pub blob_bytes: u64,
+}
+
+/// Where a blob's bytes come from when the archive is written.
+enum Origin<'a> {
+    /// In memory (configs and manifests we made or already read and verified).
+    Bytes(Vec<u8>),
+    /// A file on disk (an object being packed), hashed when added and again when written.
+    File(PathBuf),
+    /// Another layout or archive.
+    Source(&'a dyn ImageSource),
+}
+
+/// An archive assembled in memory as an index plus where each blob comes from, then
+/// written in one go by [`write`](Self::write). Nothing touches the disk before that.
+pub struct ArchiveBuilder<'a> {
+    index: ImageIndex,
+    blobs: BTreeMap<Digest, (Descriptor, Origin<'a>)>,
+}
+
+impl Default for ArchiveBuilder<'_> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'a> ArchiveBuilder<'a> {
+    /// An empty archive: an empty index with our media type.
+    pub fn new() -> Self {
+        Self {
+            index: ImageIndex::empty(),
+            blobs: BTreeMap::new(),
+        }
+    }
+
+    /// The index as it will be written.
+    pub fn index(&self) -> &ImageIndex {
+        &self.index
+    }
+
+    /// Whether a blob with this digest is already included.
+    pub fn contains(&self, digest: &Digest) -> bool {
+        self.blobs.contains_key(digest)
+    }
+
+    fn insert(&mut self, descriptor: &Descriptor, origin: Origin<'a>) -> Result<()> {
+        if let Some((known, _)) = self.blobs.get(&descriptor.digest) {
+            if known.size != descriptor.size {
+                return Err(Error::SizeMismatch {
+                    path: PathBuf::from("index.json"),
+                    digest: descriptor.digest.clone(),
+                    expected: known.size,
+                    found: descriptor.size,
+                });
+            }
+            return Ok(());
+        }
+        let bare = Descriptor::new("", descriptor.digest.clone(), descriptor.size);
+        self.blobs.insert(descriptor.digest.clone(), (bare, origin));
+        Ok(())
+    }
+
+    /// Adds `bytes` as a blob and returns its descriptor.
+    pub fn put_bytes(&mut self, media_type: &str, bytes: Vec<u8>) -> Descriptor {
+        let d = Descriptor::new(media_type, Digest::of(&bytes), bytes.len() as u64);
+        // Cannot conflict: digest and size come from the same bytes.
+        let _ = self.insert(&d, Origin::Bytes(bytes));
+        d
+    }
+
+    /// Serialises `value` canonically, adds it as a blob, and returns the descriptor with
+    /// the exact bytes hashed.
+    pub fn put_json<T: Serialize>(
+        &mut self,
+        media_type: &str,
+        value: &T,
+    ) -> Result<(Descriptor, Vec<u8>)> {
+        let bytes = canonical::to_vec(value).map_err(|e| Error::Io {
+            op: "serialising",
+            path: PathBuf::from(media_type),
+            source: io::Error::other(e),
+        })?;
+        Ok((self.put_bytes(media_type, bytes.clone()), bytes))
+    }
+
+    /// Adds the file at `path` as a blob: it is hashed now (constant memory) and copied
+    /// when the archive is written, where it must hash the same (or the write fails).
+    pub fn put_file(&mut self, path: &Path) -> Result<(Digest, u64)> {
+        let mut file = File::open(path).map_err(io_err("opening", path))?;
+        let mut hasher = Hasher::new();
+        let mut buf = vec![0u8; BUF_SIZE];
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err("reading", path)(e)),
+            };
+            hasher.update(&buf[..n]);
+        }
+        let (digest, size) = hasher.finish();
+        self.insert(
+            &Descriptor::new("", digest.clone(), size),
+            Origin::File(path.to_path_buf()),
+        )?;
+        Ok((digest, size))
+    }
+
+    /// Adds bytes already read and verified against `descriptor` (a manifest read
+    /// through [`ImageSource::read_blob`]).
+    pub fn put_verified(&mut self, descriptor: &Descriptor, bytes: Vec<u8>) -> Result<()> {
+        self.insert(descriptor, Origin::Bytes(bytes))
+    }
+
+    /// Adds a blob of another layout or archive, streamed from it (and hashed) when the
+    /// archive is written.
+    pub fn put_from(&mut self, source: &'a dyn ImageSource, descriptor: &Descriptor) -> Result<()> {
+        self.insert(descriptor, Origin::Source(source))
+    }
+
+    /// Points `name` at `descriptor`, as [`crate::layout::LayoutWriter::set_name`] does:
+    /// an entry with that name is replaced in place (later duplicates removed), a new
+    /// name is appended.
+    pub fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange {
+        let descriptor = descriptor.with_annotation(ANNOTATION_REF_NAME, name.as_str());
+        let positions: Vec<usize> = self
+            .index
+            .manifests
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.ref_name() == Some(name.as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        match positions.as_slice() {
+            [] => {
+                self.index.manifests.push(descriptor);
+                IndexChange::Added
+            }
+            [i] if self.index.manifests[*i] == descriptor => IndexChange::Unchanged,
+            [first, rest @ ..] => {
+                let from = self.index.manifests[*first].digest.clone();
+                self.index.manifests[*first] = descriptor;
+                for &i in rest.iter().rev() {
+                    self.index.manifests.remove(i);
+                }
+                IndexChange::Moved { from }
+            }
+        }
+    }
+
+    /// Lists `descriptor` in the index without a name (unless the very same entry is
+    /// there already).
+    pub fn add_untagged(&mut self, descriptor: Descriptor) -> IndexChange {
+        if self.index.manifests.contains(&descriptor) {
+            return IndexChange::Unchanged;
+        }
+        self.index.manifests.push(descriptor);
+        IndexChange::Added
+    }
+
+    /// Writes the archive to `dest` (temporary file beside it, sync, rename). Every blob
+    /// is hashed as it is copied in and must match its descriptor; on any error the
+    /// temporary file is removed and `dest` is left as it was.
+    pub fn write(self, dest: &Path, options: &WriteOptions) -> Result<WrittenArchive> {
+        check_destination(dest, options.overwrite)?;
+        let mut index = self.index;
+        if index.media_type.is_none() {
+            index.media_type = Some(OCI_INDEX.to_string());
+        }
+        let index_bytes = canonical::to_vec(&index).map_err(|e| Error::Io {
+            op: "serialising",
+            path: dest.join("index.json"),
+            source: io::Error::other(e),
+        })?;
+        let mut temp = TempFile::create(dest)?;
+        let file = temp
+            .file
+            .try_clone()
+            .map_err(io_err("opening", &temp.path))?;
+        let buffered = BufWriter::with_capacity(BUF_SIZE, file);
+        let mut out: Box<dyn ArchiveSink> = match options.compression {
+            Compression::None => Box::new(buffered),
+            Compression::Gzip => Box::new(GzipWriter::new(buffered)),
+        };
+        let temp_path = temp.path.clone();
+        let werr = |e: io::Error| io_err("writing", &temp_path)(e);
+        let mtime = options.mtime;
+        write_file(&mut *out, "oci-layout", OCI_LAYOUT_FILE_CONTENT, mtime).map_err(werr)?;
+        write_file(&mut *out, "index.json", &index_bytes, mtime).map_err(werr)?;
+        write_header(&mut *out, "blobs/", tar::EntryType::Directory, 0, mtime).map_err(werr)?;
+        write_header(
+            &mut *out,
+            "blobs/sha256/",
+            tar::EntryType::Directory,
+            0,
+            mtime,
+        )
+        .map_err(werr)?;
+        let mut buf = vec![0u8; BUF_SIZE];
+        let mut blob_bytes = 0;
+        let blobs = self.blobs.len();
+        for (digest, (descriptor, origin)) in &self.blobs {
+            let (reader, from): (Box<dyn Read + '_>, PathBuf) = match origin {
+                Origin::Bytes(b) => (Box::new(&b[..]), dest.to_path_buf()),
+                Origin::File(p) => (
+                    Box::new(File::open(p).map_err(io_err("opening", p))?),
+                    p.clone(),
+                ),
+                Origin::Source(s) => (s.open_blob(descriptor)?, s.location().to_path_buf()),
+            };
+            write_header(
+                &mut *out,
+                &digest.blob_path(),
+                tar::EntryType::Regular,
+                descriptor.size,
+                mtime,
+            )
+            .map_err(werr)?;
+            copy_verified(reader, &mut *out, descriptor, &from, &temp_path, &mut buf)?;
+            out.write_all(&ZEROS[..(padded(descriptor.size) - descriptor.size) as usize])
+                .map_err(werr)?;
+            blob_bytes += descriptor.size;
+        }
+        out.write_all(&ZEROS[..2 * BLOCK as usize]).map_err(werr)?;
+        out.finish().map_err(werr)?;
+        drop(out);
+        let size = temp.commit(dest)?;
+        Ok(WrittenArchive {
+            path: dest.to_path_buf(),
+            compression: options.compression,
+            size,
+            blobs,
+            blob_bytes,
+        })
+    }
+}
+
+static ZEROS: [u8; 2 * BLOCK as usize] = [0; 2 * BLOCK as usize];
+
+/// Refuses to write over a directory, or over an existing file without `overwrite`.
+pub fn check_destination(dest: &Path, overwrite: bool) -> Result<()> {
+    match fs::symlink_metadata(dest) {
+        Ok(m) if m.is_dir() => Err(Error::Input {
+            path: dest.to_path_buf(),
+            reason: "is a directory; give a file name ending in .tar, .tar.gz or .tgz".into(),
+        }),
+        Ok(_) if !overwrite => Err(Error::Input {
+            path: dest.to_path_buf(),
+            reason: "already exists; pass --force to replace it".into(),
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match dest.parent() {
+            Some(p) if !p.as_os_str().is_empty() && !p.is_dir() => Err(Error::Input {
+                path: dest.to_path_buf(),
+                reason: format!("folder {} does not exist", p.display()),
+            }),
+            _ => Ok(()),
+        },
+        Err(e) => Err(io_err("reading", dest)(e)),
+    }
+}
+
+/// Copies exactly `descriptor.size` bytes from `reader`, hashing them; the content must
+/// match the descriptor.
+fn copy_verified(
+    reader: Box<dyn Read + '_>,
+    out: &mut dyn ArchiveSink,
+    descriptor: &Descriptor,
+    from: &Path,
+    temp_path: &Path,
+    buf: &mut [u8],
+) -> Result<()> {
+    let mut reader = reader.take(descriptor.size + 1);
+    let mut hasher = Hasher::new();
+    loop {
+        let n = match reader.read(buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(io_err("reading", from.join(descriptor.digest.blob_path()))(
+                    e,
+                ))
+            }
+        };
+        if hasher.len() + n as u64 > descriptor.size {
+            return Err(Error::SizeMismatch {
+                path: from.to_path_buf(),
+                digest: descriptor.digest.clone(),
+                expected: descriptor.size,
+                found: hasher.len() + n as u64,
+            });
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(io_err("writing", temp_path))?;
+    }
+    let (found, size) = hasher.finish();
+    if size != descriptor.size {
+        return Err(Error::SizeMismatch {
+            path: from.to_path_buf(),
+            digest: descriptor.digest.clone(),
+            expected: descriptor.size,
+            found: size,
+        });
+    }
+    if found != descriptor.digest {
+        return Err(Error::DigestMismatch {
+            path: from.to_path_buf(),
+            expected: descriptor.digest.clone(),
+            found,
+        });
+    }
+    Ok(())
+}
+
+fn write_header(
+    out: &mut dyn ArchiveSink,
+    path: &str,
+    kind: tar::EntryType,
+    size: u64,
+    mtime: u64,
+) -> io::Result<()> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(path)?;
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h.set_mode(if kind == tar::EntryType::Directory {
+        0o755
+    } else {
+        0o644
+    });
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(mtime);
+    h.set_cksum();
+    out.write_all(h.as_bytes())
+}
+
+fn write_file(out: &mut dyn ArchiveSink, path: &str, bytes: &[u8], mtime: u64) -> io::Result<()> {
+    write_header(
+        out,
+        path,
+        tar::EntryType::Regular,
+        bytes.len() as u64,
+        mtime,
+    )?;
+    out.write_all(bytes)?;
+    let pad = padded(bytes.len() as u64) - bytes.len() as u64;
+    out.write_all(&ZEROS[..pad as usize])
+}
+
+/// A writer that must be finished explicitly (the gzip trailer, the final flush).
+trait ArchiveSink: Write {
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+impl ArchiveSink for BufWriter<File> {
+    fn finish(&mut self) -> io::Result<()> {
+        self.flush()
+    }
+}
+
+/// A gzip writer with a fixed header, compressing with miniz_oxide (see the module
+/// documentation for why not flate2's encoder: its backend depends on cargo features
+/// other crates may switch on, and so would our bytes).
+struct GzipWriter<W: Write> {
+    inner: W,
+    compressor: Box<CompressorOxide>,
+    crc: crc32fast::Hasher,
+    size: u32,
+    out: Vec<u8>,
+    header_written: bool,
+}
+
+/// The gzip header we write: magic, deflate, no flags, mtime 0, XFL 0, OS 255 (unknown).
+const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255];
+
+impl<W: Write> GzipWriter<W> {
+    fn new(inner: W) -> Self {
+        Self {
+            inner,
+            compressor: Box::new(CompressorOxide::with_format_and_level(
+                DataFormat::Raw,
+                CompressionLevel::DefaultLevel,
+            )),
+            crc: crc32fast::Hasher::new(),
+            size: 0,
+            out: vec![0u8; BUF_SIZE],
+            header_written: false,
+        }
+    }
+
+    fn deflate(&mut self, mut input: &[u8], flush: MZFlush) -> io::Result<()> {
+        if !self.header_written {
+            self.inner.write_all(&GZIP_HEADER)?;
+            self.header_written = true;
+        }
+        loop {
+            let r = miniz_oxide::deflate::stream::deflate(
+                &mut self.compressor,
+                input,
+                &mut self.out,
+                flush,
+            );
+            self.inner.write_all(&self.out[..r.bytes_written])?;
+            input = &input[r.bytes_consumed..];
+            match r.status {
+                Ok(MZStatus::StreamEnd) => return Ok(()),
+                Ok(_) => {}
+                // No progress possible without more input: all of it was taken.
+                Err(MZError::Buf) if flush == MZFlush::None && input.is_empty() => return Ok(()),
+                Err(e) => return Err(io::Error::other(format!("deflate failed: {e:?}"))),
+            }
+            if flush == MZFlush::None && input.is_empty() && r.bytes_written < self.out.len() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+impl<W: Write> Write for GzipWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.crc.update(buf);
+        self.size = self.size.wrapping_add(buf.len() as u32);
+        self.deflate(buf, MZFlush::None)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // A sync flush would add bytes to the stream: only the final `finish` flushes.
+        Ok(())
+    }
+}
+
+impl<W: Write> ArchiveSink for GzipWriter<W> {
+    fn finish(&mut self) -> io::Result<()> {
+        self.deflate(&[], MZFlush::Finish)?;
+        let crc = std::mem::take(&mut self.crc).finalize();
+        self.inner.write_all(&crc.to_le_bytes())?;
+        self.inner.write_all(&self.size.to_le_bytes())?;
+        self.inner.flush()
+    }
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Takes an exclusive lock on the folder that holds `dest` (`flock` on the directory),
+/// waiting for other writers there: `pack` into an existing archive reads it and writes
+/// its replacement, and two such updates must not interleave (no image is lost). The
+/// lock is released when the returned file is dropped, or when the process ends.
+pub fn lock_folder(dest: &Path) -> Result<File> {
+    let dir = folder_of(dest);
+    if !dir.is_dir() {
+        return Err(Error::Input {
+            path: dest.to_path_buf(),
+            reason: format!("folder {} does not exist", dir.display()),
+        });
+    }
+    let f = File::open(dir).map_err(io_err("opening", dir))?;
+    f.lock().map_err(io_err("locking", dir))?;
+    Ok(f)
+}
+
+fn folder_of(dest: &Path) -> &Path {
+    match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Removes `.NAME.PID-N.tmp` files beside `dest` left by writers that died (killed
+/// mid-write: their `Drop` never ran). A file whose process is alive is left alone.
+fn remove_stale_temps(dest: &Path) {
+    let Some(name) = dest.file_name().and_then(|n| n.to_str()) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    let Ok(entries) = fs::read_dir(folder_of(dest)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file_name = e.file_name();
+        let Some(rest) = file_name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// The archive being written: `.NAME.PID-N.tmp` beside the destination, removed on drop
+/// unless committed.
+struct TempFile {
+    path: PathBuf,
+    file: File,
+    committed: bool,
+}
+
+impl TempFile {
+    fn create(dest: &Path) -> Result<Self> {
+        remove_stale_temps(dest);
+        let dir = folder_of(dest).to_path_buf();
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "archive".into());
+        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(io_err("creating", &path))?;
+        Ok(Self {
+            path,
+            file,
+            committed: false,
+        })
+    }
+
+    /// Syncs, renames over `dest`, syncs the folder; returns the file's size.
+    fn commit(&mut self, dest: &Path) -> Result<u64> {
+        self.file
+            .sync_all()
+            .map_err(io_err("syncing", &self.path))?;
+        let size = self
+            .file
+            .metadata()
+            .map_err(io_err("reading", &self.path))?
+            .len();
+        fs::rename(&self.path, dest).map_err(io_err("renaming into", dest))?;
+        self.committed = true;
+        let dir = folder_of(dest);
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("syncing", dir))?;
+        Ok(size)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_output_is_a_valid_fixed_header_stream() {
+        let data: Vec<u8> = (0..300_000u32)
+            .flat_map(|i| (i % 251).to_le_bytes())
+            .collect();
+        let mut w = GzipWriter::new(Vec::new());
+        for chunk in data.chunks(7777) {
+            w.write_all(chunk).unwrap();
+        }
+        w.finish().unwrap();
+        let gz = w.inner;
+        assert_eq!(gz[..10], GZIP_HEADER);
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert_eq!(back, data);
+        // Same input, same bytes.
+        let mut again = GzipWriter::new(Vec::new());
+        again.write_all(&data).unwrap();
+        again.finish().unwrap();
+        assert_eq!(again.inner, gz);
+    }
+
+    #[test]
+    fn empty_gzip_stream_is_valid() {
+        let mut w = GzipWriter::new(Vec::new());
+        w.finish().unwrap();
+        let mut back = Vec::new();
+        flate2::read::GzDecoder::new(&w.inner[..])
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back.is_empty());
+    }
+
+    #[test]
+    fn archive_extensions_choose_the_compression() {
+        assert_eq!(
+            Compression::for_path(Path::new("a/b.tar")),
+            Some(Compression::None)
+        );
+        assert_eq!(
+            Compression::for_path(Path::new("b.TAR.GZ")),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(
+            Compression::for_path(Path::new("b.tgz")),
+            Some(Compression::Gzip)
+        );
+        assert_eq!(Compression::for_path(Path::new("bundle")), None);
+        assert_eq!(
+            Compression::for_path(Path::new("x.tar/")),
+            Some(Compression::None)
+        );
+    }
+}

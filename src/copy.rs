@@ -1,0 +1,492 @@
+//! `copy`: images from a layout or archive into a layout or archive, digests preserved.
+//!
+//! The whole closure of each image is copied: nested indexes, manifests, configs,
+//! layers, and `subject` (so a signature travels with what it signs). Before anything is
+//! written, every manifest and index is read and verified; then blobs are streamed and
+//! hashed on the way (children before parents), a blob already valid in a destination
+//! layout is not written again, and index.json (or the archive) is replaced last. Any
+//! error — a blob that does not match its descriptor included — leaves the destination
+//! exactly as it was.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::archive::writer::check_destination;
+use crate::archive::{ArchiveBuilder, Compression, Limits, WriteOptions};
+use crate::error::{Error, Result};
+use crate::image::resolve::select;
+use crate::layout::{IndexChange, LayoutWriter};
+use crate::oci::media_type::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
+use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, ImageRef, RefName, Selector};
+use crate::source::{self, ImageSource};
+
+/// How deep nested indexes (and subjects) may go before the source is called hostile.
+const MAX_DEPTH: usize = 8;
+
+/// What to copy and where.
+#[derive(Debug, Clone)]
+pub struct CopyOptions {
+    /// The source: `PATH` (every image), `PATH:NAME` or `PATH@sha256:…`; PATH is a layout,
+    /// an archive, or `-` for an archive on standard input.
+    pub source: ImageRef,
+    /// The destination: a layout directory (created, or merged into) or an archive file
+    /// (`.tar`, `.tar.gz`, `.tgz`; written anew).
+    pub destination: PathBuf,
+    /// A new name for the single image copied (`DST:NAME`).
+    pub name: Option<RefName>,
+    /// Replace the destination archive if it exists.
+    pub force: bool,
+}
+
+/// What kind of destination was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DestinationKind {
+    /// A layout directory.
+    Layout,
+    /// A plain `.tar`.
+    Tar,
+    /// A `.tar.gz`.
+    #[serde(rename = "tar.gz")]
+    TarGz,
+}
+
+/// One index entry written to the destination.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopiedImage {
+    /// Its name in the destination (`None`: untagged).
+    pub name: Option<String>,
+    /// The digest of the manifest or index.
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// Bytes of its whole closure.
+    pub size: u64,
+    /// `added`, `unchanged`, or `moved` (with `previous`) — for a layout destination.
+    pub change: &'static str,
+    /// What the name pointed at before, when it moved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Digest>,
+}
+
+/// What `copy` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyReport {
+    /// The source reference as given.
+    pub source: String,
+    /// The destination path.
+    pub destination: PathBuf,
+    /// Layout or archive.
+    pub kind: DestinationKind,
+    /// The index entries written, in order.
+    pub images: Vec<CopiedImage>,
+    /// Blobs in the closure of what was copied.
+    pub blobs: usize,
+    /// Blobs written (hashed on the way).
+    pub blobs_written: usize,
+    /// Blobs already present and valid in the destination layout (not written again).
+    pub blobs_present: usize,
+    /// Bytes of the blobs written.
+    pub bytes_written: u64,
+    /// Size of the archive written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_size: Option<u64>,
+}
+
+enum Destination {
+    Layout,
+    Archive(WriteOptions),
+}
+
+impl Destination {
+    /// Decides from the path: an existing directory is a layout; a name ending in
+    /// `.tar`, `.tar.gz` or `.tgz` is an archive; anything else a (new) layout.
+    fn of(path: &Path, force: bool) -> Result<Self> {
+        if path == Path::new("-") {
+            return Err(Error::Input {
+                path: path.to_path_buf(),
+                reason: "writing to standard output is not supported; give a layout directory or an archive file name".into(),
+            });
+        }
+        if path.is_dir() {
+            return Ok(Self::Layout);
+        }
+        match WriteOptions::for_path(path) {
+            Some(mut options) => {
+                options.overwrite = force;
+                check_destination(path, force)?;
+                Ok(Self::Archive(options))
+            }
+            None => Ok(Self::Layout),
+        }
+    }
+}
+
+/// One blob of the closure; manifests and indexes carry their verified bytes.
+struct Node {
+    descriptor: Descriptor,
+    json: Option<Vec<u8>>,
+    children: Vec<Digest>,
+}
+
+/// Copies `options.source` to `options.destination`. See the module documentation for
+/// the guarantees; errors name the source or destination and the blob concerned.
+pub fn copy(options: &CopyOptions) -> Result<CopyReport> {
+    // Refuse an existing archive before reading anything.
+    let destination = Destination::of(&options.destination, options.force)?;
+    let source = source::open(&options.source.path)?;
+    copy_from(source.as_ref(), options, destination)
+}
+
+fn copy_from(
+    source: &dyn ImageSource,
+    options: &CopyOptions,
+    destination: Destination,
+) -> Result<CopyReport> {
+    let location = source.location().to_path_buf();
+    let index = source.index()?;
+    let mut entries = roots(source, &index, &options.source.selector)?;
+    if let Some(name) = &options.name {
+        let digests: BTreeSet<&Digest> = entries.iter().map(|d| &d.digest).collect();
+        if digests.len() != 1 {
+            return Err(Error::Input {
+                path: location,
+                reason: format!(
+                    "DST:{name} names a single image, but {} holds {} images; pick one as SRC:NAME or SRC@sha256:…",
+                    options.source,
+                    digests.len()
+                ),
+            });
+        }
+        entries.truncate(1);
+    }
+    // Names to write, checked before anything is written.
+    let mut named: Vec<(Option<RefName>, Descriptor)> = Vec::new();
+    for entry in &entries {
+        let name = match (&options.name, entry.ref_name()) {
+            (Some(n), _) => Some(n.clone()),
+            (None, Some(n)) => Some(RefName::parse(n).map_err(|e| Error::Input {
+                path: location.clone(),
+                reason: format!(
+                    "image {} is named {n:?}, which cannot be written: {}; copy it as SRC@{} DST:NEWNAME",
+                    entry.digest, e.reason, entry.digest
+                ),
+            })?),
+            (None, None) => None,
+        };
+        named.push((name, entry.clone()));
+    }
+    check_ambiguous(&location, &named)?;
+
+    // Read and verify every manifest and index first; children come before parents.
+    let max_json = Limits::current().max_manifest_size;
+    let mut nodes: Vec<Node> = Vec::new();
+    let mut seen = HashMap::new();
+    for (_, entry) in &named {
+        walk(source, entry, true, 0, max_json, &mut nodes, &mut seen)?;
+    }
+    let sizes: BTreeMap<Digest, u64> = named
+        .iter()
+        .map(|(_, d)| (d.digest.clone(), closure_size(&d.digest, &nodes, &seen)))
+        .collect();
+
+    let mut report = CopyReport {
+        source: options.source.to_string(),
+        destination: options.destination.clone(),
+        kind: DestinationKind::Layout,
+        images: Vec::new(),
+        blobs: nodes.len(),
+        blobs_written: 0,
+        blobs_present: 0,
+        bytes_written: 0,
+        archive_size: None,
+    };
+    let record = |report: &mut CopyReport, name: &Option<RefName>, d: &Descriptor, change| {
+        let (change, previous) = match change {
+            IndexChange::Added => ("added", None),
+            IndexChange::Unchanged => ("unchanged", None),
+            IndexChange::Moved { from } => ("moved", Some(from)),
+        };
+        report.images.push(CopiedImage {
+            name: name.as_ref().map(|n| n.to_string()),
+            digest: d.digest.clone(),
+            media_type: d.media_type.clone(),
+            size: sizes.get(&d.digest).copied().unwrap_or(d.size),
+            change,
+            previous,
+        });
+    };
+
+    match destination {
+        Destination::Layout => {
+            let mut writer = LayoutWriter::open_or_create(&options.destination)?;
+            // Leaves first, in the source's storage order (one pass through a compressed
+            // archive), then manifests and indexes, children before parents.
+            let mut order: Vec<usize> = (0..nodes.len())
+                .filter(|&i| nodes[i].json.is_none())
+                .collect();
+            order.sort_by_key(|&i| source.blob_position(&nodes[i].descriptor));
+            order.extend((0..nodes.len()).filter(|&i| nodes[i].json.is_some()));
+            for i in order {
+                let node = &nodes[i];
+                let d = &node.descriptor;
+                if writer.has_valid_blob(d)? {
+                    report.blobs_present += 1;
+                    continue;
+                }
+                let origin = location.join(d.digest.blob_path());
+                match &node.json {
+                    Some(bytes) => writer.put_reader(&bytes[..], Some(d), &origin)?,
+                    None => writer.put_reader(source.open_blob(d)?, Some(d), &origin)?,
+                };
+                report.blobs_written += 1;
+                report.bytes_written += d.size;
+            }
+            for (name, d) in &named {
+                let change = match name {
+                    Some(n) => writer.set_name(n, d.clone()),
+                    None => writer.add_untagged(d.clone()),
+                };
+                record(&mut report, name, d, change);
+            }
+            writer.commit()?;
+        }
+        Destination::Archive(write_options) => {
+            let mut builder = ArchiveBuilder::new();
+            for node in nodes {
+                match node.json {
+                    Some(bytes) => builder.put_verified(&node.descriptor, bytes)?,
+                    None => builder.put_from(source, &node.descriptor)?,
+                }
+            }
+            for (name, d) in &named {
+                let change = match name {
+                    Some(n) => builder.set_name(n, d.clone()),
+                    None => builder.add_untagged(d.clone()),
+                };
+                record(&mut report, name, d, change);
+            }
+            let written = builder.write(&options.destination, &write_options)?;
+            report.kind = match write_options.compression {
+                Compression::None => DestinationKind::Tar,
+                Compression::Gzip => DestinationKind::TarGz,
+            };
+            report.blobs_written = written.blobs;
+            report.bytes_written = written.blob_bytes;
+            report.archive_size = Some(written.size);
+        }
+    }
+    Ok(report)
+}
+
+/// Lists every index entry of `source` in `builder` (names kept, in order), without
+/// blobs: [`add_closures`] adds those once the final index is known, so that entries
+/// replaced meanwhile leave nothing behind. Used by `pack` to add to an archive.
+pub(crate) fn add_entries(
+    builder: &mut ArchiveBuilder<'_>,
+    source: &dyn ImageSource,
+) -> Result<()> {
+    for entry in source.index()?.manifests {
+        match entry.ref_name() {
+            Some(n) => {
+                let name = RefName::parse(n).map_err(|e| Error::Input {
+                    path: source.location().to_path_buf(),
+                    reason: format!(
+                        "image {} is named {n:?}, which cannot be written: {}",
+                        entry.digest, e.reason
+                    ),
+                })?;
+                builder.set_name(&name, entry);
+            }
+            None => {
+                builder.add_untagged(entry);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Adds to `builder`, from `source`, the closure of every index entry whose blob the
+/// builder does not hold yet (manifests and indexes verified now, other blobs streamed
+/// and hashed when the archive is written).
+pub(crate) fn add_closures<'a>(
+    builder: &mut ArchiveBuilder<'a>,
+    source: &'a dyn ImageSource,
+) -> Result<()> {
+    let roots: Vec<Descriptor> = builder
+        .index()
+        .manifests
+        .iter()
+        .filter(|d| !builder.contains(&d.digest))
+        .cloned()
+        .collect();
+    let max_json = Limits::current().max_manifest_size;
+    let mut nodes = Vec::new();
+    let mut seen = HashMap::new();
+    for root in &roots {
+        walk(source, root, true, 0, max_json, &mut nodes, &mut seen)?;
+    }
+    for node in nodes {
+        if builder.contains(&node.descriptor.digest) {
+            continue;
+        }
+        match node.json {
+            Some(bytes) => builder.put_verified(&node.descriptor, bytes)?,
+            None => builder.put_from(source, &node.descriptor)?,
+        }
+    }
+    Ok(())
+}
+
+/// The index.json entries a selector means. `PATH` is every entry (all names, untagged
+/// ones too); `PATH:NAME` the entry with that name; `PATH@DIGEST` every entry for that
+/// manifest (with their names), or the manifest inside a nested index.
+fn roots(
+    source: &dyn ImageSource,
+    index: &ImageIndex,
+    selector: &Selector,
+) -> Result<Vec<Descriptor>> {
+    let top: Vec<Descriptor> = match selector {
+        Selector::All => index.manifests.clone(),
+        Selector::Name(_) => Vec::new(),
+        Selector::Digest(d) => index
+            .manifests
+            .iter()
+            .filter(|m| &m.digest == d)
+            .cloned()
+            .collect(),
+    };
+    if !top.is_empty() {
+        return Ok(top);
+    }
+    // Names (with the ambiguity check), nested digests, and the "not found" messages.
+    select(source, index, selector)
+}
+
+/// The same name on two different manifests cannot be written.
+fn check_ambiguous(location: &Path, named: &[(Option<RefName>, Descriptor)]) -> Result<()> {
+    let mut by_name: BTreeMap<&RefName, Vec<&Digest>> = BTreeMap::new();
+    for (name, d) in named {
+        if let Some(n) = name {
+            let digests = by_name.entry(n).or_default();
+            if !digests.contains(&&d.digest) {
+                digests.push(&d.digest);
+            }
+        }
+    }
+    match by_name.into_iter().find(|(_, ds)| ds.len() > 1) {
+        Some((name, digests)) => Err(Error::AmbiguousName {
+            path: location.to_path_buf(),
+            name: name.to_string(),
+            digests: digests.into_iter().cloned().collect(),
+        }),
+        None => Ok(()),
+    }
+}
+
+enum NodeKind {
+    Index,
+    Manifest,
+    Leaf,
+}
+
+fn kind_of(d: &Descriptor, root: bool) -> NodeKind {
+    match d.media_type.as_str() {
+        OCI_INDEX | DOCKER_MANIFEST_LIST => NodeKind::Index,
+        OCI_MANIFEST | DOCKER_MANIFEST => NodeKind::Manifest,
+        // index.json entries always point at a manifest or index; oras and old tools
+        // may leave the media type out, so the content decides.
+        _ if root => NodeKind::Manifest,
+        _ => NodeKind::Leaf,
+    }
+}
+
+/// Depth-first walk from `d`, appending each blob once, after its children.
+fn walk(
+    source: &dyn ImageSource,
+    d: &Descriptor,
+    root: bool,
+    depth: usize,
+    max_json: u64,
+    nodes: &mut Vec<Node>,
+    seen: &mut HashMap<Digest, usize>,
+) -> Result<()> {
+    if seen.contains_key(&d.digest) {
+        return Ok(());
+    }
+    if depth > MAX_DEPTH {
+        return Err(Error::Input {
+            path: source.location().to_path_buf(),
+            reason: format!(
+                "{} is reached through more than {MAX_DEPTH} nested indexes or subjects; refusing to follow further",
+                d.digest
+            ),
+        });
+    }
+    // Mark before descending: content addressing rules out cycles, but not hostile
+    // descriptors that name their own parent.
+    seen.insert(d.digest.clone(), usize::MAX);
+    let schema = |what: &str, source_err| Error::Schema {
+        path: source.location().to_path_buf(),
+        what: format!("{what} {}", d.digest),
+        source: source_err,
+    };
+    let (json, children) = match kind_of(d, root) {
+        NodeKind::Leaf => (None, Vec::new()),
+        kind => {
+            let bytes = source.read_blob(d, max_json)?;
+            let mut children: Vec<Descriptor> = Vec::new();
+            let as_index = |bytes: &[u8]| -> Result<Vec<Descriptor>> {
+                let index = ImageIndex::from_slice(bytes).map_err(|e| schema("index", e))?;
+                Ok(index.manifests.into_iter().chain(index.subject).collect())
+            };
+            match kind {
+                NodeKind::Index => children = as_index(&bytes)?,
+                _ => match ImageManifest::from_slice(&bytes) {
+                    Ok(m) => {
+                        children.push(m.config);
+                        children.extend(m.layers);
+                        children.extend(m.subject);
+                    }
+                    Err(e) if root && d.media_type.is_empty() => {
+                        children = as_index(&bytes).map_err(|_| schema("manifest", e))?
+                    }
+                    Err(e) => return Err(schema("manifest", e)),
+                },
+            }
+            for child in &children {
+                walk(source, child, false, depth + 1, max_json, nodes, seen)?;
+            }
+            (
+                Some(bytes),
+                children.into_iter().map(|c| c.digest).collect(),
+            )
+        }
+    };
+    seen.insert(d.digest.clone(), nodes.len());
+    nodes.push(Node {
+        descriptor: Descriptor::new(d.media_type.clone(), d.digest.clone(), d.size),
+        json,
+        children,
+    });
+    Ok(())
+}
+
+/// Bytes of every distinct blob reachable from `root`.
+fn closure_size(root: &Digest, nodes: &[Node], seen: &HashMap<Digest, usize>) -> u64 {
+    let mut visited = BTreeSet::new();
+    let mut stack = vec![root.clone()];
+    let mut total = 0;
+    while let Some(d) = stack.pop() {
+        if !visited.insert(d.clone()) {
+            continue;
+        }
+        if let Some(node) = seen.get(&d).and_then(|&i| nodes.get(i)) {
+            total += node.descriptor.size;
+            stack.extend(node.children.iter().cloned());
+        }
+    }
+    total
+}
