@@ -173,6 +173,7 @@ pub fn verify(
             c.problems.extend(found);
         }
         if whole {
+            c.check_referrers();
             c.check_unreferenced();
         }
     }
@@ -425,7 +426,10 @@ impl Checker<'_> {
         platform: Option<&Platform>,
         depth: usize,
     ) {
-        if !self.check_blob(d, parent) {
+        let seen_before = self.visited.contains(&d.digest);
+        // A second reference to the same blob is checked against its own size, but the
+        // blob is walked (and counted) once.
+        if !self.check_blob(d, parent) || seen_before {
             return;
         }
         let is_manifest = d.media_type == OCI_MANIFEST || d.media_type == DOCKER_MANIFEST;
@@ -725,6 +729,45 @@ impl Checker<'_> {
                         );
                     }
                 }
+            }
+        }
+    }
+
+    /// Manifests stored without a name whose `subject` is an image we reached
+    /// (signatures, attestations pushed as OCI referrers) belong to that image: they are
+    /// checked like images, not reported as unreferenced. Repeated for chains.
+    fn check_referrers(&mut self) {
+        loop {
+            let candidates: Vec<Descriptor> = self
+                .stored
+                .values()
+                .filter(|e| e.kind == EntryKind::File && e.size <= MAX_MANIFEST_SIZE)
+                .filter_map(|e| {
+                    let hex = e.path.strip_prefix("blobs/sha256/")?;
+                    let digest = Digest::parse(&format!("sha256:{hex}")).ok()?;
+                    (!self.visited.contains(&digest) && e.digest.as_ref() == Some(&digest))
+                        .then(|| Descriptor::new(OCI_MANIFEST, digest, e.size))
+                })
+                .collect();
+            let mut found = false;
+            for d in candidates {
+                let Ok(bytes) = self.source.read_blob(&d, MAX_MANIFEST_SIZE) else {
+                    continue;
+                };
+                let Ok(manifest) = ImageManifest::from_slice(&bytes) else {
+                    continue;
+                };
+                let Some(subject) = &manifest.subject else {
+                    continue;
+                };
+                if self.visited.contains(&subject.digest) {
+                    let parent = format!("referrer of {}", subject.digest);
+                    self.check_descriptor(&d, &parent, None, 0);
+                    found = true;
+                }
+            }
+            if !found {
+                break;
             }
         }
     }

@@ -424,3 +424,36 @@ fn unusable_input_exits_2() {
         .stderr(contains("empty"));
     ebpf_layout().arg("verify").assert().code(2);
 }
+
+#[test]
+fn referrers_whose_subject_is_reached_are_not_orphans() {
+    let g = good();
+    let empty = Digest::of(b"{}");
+    std::fs::write(blob_path(&g.root, &empty.to_string()), b"{}").unwrap();
+    let size = blob(&g.root, &g.manifest).len();
+    let referrer = serde_json::to_vec(&json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "artifactType": "application/vnd.example.sbom",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty.to_string(), "size": 2}],
+        "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": g.manifest, "size": size}
+    }))
+    .unwrap();
+    let referrer_digest = Digest::of(&referrer).to_string();
+    std::fs::write(blob_path(&g.root, &referrer_digest), &referrer).unwrap();
+    let (code, out) = verify(&["--strict"], g.root.to_str().unwrap());
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("3 image(s)"),
+        "the referrer is checked like an image: {out}"
+    );
+
+    // A damaged referrer is an error like any other blob.
+    let mut damaged = referrer.clone();
+    let n = damaged.len();
+    damaged[n - 3] = b' ';
+    std::fs::write(blob_path(&g.root, &referrer_digest), &damaged).unwrap();
+    let (code, out) = verify(&["--strict"], g.root.to_str().unwrap());
+    assert_eq!(code, 1, "{out}");
+}
