@@ -28,6 +28,7 @@ pub mod archive;
 pub mod cli;
 pub mod copy;
 pub mod elf;
+pub mod error;
 pub mod image;
 pub mod layout;
 #[cfg(feature = "loader")]
@@ -38,6 +39,5 @@ pub mod sign;
 pub mod source;
 pub mod tag;
 pub mod verify;
-pub mod error;
 
 pub use error::{Error, Result};

@@ -66,13 +66,14 @@ fn kernel_programs_named(name: &str) -> usize {
 }
 
 #[test]
-fn load_counts_getpid_and_reports_it_as_json_lines() {
+fn load_from_a_tar_counts_getpid_and_reports_it_as_json_lines() {
     if !kernel_available() {
         return;
     }
     let _serial = kernel_lock();
     let d = Dir::new();
-    let out = d.path("bundle");
+    // Straight from the archive that crossed the air gap: nothing is extracted.
+    let out = d.path("bundle.tar");
     pack(&out, &["tp_counter.bpf.o", "xdp_count.bpf.o"]);
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ebpf-layout"))
         .arg("load")

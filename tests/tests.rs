@@ -9,9 +9,9 @@ mod faults;
 mod hostile;
 mod interop;
 mod list_inspect;
-mod manage;
 #[cfg(feature = "loader")]
 mod load_cli;
+mod manage;
 mod pack;
 mod property;
 mod signing;

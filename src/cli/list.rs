@@ -16,7 +16,7 @@ use crate::source;
   ebpf-layout list bundle --json")]
 pub struct ListArgs {
     /// The layout directory.
-    #[arg(value_name = "PATH")]
+    #[arg(value_name = "PATH", allow_hyphen_values = true)]
     reference: String,
     /// Print JSON instead of a table.
     #[arg(long)]

@@ -48,7 +48,7 @@ Examples:
 )]
 pub struct LoadArgs {
     /// The image: PATH (holding one image), PATH:NAME or PATH@sha256:HEX.
-    #[arg(value_name = "REF")]
+    #[arg(value_name = "REF", allow_hyphen_values = true)]
     reference: String,
     /// Load and attach only this program (repeatable).
     #[arg(long = "program", value_name = "NAME")]
