@@ -23,8 +23,24 @@ ensure_packages() {
 
 # What building the crate needs (libbpf-sys compiles libbpf: libelf and zlib headers).
 BUILD_PACKAGES=(pkg-config zlib1g-dev libelf-dev make)
-# What the test suite drives for real.
-TEST_PACKAGES=(skopeo umoci iproute2 bpftool util-linux iputils-ping openssl)
+# What the test suite drives for real. docker-registry is Distribution 2.8: the registry
+# tests run its binary themselves (its systemd service plays no part); python3-venv makes
+# the venv that holds oras-py (ensure_oras_venv).
+TEST_PACKAGES=(skopeo umoci iproute2 bpftool util-linux iputils-ping openssl docker-registry python3-venv)
+
+# oras-py (PyPI `oras`), which the registry tests drive, pinned, in the repository's
+# .venv-test/ (ignored by git). Installs it from PyPI when it is missing.
+ORAS_PY_VERSION=0.2.43
+ensure_oras_venv() {
+    local venv=.venv-test
+    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import oras.client" 2>/dev/null; then
+        return 0
+    fi
+    echo "installing oras-py $ORAS_PY_VERSION into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "oras==$ORAS_PY_VERSION"
+}
 
 # Mounts the kernel file systems that loading and attaching use, when running as root.
 mount_kernel_fs() {

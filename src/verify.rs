@@ -7,7 +7,6 @@
 //! is stored. Nothing stops at the first problem: the report lists them all.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -106,6 +105,8 @@ struct Checker<'a> {
     problems: Vec<Problem>,
     visited: BTreeSet<Digest>,
     images: usize,
+    /// Manifests whose program was checked, with the platform it was checked for.
+    program_platforms: BTreeSet<(Digest, String)>,
 }
 
 /// Verifies `selector` of `source`: with [`Selector::All`] the whole store (and its
@@ -132,6 +133,7 @@ pub fn verify(
         problems: Vec::new(),
         visited: BTreeSet::new(),
         images: 0,
+        program_platforms: BTreeSet::new(),
     };
     c.check_oci_layout();
     if let Some(index) = c.read_top_index() {
@@ -429,7 +431,11 @@ impl Checker<'_> {
         let seen_before = self.visited.contains(&d.digest);
         // A second reference to the same blob is checked against its own size, but the
         // blob is walked (and counted) once.
-        if !self.check_blob(d, parent) || seen_before {
+        if !self.check_blob(d, parent) {
+            return;
+        }
+        if seen_before {
+            self.check_program_for_another_platform(d, platform);
             return;
         }
         let is_manifest = d.media_type == OCI_MANIFEST || d.media_type == DOCKER_MANIFEST;
@@ -513,6 +519,10 @@ impl Checker<'_> {
             }
             if let Some(subject) = &manifest.subject {
                 self.check_descriptor(subject, &here, None, depth + 1);
+            }
+            if let Some(p) = platform {
+                self.program_platforms
+                    .insert((d.digest.clone(), p.normalized().to_string()));
             }
             self.check_program(d, &manifest, platform);
         }
@@ -648,6 +658,27 @@ impl Checker<'_> {
         }
     }
 
+    /// An index may list one manifest for several platforms (the same little-endian object
+    /// for amd64 and arm64): the program must suit each of them.
+    fn check_program_for_another_platform(&mut self, d: &Descriptor, platform: Option<&Platform>) {
+        let Some(p) = platform else {
+            return;
+        };
+        if is_index(d)
+            || !self
+                .program_platforms
+                .insert((d.digest.clone(), p.normalized().to_string()))
+        {
+            return;
+        }
+        let Some(bytes) = self.read_json(d) else {
+            return;
+        };
+        if let Ok(manifest) = ImageManifest::from_slice(&bytes) {
+            self.check_program(d, &manifest, Some(p));
+        }
+    }
+
     /// The program layer of an eBPF image must be a BPF ELF object whose byte order
     /// matches the platform.
     fn check_program(
@@ -656,11 +687,15 @@ impl Checker<'_> {
         manifest: &ImageManifest,
         platform: Option<&Platform>,
     ) {
-        let format = Format::detect(manifest);
+        // A config that cannot be read was reported by the blob checks already.
+        let Ok(recognised) = crate::image::recognise(self.source, manifest) else {
+            return;
+        };
+        let format = recognised.format;
         if format == Format::Other {
             return;
         }
-        let layer = match format.program_layer(manifest) {
+        let layer = match recognised.program_layer(manifest) {
             Ok(l) => l.clone(),
             Err(reason) => {
                 self.error(
@@ -678,23 +713,40 @@ impl Checker<'_> {
         if self.stored.get(&path).map(|e| &e.kind) != Some(&EntryKind::File) {
             return;
         }
-        let mut header = Vec::with_capacity(elf::CLASSIFY_LEN);
-        let read = self.source.open_blob(&layer).and_then(|r| {
-            r.take(elf::CLASSIFY_LEN as u64)
-                .read_to_end(&mut header)
-                .map_err(crate::error::io_err("reading", path.clone()))
-        });
-        if let Err(e) = read {
-            self.error(
-                "unreadable",
-                Some(path),
-                Some(layer.digest.to_string()),
-                None,
-                None,
-                e.to_string(),
-            );
-            return;
-        }
+        let header = match crate::image::format::read_program_header(self.source, format, &layer) {
+            Ok(h) => h,
+            // A bpfman layer is a tar+gzip: what it holds is only worth judging when the
+            // blob is intact (a damaged one was reported by the blob checks).
+            Err(e) if format == Format::Bpfman => {
+                let intact =
+                    self.stored.get(&path).and_then(|s| s.digest.as_ref()) == Some(&layer.digest);
+                if intact {
+                    self.error(
+                        "not-bpf",
+                        Some(path),
+                        Some(layer.digest.to_string()),
+                        Some("a tar+gzip layer holding a BPF ELF object".into()),
+                        None,
+                        format!(
+                            "bytecode layer {} of bpfman image {}: {e}",
+                            layer.digest, d.digest
+                        ),
+                    );
+                }
+                return;
+            }
+            Err(e) => {
+                self.error(
+                    "unreadable",
+                    Some(path),
+                    Some(layer.digest.to_string()),
+                    None,
+                    None,
+                    e.to_string(),
+                );
+                return;
+            }
+        };
         match elf::classify(&header) {
             Err(e) => self.error(
                 "not-bpf",

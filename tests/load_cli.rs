@@ -14,7 +14,7 @@ use crate::util::*;
 /// Kernel tests here count programs by name: run them one at a time.
 static KERNEL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn kernel_lock() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn kernel_lock() -> std::sync::MutexGuard<'static, ()> {
     KERNEL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -29,7 +29,7 @@ fn wait_for_programs_named(name: &str, expected: usize) -> usize {
     kernel_programs_named(name)
 }
 
-fn kernel_available() -> bool {
+pub(crate) fn kernel_available() -> bool {
     let root = std::fs::read_to_string("/proc/self/status")
         .map(|s| {
             s.lines()

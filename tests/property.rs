@@ -63,6 +63,7 @@ proptest! {
                 platform: Platform::linux(s.arch),
                 annotations: s.annotation.iter().cloned().collect::<BTreeMap<_, _>>(),
                 created: s.created.map(|c| ebpf_layout::pack::created_from_epoch(&c.to_string()).unwrap()),
+                ..Default::default()
             }).unwrap();
             moved |= report.images.iter().any(|i| i.change == "moved");
         }

@@ -10,7 +10,7 @@ use crate::oci::media_type::{DOCKER_MANIFEST_LIST, OCI_INDEX};
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, ImageRef, Platform, Selector};
 use crate::source::{self, ImageSource};
 
-use super::format::Format;
+use super::format::{recognise, Format};
 
 /// Largest program object we read into memory (1 GiB): BTF-heavy objects reach
 /// hundreds of MiB, and libbpf needs the whole object in memory anyway.
@@ -32,6 +32,9 @@ pub struct Image {
     pub manifest_bytes: Vec<u8>,
     /// Its format.
     pub format: Format,
+    /// The index in `manifest.layers` of the layer holding the program, or why no layer
+    /// does (see [`super::format::recognise`]).
+    pub program_layer_index: std::result::Result<usize, String>,
     /// Its platform (normalised to OCI names), from its descriptor.
     pub platform: Option<Platform>,
 }
@@ -39,19 +42,27 @@ pub struct Image {
 impl Image {
     /// The program layer's descriptor, or [`Error::NotEbpfImage`].
     pub fn program_layer(&self, location: &std::path::Path) -> Result<&Descriptor> {
-        self.format
-            .program_layer(&self.manifest)
-            .map_err(|reason| Error::NotEbpfImage {
-                path: location.to_path_buf(),
-                digest: self.descriptor.digest.clone(),
-                reason,
-            })
+        let not_ebpf = |reason| Error::NotEbpfImage {
+            path: location.to_path_buf(),
+            digest: self.descriptor.digest.clone(),
+            reason,
+        };
+        let index = self.program_layer_index.clone().map_err(not_ebpf)?;
+        self.manifest
+            .layers
+            .get(index)
+            .ok_or_else(|| not_ebpf(format!("layer {index} does not exist")))
     }
 
-    /// Reads the program object, verified against its descriptor.
+    /// Reads the program object, verified: the layer holding it is hashed and must match
+    /// its descriptor. For bpfman images the object is the file inside that tar+gzip
+    /// layer (see [`super::bpfman::read_object`]).
     pub fn read_program(&self, source: &dyn ImageSource) -> Result<Vec<u8>> {
         let layer = self.program_layer(source.location())?;
-        source.read_blob(layer, MAX_OBJECT_SIZE)
+        match self.format {
+            Format::Bpfman => super::bpfman::read_object(source, layer),
+            _ => source.read_blob(layer, MAX_OBJECT_SIZE),
+        }
     }
 }
 
@@ -216,14 +227,15 @@ pub fn open_image(
         what: format!("manifest {}", descriptor.digest),
         source: e,
     })?;
-    let format = Format::detect(&manifest);
+    let recognised = recognise(source, &manifest)?;
     Ok(Image {
         name: entry.ref_name().map(str::to_string),
         platform: descriptor.platform.as_ref().map(Platform::normalized),
         descriptor,
         manifest,
         manifest_bytes,
-        format,
+        format: recognised.format,
+        program_layer_index: recognised.program,
     })
 }
 

@@ -24,8 +24,9 @@ pub struct ImageSummary {
     pub size: u64,
     /// Platforms (`linux/amd64`): one for an image, one per image for an index.
     pub platforms: Vec<String>,
-    /// `bee`, `gadget`, `other`, `index` for a multi-platform index, or `signature` for
-    /// a signature image (`sha256-<hex>.sig`).
+    /// `bee`, `gadget`, `bpfman`, `generic`, `other`, or `signature` for a signature
+    /// image (`sha256-<hex>.sig`). For a multi-platform index, the format its images
+    /// share (`media_type` says it is an index), or `index` when they differ.
     pub format: String,
     /// Signatures stored for it in the layout (its `sha256-<hex>.sig` image), by any key
     /// and unchecked: `verify --key` checks them.
@@ -60,20 +61,26 @@ fn summarise(source: &dyn ImageSource, entry: &Descriptor) -> Result<ImageSummar
         })?;
         let mut size = entry.size;
         let mut platforms = Vec::new();
+        let mut formats = std::collections::BTreeSet::new();
         for child in &nested.manifests {
             if let Some(p) = &child.platform {
                 platforms.push(p.normalized().to_string());
                 let image = open_image(source, child, Some(&p.normalized()))?;
                 size += image_size(&image);
+                formats.insert(image.format.to_string());
             }
         }
+        let format = match formats.len() {
+            1 => formats.pop_first().unwrap_or_default(),
+            _ => "index".to_string(),
+        };
         return Ok(ImageSummary {
             name,
             digest: entry.digest.clone(),
             media_type: entry.media_type.clone(),
             size,
             platforms,
-            format: "index".into(),
+            format,
             signatures: 0,
         });
     }
