@@ -238,8 +238,8 @@ fn copy_from(
                 }
                 let origin = location.join(d.digest.blob_path());
                 match &node.json {
-                    Some(bytes) => writer.put_reader(&bytes[..], Some(d), &origin)?,
-                    None => writer.put_reader(source.open_blob(d)?, Some(d), &origin)?,
+                    Some(bytes) => writer.put_reader(&bytes[..], Some(d), None, &origin)?,
+                    None => writer.put_reader(source.open_blob(d)?, Some(d), None, &origin)?,
                 };
                 report.blobs_written += 1;
                 report.bytes_written += d.size;

@@ -29,6 +29,8 @@ pub use limits::Limits;
 pub use reader::TarArchive;
 pub use stream::StreamArchive;
 pub use writer::{ArchiveBuilder, Compression, WriteOptions, WrittenArchive};
+// The bounded tar parser also reads the tar+gzip layers of bpfman images (src/image/bpfman.rs).
+pub(crate) use self::tar::{Input as TarInput, LimitExceeded, StreamInput, TarReader};
 
 use crate::error::{io_err, Result};
 use crate::source::ImageSource;

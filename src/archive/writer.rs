@@ -33,6 +33,7 @@ use crate::oci::digest::Hasher;
 use crate::oci::media_type::{ANNOTATION_REF_NAME, OCI_INDEX, OCI_LAYOUT_FILE_CONTENT};
 use crate::oci::{canonical, Descriptor, Digest, ImageIndex, RefName};
 use crate::source::ImageSource;
+use crate::transfer::{copy_hashing, CopyError, FlushingFile};
 
 /// Copy buffer (256 KiB, as for layout blobs).
 const BUF_SIZE: usize = 256 << 10;
@@ -281,6 +282,8 @@ impl<'a> ArchiveBuilder<'a> {
             .file
             .try_clone()
             .map_err(io_err("opening", &temp.path))?;
+        // Write-back starts in the background while later blobs are hashed.
+        let file = FlushingFile::new(file).map_err(io_err("opening", &temp.path))?;
         let buffered = BufWriter::with_capacity(BUF_SIZE, file);
         let mut out: Box<dyn ArchiveSink> = match options.compression {
             Compression::None => Box::new(buffered),
@@ -300,7 +303,6 @@ impl<'a> ArchiveBuilder<'a> {
             mtime,
         )
         .map_err(werr)?;
-        let mut buf = vec![0u8; BUF_SIZE];
         let mut blob_bytes = 0;
         let blobs = self.blobs.len();
         for (digest, (descriptor, origin)) in &self.blobs {
@@ -320,7 +322,7 @@ impl<'a> ArchiveBuilder<'a> {
                 mtime,
             )
             .map_err(werr)?;
-            copy_verified(reader, &mut *out, descriptor, &from, &temp_path, &mut buf)?;
+            copy_verified(reader, &mut *out, descriptor, &from, &temp_path)?;
             out.write_all(&ZEROS[..(padded(descriptor.size) - descriptor.size) as usize])
                 .map_err(werr)?;
             blob_bytes += descriptor.size;
@@ -364,41 +366,33 @@ pub fn check_destination(dest: &Path, overwrite: bool) -> Result<()> {
     }
 }
 
-/// Copies exactly `descriptor.size` bytes from `reader`, hashing them; the content must
-/// match the descriptor.
+/// Copies exactly `descriptor.size` bytes from `reader`, hashing them on a second core
+/// while they are written; the content must match the descriptor.
 fn copy_verified(
-    reader: Box<dyn Read + '_>,
+    mut reader: Box<dyn Read + '_>,
     out: &mut dyn ArchiveSink,
     descriptor: &Descriptor,
     from: &Path,
     temp_path: &Path,
-    buf: &mut [u8],
 ) -> Result<()> {
-    let mut reader = reader.take(descriptor.size + 1);
-    let mut hasher = Hasher::new();
-    loop {
-        let n = match reader.read(buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(io_err("reading", from.join(descriptor.digest.blob_path()))(
-                    e,
-                ))
-            }
-        };
-        if hasher.len() + n as u64 > descriptor.size {
+    let copied = copy_hashing(&mut reader, out, descriptor.size, Some(descriptor.size));
+    let hasher = match copied {
+        Ok(h) => h,
+        Err(CopyError::Read(e)) => {
+            return Err(io_err("reading", from.join(descriptor.digest.blob_path()))(
+                e,
+            ))
+        }
+        Err(CopyError::Write(e)) => return Err(io_err("writing", temp_path)(e)),
+        Err(CopyError::TooLong { read }) => {
             return Err(Error::SizeMismatch {
                 path: from.to_path_buf(),
                 digest: descriptor.digest.clone(),
                 expected: descriptor.size,
-                found: hasher.len() + n as u64,
-            });
+                found: read,
+            })
         }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(io_err("writing", temp_path))?;
-    }
+    };
     let (found, size) = hasher.finish();
     if size != descriptor.size {
         return Err(Error::SizeMismatch {
@@ -459,7 +453,7 @@ trait ArchiveSink: Write {
     fn finish(&mut self) -> io::Result<()>;
 }
 
-impl ArchiveSink for BufWriter<File> {
+impl ArchiveSink for BufWriter<FlushingFile> {
     fn finish(&mut self) -> io::Result<()> {
         self.flush()
     }

@@ -14,6 +14,7 @@ use crate::error::{io_err, Error, Result};
 use crate::oci::digest::Hasher;
 use crate::oci::media_type::{ANNOTATION_REF_NAME, OCI_LAYOUT_FILE_CONTENT};
 use crate::oci::{canonical, Descriptor, Digest, ImageIndex, RefName};
+use crate::transfer::{copy_hashing, CopyError, FlushingFile};
 
 /// What setting a name did to index.json.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +48,9 @@ pub struct LayoutWriter {
     /// only while the layout is being created under our lock.
     created_root: Option<PathBuf>,
     created_blobs: Vec<PathBuf>,
+    /// Blobs written and hashed but not yet renamed into place: they are made durable
+    /// together at commit (group durability), so no torn blob is ever visible.
+    pending: Vec<PendingBlob>,
     /// Whether this writer wrote `oci-layout` (a new layout), removed on rollback.
     wrote_oci_layout: bool,
     /// Whether a blob was removed (the blob directory is synced on commit).
@@ -73,6 +77,12 @@ pub struct StaleTemp {
 /// writer that rolled back the creation of the layout. Each retry means another writer
 /// finished, so this is only reached under pathological churn.
 const MAX_OPEN_ATTEMPTS: usize = 64;
+
+/// From this many blobs in one commit (16), one `syncfs` beats an fsync per file.
+const GROUP_SYNC_MIN: usize = 16;
+
+/// Blobs at least this large (128 MiB) are flushed in the background while written.
+const BACKGROUND_FLUSH_MIN: u64 = 128 << 20;
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -223,6 +233,7 @@ impl LayoutWriter {
             initialise,
             created_root,
             created_blobs: Vec::new(),
+            pending: Vec::new(),
             wrote_oci_layout: false,
             removed_blobs: false,
             stale_temp,
@@ -331,16 +342,49 @@ impl LayoutWriter {
             Ok(ExistingBlob::Absent) | Ok(ExistingBlob::Corrupt) => {}
             Err(e) => return Err(discard(e)),
         }
-        file.sync_all()
-            .map_err(|e| discard(io_err("syncing", &temp_path)(e)))?;
         drop(file);
-        let existed = target.exists();
-        fs::rename(&temp_path, &target)
-            .map_err(|e| discard(io_err("renaming into", &target)(e)))?;
-        if !existed {
-            self.created_blobs.push(target);
+        if self.pending.iter().any(|p| p.digest == digest) {
+            let _ = fs::remove_file(&temp_path);
+            return Ok((digest, size));
         }
+        self.pending.push(PendingBlob {
+            temp: temp_path,
+            target,
+            digest: digest.clone(),
+            size,
+        });
         Ok((digest, size))
+    }
+
+    /// Makes every pending blob durable, then renames each into place: one `syncfs`
+    /// for a large batch (no fsync storm), an fsync per file for a small one.
+    fn settle_pending(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let root = self.layout.root.clone();
+        if self.pending.len() >= GROUP_SYNC_MIN {
+            let dir = File::open(&root).map_err(io_err("opening", &root))?;
+            rustix::fs::syncfs(&dir)
+                .map_err(|e| full_disk_hint(&root, io_err("syncing", &root)(e.into())))?;
+        } else {
+            for p in &self.pending {
+                File::open(&p.temp)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| full_disk_hint(&root, io_err("syncing", &p.temp)(e)))?;
+            }
+        }
+        for p in std::mem::take(&mut self.pending) {
+            let existed = p.target.exists();
+            if let Err(e) = fs::rename(&p.temp, &p.target) {
+                let _ = fs::remove_file(&p.temp);
+                return Err(io_err("renaming into", &p.target)(e));
+            }
+            if !existed {
+                self.created_blobs.push(p.target);
+            }
+        }
+        Ok(())
     }
 
     /// Whether a valid blob with this digest and size is already in the layout; then a
@@ -353,6 +397,14 @@ impl LayoutWriter {
     }
 
     fn existing_blob_state(&self, digest: &Digest, size: u64) -> Result<ExistingBlob> {
+        if let Some(p) = self.pending.iter().find(|p| &p.digest == digest) {
+            // Hashed while written in this transaction.
+            return Ok(if p.size == size {
+                ExistingBlob::Valid
+            } else {
+                ExistingBlob::Corrupt
+            });
+        }
         let path = self.layout.blob_path(digest);
         let meta = match fs::symlink_metadata(&path) {
             Ok(m) => m,
@@ -413,30 +465,56 @@ impl LayoutWriter {
         Ok((self.put_bytes(media_type, &bytes)?, bytes))
     }
 
-    /// Streams `reader` into a blob (hashing on the way) and returns (digest, size).
-    /// With `expected`, reading stops at the declared size + 1 and the content is checked.
+    /// Streams `reader` into a blob (hashing on a second core while writing) and returns
+    /// (digest, size). With `expected`, reading stops at the declared size + 1 and the
+    /// content is checked. `size_hint` (or the expected size) tells whether the blob is
+    /// large enough for a hashing thread to pay off.
     pub fn put_reader(
         &mut self,
         reader: impl Read,
         expected: Option<&Descriptor>,
+        size_hint: Option<u64>,
         source_name: &Path,
     ) -> Result<(Digest, u64)> {
         let mut blob = self.begin_blob()?;
-        let mut reader: Box<dyn Read> = match expected {
-            Some(d) => Box::new(reader.take(d.size + 1)),
-            None => Box::new(reader),
+        let temp = blob.temp_path.clone();
+        let limit = expected.map_or(u64::MAX, |d| d.size);
+        let file = blob.file.as_mut().expect("a new blob writer has its file");
+        let mut reader = reader;
+        // Hashing runs on a second core while this thread reads and writes; large blobs
+        // are flushed to disk in the background as they are written.
+        let hint = size_hint.or(expected.map(|d| d.size));
+        let copied = if hint.is_some_and(|h| h >= BACKGROUND_FLUSH_MIN) {
+            // The clone shares the file offset: writes through it continue the blob.
+            match file
+                .flush()
+                .and_then(|()| file.get_ref().try_clone())
+                .and_then(FlushingFile::new)
+            {
+                Ok(mut flushing) => copy_hashing(&mut reader, &mut flushing, limit, hint),
+                Err(e) => Err(CopyError::Write(e)),
+            }
+        } else {
+            copy_hashing(&mut reader, file, limit, hint)
         };
-        let mut buf = vec![0u8; BLOB_BUF_SIZE];
-        loop {
-            let n = match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_err("reading", source_name)(e)),
-            };
-            let temp = blob.temp_path.clone();
-            blob.write_all(&buf[..n])
-                .map_err(|e| full_disk_hint(&self.layout.root, io_err("writing", &temp)(e)))?;
+        match copied {
+            Ok(hasher) => blob.hasher = hasher,
+            Err(CopyError::Read(e)) => return Err(io_err("reading", source_name)(e)),
+            Err(CopyError::Write(e)) => {
+                return Err(full_disk_hint(
+                    &self.layout.root,
+                    io_err("writing", &temp)(e),
+                ))
+            }
+            Err(CopyError::TooLong { read }) => {
+                let want = expected.expect("only an expected size limits the copy");
+                return Err(Error::SizeMismatch {
+                    path: self.layout.root.clone(),
+                    digest: want.digest.clone(),
+                    expected: want.size,
+                    found: read,
+                });
+            }
         }
         self.commit_blob(blob, expected)
     }
@@ -541,6 +619,7 @@ impl LayoutWriter {
     /// fails (that error is still returned).
     pub fn commit(mut self) -> Result<()> {
         let root = self.layout.root.clone();
+        self.settle_pending()?;
         if !self.created_blobs.is_empty() || self.removed_blobs {
             sync_dir(&root.join("blobs/sha256")).map_err(|e| full_disk_hint(&root, e))?;
         }
@@ -575,6 +654,9 @@ impl LayoutWriter {
 impl Drop for LayoutWriter {
     // Runs before the fields are dropped, so the lock is still held during the rollback.
     fn drop(&mut self) {
+        for p in &self.pending {
+            let _ = fs::remove_file(&p.temp);
+        }
         if self.committed {
             return;
         }
@@ -589,6 +671,14 @@ impl Drop for LayoutWriter {
             let _ = fs::remove_file(self.layout.root.join("oci-layout"));
         }
     }
+}
+
+/// A blob hashed and written to a temporary file, waiting for commit.
+struct PendingBlob {
+    temp: PathBuf,
+    target: PathBuf,
+    digest: Digest,
+    size: u64,
 }
 
 enum ExistingBlob {
