@@ -35,9 +35,11 @@ pub mod layout;
 pub mod load;
 pub mod oci;
 pub mod pack;
+pub mod progress;
 pub mod sign;
 pub mod source;
 pub mod tag;
+pub mod transfer;
 pub mod verify;
 
 pub use error::{Error, Result};

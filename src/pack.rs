@@ -4,6 +4,11 @@
 //! Everything that can be checked is checked before the layout is touched (inputs exist,
 //! are BPF objects of the right byte order, names are valid and unique), so bad input
 //! never leaves a partial layout behind.
+//!
+//! Images are written in bee's format by default, or as bpfman bytecode images
+//! ([`PackFormat::Bpfman`], see [`crate::image::bpfman`]). With
+//! [`PackOptions::platform_objects`], one object per platform becomes one image index
+//! (multi-architecture) under one name.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
@@ -15,13 +20,28 @@ use serde::Serialize;
 use crate::archive::{ArchiveBuilder, Limits, WriteOptions};
 use crate::elf::{self, ByteOrder, ObjectInfo};
 use crate::error::{io_err, Error, Result};
+use crate::image::bpfman;
 use crate::image::config::{EbpfConfig, ObjectMetadata};
+use crate::image::resolve::MAX_OBJECT_SIZE;
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::oci::media_type::{
     ANNOTATION_CREATED, ANNOTATION_TITLE, EBPF_CONFIG, EBPF_CONFIG_TITLE, EBPF_PROGRAM,
-    EBPF_PROGRAM_TITLE, OCI_MANIFEST,
+    EBPF_PROGRAM_TITLE, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST,
 };
-use crate::oci::{Descriptor, Digest, ImageManifest, Platform, RefName};
+use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, RefName};
+
+/// The image format `pack` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PackFormat {
+    /// The eBPF Image specification (bumblebee): the raw object as a layer, our metadata
+    /// in the config.
+    #[default]
+    Bee,
+    /// bpfman's bytecode image: the object in a tar+gzip layer, `io.ebpf.programs` and
+    /// `io.ebpf.maps` labels in an ordinary image config.
+    Bpfman,
+}
 
 /// What to pack and how.
 #[derive(Debug, Clone)]
@@ -32,7 +52,8 @@ pub struct PackOptions {
     /// to create or add to (an existing archive is rewritten atomically with its images
     /// kept).
     pub output: PathBuf,
-    /// The name for a single input (default: the file name without `.bpf.o`/`.o`).
+    /// The name for a single input (default: the file name without `.bpf.o`/`.o`), or for
+    /// the image index of `platform_objects`.
     pub tag: Option<RefName>,
     /// The platform recorded on the index entry.
     pub platform: Platform,
@@ -41,6 +62,29 @@ pub struct PackOptions {
     /// `org.opencontainers.image.created`, when reproducible time is asked for
     /// (`SOURCE_DATE_EPOCH`).
     pub created: Option<String>,
+    /// The format of the images written.
+    pub format: PackFormat,
+    /// Multi-architecture: one object file per platform, written as one manifest each and
+    /// an image index over them, named `tag` (or the objects' common default name). When
+    /// not empty, `inputs` must be empty and `platform` is not used; each object's byte
+    /// order must be its platform's.
+    pub platform_objects: Vec<(Platform, PathBuf)>,
+}
+
+impl Default for PackOptions {
+    /// No inputs, output `.`, this machine's platform, bee format.
+    fn default() -> Self {
+        Self {
+            inputs: Vec::new(),
+            output: PathBuf::from("."),
+            tag: None,
+            platform: Platform::host(),
+            annotations: BTreeMap::new(),
+            created: None,
+            format: PackFormat::Bee,
+            platform_objects: Vec::new(),
+        }
+    }
 }
 
 /// One image written (or found already there).
@@ -48,16 +92,32 @@ pub struct PackOptions {
 pub struct PackedImage {
     /// The name given to it.
     pub name: String,
+    /// The object it was made from (`None` for a multi-platform index: see `platforms`).
+    pub source: Option<PathBuf>,
+    /// The manifest digest (the index digest for a multi-platform image).
+    pub digest: Digest,
+    /// Bytes of manifest, config and program (for an index: of all its images, and itself).
+    pub size: u64,
+    /// `added`, `unchanged`, or `moved` (with `previous`).
+    pub change: &'static str,
+    /// The digest the name pointed at before, when it moved.
+    pub previous: Option<Digest>,
+    /// For a multi-platform image, the manifest written for each platform.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub platforms: Vec<PackedPlatform>,
+}
+
+/// One platform's manifest of a multi-platform image.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackedPlatform {
+    /// `os/architecture[/variant]`.
+    pub platform: String,
     /// The object it was made from.
     pub source: PathBuf,
     /// The manifest digest.
     pub digest: Digest,
     /// Bytes of manifest, config and program.
     pub size: u64,
-    /// `added`, `unchanged`, or `moved` (with `previous`).
-    pub change: &'static str,
-    /// The digest the name pointed at before, when it moved.
-    pub previous: Option<Digest>,
 }
 
 /// A file under an input directory that is not a BPF object, and why.
@@ -74,6 +134,8 @@ pub struct SkippedFile {
 pub struct PackReport {
     /// The layout written.
     pub output: PathBuf,
+    /// The format of the images written.
+    pub format: PackFormat,
     /// The images, in the order packed.
     pub images: Vec<PackedImage>,
     /// Files skipped while walking directories.
@@ -86,12 +148,17 @@ struct Candidate {
     name: RefName,
     size: u64,
     info: ObjectInfo,
+    platform: Platform,
 }
 
 /// Packs the inputs into the layout at `options.output`. On any error nothing is left
 /// behind: a new layout is not created, an existing one is not changed.
 pub fn pack(options: &PackOptions) -> Result<PackReport> {
-    let (candidates, skipped) = collect(options)?;
+    let (candidates, skipped) = if options.platform_objects.is_empty() {
+        collect(options)?
+    } else {
+        (collect_platforms(options)?, Vec::new())
+    };
     if !options.output.is_dir() {
         if let Some(mut archive) = WriteOptions::for_path(&options.output) {
             // Objects are hashed once to build the manifests, and again as they are
@@ -114,6 +181,7 @@ pub fn pack(options: &PackOptions) -> Result<PackReport> {
             builder.write(&options.output, &archive)?;
             return Ok(PackReport {
                 output: options.output.clone(),
+                format: options.format,
                 images,
                 skipped,
             });
@@ -124,6 +192,7 @@ pub fn pack(options: &PackOptions) -> Result<PackReport> {
     writer.commit()?;
     Ok(PackReport {
         output: options.output.clone(),
+        format: options.format,
         images,
         skipped,
     })
@@ -136,6 +205,8 @@ trait ImageSink {
     fn put_object(&mut self, path: &Path) -> Result<(Digest, u64)>;
     /// Adds canonical JSON as a blob.
     fn put_json<T: Serialize>(&mut self, media_type: &str, value: &T) -> Result<Descriptor>;
+    /// Adds bytes made in memory as a blob.
+    fn put_blob(&mut self, media_type: &str, bytes: Vec<u8>) -> Result<Descriptor>;
     /// Points a name at a manifest.
     fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange;
 }
@@ -143,10 +214,14 @@ trait ImageSink {
 impl ImageSink for LayoutWriter {
     fn put_object(&mut self, path: &Path) -> Result<(Digest, u64)> {
         let file = File::open(path).map_err(io_err("opening", path))?;
-        self.put_reader(file, None, path)
+        let size = file.metadata().map(|m| m.len()).ok();
+        self.put_reader(file, None, size, path)
     }
     fn put_json<T: Serialize>(&mut self, media_type: &str, value: &T) -> Result<Descriptor> {
         LayoutWriter::put_json(self, media_type, value).map(|(d, _)| d)
+    }
+    fn put_blob(&mut self, media_type: &str, bytes: Vec<u8>) -> Result<Descriptor> {
+        self.put_bytes(media_type, &bytes)
     }
     fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange {
         LayoutWriter::set_name(self, name, descriptor)
@@ -160,44 +235,130 @@ impl ImageSink for ArchiveBuilder<'_> {
     fn put_json<T: Serialize>(&mut self, media_type: &str, value: &T) -> Result<Descriptor> {
         ArchiveBuilder::put_json(self, media_type, value).map(|(d, _)| d)
     }
+    fn put_blob(&mut self, media_type: &str, bytes: Vec<u8>) -> Result<Descriptor> {
+        Ok(self.put_bytes(media_type, bytes))
+    }
     fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange {
         ArchiveBuilder::set_name(self, name, descriptor)
     }
 }
 
-/// Writes one image per candidate and names it.
+/// Writes one image per candidate and names it; with `platform_objects`, one manifest
+/// per candidate and an image index over them, named once.
 fn add_images<S: ImageSink>(
     writer: &mut S,
     candidates: &[Candidate],
     options: &PackOptions,
 ) -> Result<Vec<PackedImage>> {
+    if !options.platform_objects.is_empty() {
+        return add_index(writer, candidates, options).map(|image| vec![image]);
+    }
     let mut images = Vec::new();
     for c in candidates {
         let (manifest_desc, size) = write_image(writer, c, options)?;
         let digest = manifest_desc.digest.clone();
-        let change = writer.set_name(&c.name, manifest_desc);
-        let (change, previous) = match change {
-            IndexChange::Added => ("added", None),
-            IndexChange::Unchanged => ("unchanged", None),
-            IndexChange::Moved { from } => ("moved", Some(from)),
-        };
+        let (change, previous) = change_of(writer.set_name(&c.name, manifest_desc));
         images.push(PackedImage {
             name: c.name.to_string(),
-            source: c.path.clone(),
+            source: Some(c.path.clone()),
             digest,
             size,
             change,
             previous,
+            platforms: Vec::new(),
         });
     }
     Ok(images)
 }
 
+fn change_of(change: IndexChange) -> (&'static str, Option<Digest>) {
+    match change {
+        IndexChange::Added => ("added", None),
+        IndexChange::Unchanged => ("unchanged", None),
+        IndexChange::Moved { from } => ("moved", Some(from)),
+    }
+}
+
+/// Writes one manifest per candidate (sorted by platform) and an OCI image index listing
+/// them with their platforms, and names the index.
+fn add_index<S: ImageSink>(
+    writer: &mut S,
+    candidates: &[Candidate],
+    options: &PackOptions,
+) -> Result<PackedImage> {
+    let mut manifests = Vec::new();
+    let mut platforms = Vec::new();
+    let mut total = 0;
+    for c in candidates {
+        let (manifest_desc, size) = write_image(writer, c, options)?;
+        platforms.push(PackedPlatform {
+            platform: c.platform.to_string(),
+            source: c.path.clone(),
+            digest: manifest_desc.digest.clone(),
+            size,
+        });
+        total += size;
+        manifests.push(manifest_desc);
+    }
+    let index = ImageIndex {
+        manifests,
+        ..ImageIndex::empty()
+    };
+    let index_desc = writer.put_json(OCI_INDEX, &index)?;
+    total += index_desc.size;
+    let digest = index_desc.digest.clone();
+    // One name for every candidate (checked by `collect_platforms`).
+    let name = candidates[0].name.clone();
+    let (change, previous) = change_of(writer.set_name(&name, index_desc));
+    Ok(PackedImage {
+        name: name.to_string(),
+        source: None,
+        digest,
+        size: total,
+        change,
+        previous,
+        platforms,
+    })
+}
+
+/// Writes one image for a candidate, in the format asked for, and returns its manifest
+/// descriptor (with the candidate's platform) and the bytes of manifest, config and
+/// layers.
 fn write_image<S: ImageSink>(
     writer: &mut S,
     c: &Candidate,
     options: &PackOptions,
 ) -> Result<(Descriptor, u64)> {
+    let (config_desc, layers) = match options.format {
+        PackFormat::Bee => write_bee_blobs(writer, c)?,
+        PackFormat::Bpfman => write_bpfman_blobs(writer, c, options)?,
+    };
+    let mut annotations = options.annotations.clone();
+    if let Some(created) = &options.created {
+        annotations.insert(ANNOTATION_CREATED.to_string(), created.clone());
+    }
+    let layers_size: u64 = layers.iter().map(|l| l.size).sum();
+    let manifest = ImageManifest {
+        schema_version: 2,
+        media_type: Some(OCI_MANIFEST.to_string()),
+        artifact_type: None,
+        config: config_desc,
+        layers,
+        subject: None,
+        annotations,
+        extra: BTreeMap::new(),
+    };
+    let mut manifest_desc = writer.put_json(OCI_MANIFEST, &manifest)?;
+    let size = manifest_desc.size + manifest.config.size + layers_size;
+    manifest_desc.platform = Some(c.platform.clone());
+    Ok((manifest_desc, size))
+}
+
+/// bee: the object itself as the program layer, our metadata as the config.
+fn write_bee_blobs<S: ImageSink>(
+    writer: &mut S,
+    c: &Candidate,
+) -> Result<(Descriptor, Vec<Descriptor>)> {
     let (program_digest, program_size) = writer.put_object(&c.path)?;
     if program_size != c.size {
         return Err(Error::Input {
@@ -215,24 +376,48 @@ fn write_image<S: ImageSink>(
     };
     let config_desc = writer.put_json(EBPF_CONFIG, &config)?;
     let config_desc = config_desc.with_annotation(ANNOTATION_TITLE, EBPF_CONFIG_TITLE);
-    let mut annotations = options.annotations.clone();
-    if let Some(created) = &options.created {
-        annotations.insert(ANNOTATION_CREATED.to_string(), created.clone());
+    Ok((config_desc, vec![program]))
+}
+
+/// bpfman: an image config with the labels, the object in a tar+gzip layer under its
+/// file name (see [`bpfman::build`]).
+fn write_bpfman_blobs<S: ImageSink>(
+    writer: &mut S,
+    c: &Candidate,
+    options: &PackOptions,
+) -> Result<(Descriptor, Vec<Descriptor>)> {
+    let mut object = Vec::with_capacity(c.size as usize);
+    File::open(&c.path)
+        .map_err(io_err("opening", &c.path))?
+        .take(MAX_OBJECT_SIZE + 1)
+        .read_to_end(&mut object)
+        .map_err(io_err("reading", &c.path))?;
+    if object.len() as u64 != c.size {
+        return Err(Error::Input {
+            path: c.path.clone(),
+            reason: format!(
+                "changed while being packed (was {} bytes, read {})",
+                c.size,
+                object.len()
+            ),
+        });
     }
-    let manifest = ImageManifest {
-        schema_version: 2,
-        media_type: Some(OCI_MANIFEST.to_string()),
-        artifact_type: None,
-        config: config_desc,
-        layers: vec![program],
-        subject: None,
-        annotations,
-        extra: BTreeMap::new(),
-    };
-    let mut manifest_desc = writer.put_json(OCI_MANIFEST, &manifest)?;
-    let size = manifest_desc.size + manifest.config.size + program_size;
-    manifest_desc.platform = Some(options.platform.clone());
-    Ok((manifest_desc, size))
+    let file_name = c
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "program.o".into());
+    let image = bpfman::build(
+        &c.path,
+        &file_name,
+        &object,
+        &c.info,
+        &c.platform,
+        options.created.as_deref(),
+    )?;
+    let config_desc = writer.put_blob(OCI_CONFIG, image.config)?;
+    let layer_desc = writer.put_blob(bpfman::LAYER_TAR_GZIP, image.layer)?;
+    Ok((config_desc, vec![layer_desc]))
 }
 
 /// Finds and checks every input object; returns them sorted by name.
@@ -352,10 +537,96 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
             name,
             size,
             info,
+            platform: options.platform.clone(),
         });
     }
     candidates.sort_by(|a, b| a.name.cmp(&b.name));
     Ok((candidates, skipped))
+}
+
+/// Checks the objects of a multi-platform pack: one per platform, each a BPF object of
+/// its platform's byte order, all under one name (`--tag`, or the objects' common default
+/// name). Returns them sorted by platform.
+fn collect_platforms(options: &PackOptions) -> Result<Vec<Candidate>> {
+    if let Some(input) = options.inputs.first() {
+        return Err(Error::Input {
+            path: input.clone(),
+            reason: "give either INPUT files or --platform OS/ARCH=FILE objects, not both".into(),
+        });
+    }
+    let mut seen = BTreeSet::new();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for (platform, path) in &options.platform_objects {
+        let platform = platform.normalized();
+        if !seen.insert(platform.to_string()) {
+            return Err(Error::Input {
+                path: path.clone(),
+                reason: format!("platform {platform} is given twice; give one object per platform"),
+            });
+        }
+        let meta = fs::metadata(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Error::Input {
+                path: path.clone(),
+                reason: "no such file".into(),
+            },
+            _ => io_err("reading", path)(e),
+        })?;
+        if !meta.is_file() {
+            return Err(Error::Input {
+                path: path.clone(),
+                reason: format!("not a file: --platform {platform}=FILE names one BPF object"),
+            });
+        }
+        if let Err(reason) = classify_file(path)? {
+            return Err(Error::Input {
+                path: path.clone(),
+                reason: format!("not a BPF object: {reason}"),
+            });
+        }
+        let file = File::open(path).map_err(io_err("opening", path))?;
+        let size = file.metadata().map_err(io_err("reading", path))?.len();
+        let info = elf::inspect_file(&file).map_err(|source| Error::Elf {
+            path: path.clone(),
+            source,
+        })?;
+        let want = if platform.is_big_endian() {
+            ByteOrder::Big
+        } else {
+            ByteOrder::Little
+        };
+        if info.byte_order != want {
+            return Err(Error::Input {
+                path: path.clone(),
+                reason: format!(
+                    "{}-endian BPF object, but platform {platform} is {want}-endian; give the {want}-endian build for it",
+                    info.byte_order
+                ),
+            });
+        }
+        let name = match &options.tag {
+            Some(tag) => tag.clone(),
+            None => default_name(path)?,
+        };
+        if let Some(other) = candidates.iter().find(|c| c.name != name) {
+            return Err(Error::Input {
+                path: path.clone(),
+                reason: format!(
+                    "would be named {name}, but {} would be named {}: name the multi-platform image with --tag",
+                    other.path.display(),
+                    other.name
+                ),
+            });
+        }
+        candidates.push(Candidate {
+            path: path.clone(),
+            name,
+            size,
+            info,
+            platform,
+        });
+    }
+    candidates.sort_by_key(|c| c.platform.to_string());
+    Ok(candidates)
 }
 
 /// `execsnoop.bpf.o` → `execsnoop`, `probe.o` → `probe`, validated as a ref name.

@@ -4,15 +4,18 @@ mod util;
 
 mod archive;
 mod bad_input;
+mod cli_extras;
 mod copy;
 mod faults;
 mod hostile;
 mod interop;
+mod interop_formats;
 mod list_inspect;
 #[cfg(feature = "loader")]
 mod load_cli;
 mod manage;
 mod pack;
 mod property;
+mod registry;
 mod signing;
 mod verify;

@@ -6,6 +6,7 @@
 
 mod copy;
 mod gc;
+mod generate;
 mod inspect;
 mod keygen;
 mod limits;
@@ -13,6 +14,7 @@ mod list;
 #[cfg(feature = "loader")]
 mod load;
 mod pack;
+mod progress;
 mod render;
 mod rm;
 mod sign;
@@ -41,12 +43,16 @@ pub const EXIT_USAGE: u8 = 2;
   ebpf-layout inspect bundle:probe
   ebpf-layout inspect 'bundle:ghcr.io/acme/probe:1.2' --json
   ebpf-layout pack build/ -o bundle.tar
-  ebpf-layout copy bundle.tar.gz /var/lib/ebpf/oci")]
+  ebpf-layout copy bundle.tar.gz /var/lib/ebpf/oci
+  ebpf-layout completions bash > /etc/bash_completion.d/ebpf-layout")]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
     #[command(flatten)]
     limits: limits::LimitArgs,
+    /// Show no progress line (it appears only on a terminal, for work that takes a while).
+    #[arg(long, short, global = true)]
+    quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +71,8 @@ enum Command {
     Load(load::LoadArgs),
     #[cfg(feature = "loader")]
     Unload(load::UnloadArgs),
+    Completions(generate::CompletionsArgs),
+    Man(generate::ManArgs),
 }
 
 /// Parses `args` (including the program name), runs the command, prints errors to
@@ -82,6 +90,15 @@ where
         }
     };
     cli.limits.limits().install();
+    let busy = match &cli.command {
+        Command::Pack(_) => Some("packing"),
+        Command::Verify(_) => Some("verifying"),
+        Command::Copy(_) => Some("copying"),
+        Command::Inspect(_) => Some("inspecting"),
+        Command::Sign(_) => Some("signing"),
+        _ => None,
+    };
+    let progress = busy.map(|what| progress::Progress::start(what.to_string(), cli.quiet));
     let result = match cli.command {
         Command::Pack(args) => pack::run(args),
         Command::List(args) => list::run(args),
@@ -97,7 +114,10 @@ where
         Command::Load(args) => load::run(args),
         #[cfg(feature = "loader")]
         Command::Unload(args) => load::run_unload(args),
+        Command::Completions(args) => generate::completions(args),
+        Command::Man(args) => generate::man(args),
     };
+    drop(progress);
     match result {
         Ok(code) => code,
         Err(e) => {
