@@ -19,21 +19,24 @@ bin=$PWD/target/release/ebpf-layout
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/ebpf-layout-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# best_of CMD...: prints the best wall time (seconds) of 3 runs; records max RSS (KiB)
-# of the best run in $rss. $setup, when set, runs (untimed) before each run.
+# best_of CMD...: prints the best wall time (seconds) of 3 runs and records the max RSS
+# (KiB) of the best run in $work/rss (it runs in a subshell). $setup, when set, runs
+# (untimed) before each run.
 setup=
 best_of() {
     local best="" t r
     for _ in 1 2 3; do
         if [ -n "$setup" ]; then bash -c "$setup"; fi
-        /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || {
+        local t0=$EPOCHREALTIME
+        /usr/bin/time -f "%M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || {
             cat "$work/stderr" >&2
             return 1
         }
-        read -r t r <"$work/time"
+        t=$(awk "BEGIN{print $EPOCHREALTIME - $t0}")
+        read -r r <"$work/time"
         if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then
             best=$t
-            rss=$r
+            echo "$r" >"$work/rss"
         fi
     done
     echo "$best"
@@ -43,12 +46,12 @@ ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1 / $2; else print \"-\" }";
 
 report() { # name time baseline_time [other_name other_time]
     local line
-    line=$(printf "%-44s %7.2f s  %6s× openssl" "$1" "$2" "$(ratio "$2" "$3")")
+    line=$(printf "%-48s %7.3f s  %6s× openssl" "$1" "$2" "$(ratio "$2" "$3")")
     if [ -n "${4:-}" ]; then
         line+=$(printf "  %6s× %s" "$(ratio "$2" "$5")" "$4")
     fi
-    if [ -n "${rss:-}" ]; then
-        line+=$(printf "  max RSS %6.1f MiB" "$(awk "BEGIN{print $rss/1024}")")
+    if [ -s "$work/rss" ]; then
+        line+=$(printf "  max RSS %6.1f MiB" "$(awk "BEGIN{print $(cat "$work/rss")/1024}")")
     fi
     echo "$line"
 }
@@ -62,7 +65,6 @@ head -c "$((size_mib << 20))" /dev/urandom >"$work/pad.bin"
 llvm-objcopy --add-section .padding="$work/pad.bin" --set-section-flags .padding=readonly,data \
     testdata/tp_counter.bpf.o "$work/big.bpf.o"
 rm "$work/pad.bin"
-rss=
 t_openssl=$(best_of openssl dgst -sha256 "$work/big.bpf.o")
 report "openssl dgst -sha256 (the limit)" "$t_openssl" "$t_openssl"
 
@@ -78,7 +80,6 @@ report "verify layout" "$t_verify" "$t_openssl"
 t_inspect=$(best_of "$bin" inspect "$work/big-layout")
 report "inspect (hash + parse the object)" "$t_inspect" "$t_openssl"
 
-rss=
 setup="rm -f '$work/skopeo.tar' '$work/big.tar' '$work/big2.tar'; rm -rf '$work/imported'; sync"
 t_skopeo=$(best_of skopeo copy --quiet "oci:$work/big-layout:big" "oci-archive:$work/skopeo.tar:big")
 report "skopeo copy oci: → oci-archive: (for scale)" "$t_skopeo" "$t_openssl"
@@ -105,7 +106,6 @@ for i in $(seq 1 "$small"); do
     printf '%08d' "$i" >"$work/tag.bin"
     llvm-objcopy --add-section .note.id="$work/tag.bin" testdata/tp_counter.bpf.o "$work/small/p$i.bpf.o"
 done
-rss=
 t_cat=$(best_of bash -c "cat '$work'/small/*.bpf.o | openssl dgst -sha256")
 report "openssl dgst -sha256 over all objects" "$t_cat" "$t_cat"
 # Many small files are bound by creating files, not by hashing: 'cp -r' of the objects

@@ -20,6 +20,7 @@ use crate::image::resolve::select;
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::oci::media_type::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, ImageRef, RefName, Selector};
+use crate::sign::signature_name;
 use crate::source::{self, ImageSource};
 
 /// How deep nested indexes (and subjects) may go before the source is called hostile.
@@ -177,6 +178,9 @@ fn copy_from(
             (None, None) => None,
         };
         named.push((name, entry.clone()));
+    }
+    if !matches!(options.source.selector, Selector::All) {
+        add_signatures(&index, &mut named);
     }
     check_ambiguous(&location, &named)?;
 
@@ -363,6 +367,25 @@ fn roots(
     }
     // Names (with the ambiguity check), nested digests, and the "not found" messages.
     select(source, index, selector)
+}
+
+/// Signatures travel with the images they sign: the `sha256-<hex>.sig` entries (cosign's
+/// naming) of the selected images are copied too, under their own names. (Copying a whole
+/// layout or archive carries them anyway.)
+fn add_signatures(index: &ImageIndex, named: &mut Vec<(Option<RefName>, Descriptor)>) {
+    let signed: Vec<Digest> = named.iter().map(|(_, d)| d.digest.clone()).collect();
+    for digest in signed {
+        let name = signature_name(&digest);
+        for entry in index
+            .manifests
+            .iter()
+            .filter(|e| e.ref_name() == Some(name.as_str()))
+        {
+            if !named.iter().any(|(_, d)| d.digest == entry.digest) {
+                named.push((Some(name.clone()), entry.clone()));
+            }
+        }
+    }
 }
 
 /// The same name on two different manifests cannot be written.

@@ -614,7 +614,6 @@ fn signatures_survive_layout_to_archive_to_layout() {
 }
 
 #[test]
-#[ignore = "copy does not carry the sha256-<hex>.sig image of a single image it copies yet"]
 fn signatures_survive_single_image_copies() {
     let s = Signed::new();
     sign_ok(s.root_str(), &s.path("k.key"));

@@ -133,7 +133,7 @@ pub fn sign(options: &SignOptions<'_>) -> Result<SignReport> {
             reason: format!("--identity {identity:?} is not a repository name: {reason}"),
         })?;
     }
-    let mut writer = LayoutWriter::open_or_create(path)?;
+    let mut writer = LayoutWriter::open(path)?;
     let index = writer.index().clone();
     let selected = selected_images(writer.layout(), &index, &options.reference.selector)?;
     let public = options.key.public_key();
