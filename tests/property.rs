@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use ebpf_layout::oci::{Platform, RefName, Selector};
+use ebpf_layout::copy::{copy, CopyOptions};
+use ebpf_layout::oci::{ImageRef, Platform, RefName, Selector};
 use ebpf_layout::pack::{pack, PackOptions};
 use ebpf_layout::verify::{verify, VerifyOptions};
 use proptest::prelude::*;
@@ -71,5 +72,23 @@ proptest! {
         let report = verify(&layout, "layout", &Selector::All, &VerifyOptions { strict: !moved, ..Default::default() }).unwrap();
         prop_assert!(report.ok, "{:#?}", report.problems);
         prop_assert_eq!(report.errors, 0);
+
+        // And everything copy makes of it: an archive, and a fresh layout from that
+        // archive (copies carry only what is referenced, so they verify strictly).
+        let tar = d.path(if steps.len() % 2 == 0 { "copy.tar" } else { "copy.tar.gz" });
+        let back = d.path("back");
+        for (from, to) in [(out.clone(), tar.clone()), (tar.clone(), back.clone())] {
+            copy(&CopyOptions {
+                source: ImageRef::parse(from.to_str().unwrap()).unwrap(),
+                destination: to,
+                name: None,
+                force: false,
+            }).unwrap();
+        }
+        for target in [&tar, &back] {
+            let source = ebpf_layout::source::open(target).unwrap();
+            let report = verify(source.as_ref(), "copy", &Selector::All, &VerifyOptions { strict: true, ..Default::default() }).unwrap();
+            prop_assert!(report.ok, "{}: {:#?}", target.display(), report.problems);
+        }
     }
 }

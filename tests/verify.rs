@@ -457,3 +457,227 @@ fn referrers_whose_subject_is_reached_are_not_orphans() {
     let (code, out) = verify(&["--strict"], g.root.to_str().unwrap());
     assert_eq!(code, 1, "{out}");
 }
+
+/// The layout, and the same bytes as a `.tar` and a `.tar.gz` written by GNU tar (with
+/// its `./` prefixes), so that every damage is checked in every form verify reads.
+fn every_form(g: &Good) -> Vec<String> {
+    let root = g.root.to_str().unwrap().to_string();
+    let tar = format!("{root}.tar");
+    let tgz = format!("{root}.tar.gz");
+    let status = std::process::Command::new("tar")
+        .args(["-C", &root, "--exclude=./.ebpf-layout", "-cf", &tar, "."])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let gz = std::process::Command::new("gzip")
+        .args(["-n", "-c", &tar])
+        .output()
+        .unwrap();
+    std::fs::write(&tgz, gz.stdout).unwrap();
+    vec![root, tar, tgz]
+}
+
+#[test]
+fn every_damage_is_found_in_layouts_and_archives_alike() {
+    if !require_tool("tar") || !require_tool("gzip") {
+        return;
+    }
+    type Damage = fn(&Good) -> String;
+    // (what, damage, exit code for the layout; archives give the same unless listed below)
+    let cases: Vec<(&str, Damage, i32)> = vec![
+        (
+            "manifest bit flip",
+            |g| {
+                flip_bit(&blob_path(&g.root, &g.manifest), 40);
+                g.manifest.clone()
+            },
+            1,
+        ),
+        (
+            "config bit flip",
+            |g| {
+                flip_bit(&blob_path(&g.root, &g.config), 40);
+                g.config.clone()
+            },
+            1,
+        ),
+        (
+            "program bit flip",
+            |g| {
+                flip_bit(&blob_path(&g.root, &g.program), 400);
+                g.program.clone()
+            },
+            1,
+        ),
+        (
+            "truncated program",
+            |g| {
+                let p = blob_path(&g.root, &g.program);
+                let bytes = std::fs::read(&p).unwrap();
+                std::fs::write(&p, &bytes[..100]).unwrap();
+                "size-mismatch".into()
+            },
+            1,
+        ),
+        (
+            "missing config",
+            |g| {
+                std::fs::remove_file(blob_path(&g.root, &g.config)).unwrap();
+                "missing-blob".into()
+            },
+            1,
+        ),
+        (
+            "wrong size in index.json",
+            |g| {
+                let mut index = index_json(&g.root);
+                index["manifests"][0]["size"] = json!(7);
+                std::fs::write(
+                    g.root.join("index.json"),
+                    serde_json::to_vec(&index).unwrap(),
+                )
+                .unwrap();
+                g.manifest.clone()
+            },
+            1,
+        ),
+        (
+            "bad index.json",
+            |g| {
+                std::fs::write(g.root.join("index.json"), b"{\"schemaVersion\":2,").unwrap();
+                "index.json is not valid".into()
+            },
+            1,
+        ),
+        (
+            "missing oci-layout",
+            |g| {
+                std::fs::remove_file(g.root.join("oci-layout")).unwrap();
+                "oci-layout is missing".into()
+            },
+            1,
+        ),
+        (
+            "wrong oci-layout",
+            |g| {
+                std::fs::write(g.root.join("oci-layout"), br#"{"imageLayoutVersion":"9"}"#)
+                    .unwrap();
+                "imageLayoutVersion".into()
+            },
+            1,
+        ),
+        (
+            "uppercase digest",
+            |g| {
+                let mut index = index_json(&g.root);
+                let upper = g.manifest.to_uppercase().replacen("SHA256", "sha256", 1);
+                index["manifests"][0]["digest"] = json!(upper);
+                std::fs::write(
+                    g.root.join("index.json"),
+                    serde_json::to_vec(&index).unwrap(),
+                )
+                .unwrap();
+                "lowercase".into()
+            },
+            1,
+        ),
+        (
+            "unknown algorithm",
+            |g| {
+                let mut index = index_json(&g.root);
+                index["manifests"][0]["digest"] = json!(g.manifest.replacen("sha256", "sha512", 1));
+                std::fs::write(
+                    g.root.join("index.json"),
+                    serde_json::to_vec(&index).unwrap(),
+                )
+                .unwrap();
+                "only sha256".into()
+            },
+            1,
+        ),
+        (
+            "program that is not BPF",
+            |g| {
+                let hello = std::fs::read(testdata("not-bpf/hello.o")).unwrap();
+                replace_program(g, &hello)
+            },
+            1,
+        ),
+        (
+            "ambiguous name",
+            |g| {
+                let mut index = index_json(&g.root);
+                index["manifests"][1]["annotations"]["org.opencontainers.image.ref.name"] =
+                    json!("tp_counter");
+                std::fs::write(
+                    g.root.join("index.json"),
+                    serde_json::to_vec(&index).unwrap(),
+                )
+                .unwrap();
+                "ambiguous-name".into()
+            },
+            1,
+        ),
+        (
+            "orphan blob (a warning)",
+            |g| {
+                let orphan = Digest::of(b"orphan");
+                std::fs::write(blob_path(&g.root, &orphan.to_string()), b"orphan").unwrap();
+                orphan.to_string()
+            },
+            0,
+        ),
+    ];
+    for (what, damage, code) in cases {
+        let g = good();
+        let culprit = damage(&g);
+        for target in every_form(&g) {
+            // An archive without a valid oci-layout entry is not recognised as a layout
+            // archive at all: unusable input (2), naming oci-layout.
+            let code = if what.contains("oci-layout") && target.contains(".tar") {
+                2
+            } else {
+                code
+            };
+            let culprit = if code == 2 {
+                "oci-layout".to_string()
+            } else {
+                culprit.clone()
+            };
+            let (found, out) = verify(&[], &target);
+            assert_eq!(found, code, "{what} in {target}: {out}");
+            assert!(
+                out.contains(&culprit),
+                "{what} in {target}: {culprit} not named in {out}"
+            );
+            if code == 0 {
+                assert_eq!(
+                    verify(&["--strict"], &target).0,
+                    1,
+                    "{what} in {target} with --strict"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_symlinked_blob_in_an_archive_makes_it_unusable_and_is_named() {
+    if !require_tool("tar") {
+        return;
+    }
+    let g = good();
+    let path = blob_path(&g.root, &g.program);
+    std::fs::remove_file(&path).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", &path).unwrap();
+    let forms = every_form(&g);
+    for target in &forms[1..] {
+        let (code, out) = verify(&[], target);
+        assert_eq!(code, 2, "{target}: {out}");
+        assert!(
+            out.contains(g.program.strip_prefix("sha256:").unwrap()),
+            "{target}: {out}"
+        );
+        assert!(out.contains("link"), "{target}: {out}");
+    }
+}
