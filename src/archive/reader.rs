@@ -6,19 +6,14 @@ use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use super::catalog::{Catalog, Role};
 use super::limits::Limits;
 use super::tar::{SeekInput, TarReader};
 use crate::error::{io_err, Error, Result};
 use crate::layout::check_blob;
-use crate::oci::digest::Hasher;
-use crate::oci::{Descriptor, Digest, ImageIndex};
-use crate::source::{EntryKind, ImageSource, StoredEntry};
-
-/// Read buffer for hashing and streaming blobs (256 KiB, as for layout blobs).
-const BUF_SIZE: usize = 256 << 10;
+use crate::oci::{Descriptor, ImageIndex};
+use crate::source::{hash_blobs, ImageSource, StoredEntry};
 
 /// An uncompressed tar archive holding an OCI layout at its root, opened for reading.
 #[derive(Debug)]
@@ -186,36 +181,14 @@ impl ImageSource for TarArchive {
 
     fn scan(&self) -> Result<Vec<StoredEntry>> {
         let mut entries = self.catalog.stored_entries();
-        let to_hash: Vec<usize> = entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| e.kind == EntryKind::File && e.path.starts_with("blobs/"))
-            .map(|(i, _)| i)
-            .collect();
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-            .min(to_hash.len().max(1));
-        let next = Mutex::new(to_hash.into_iter());
-        let results = Mutex::new(Vec::new());
-        let entries_ref = &entries;
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    let mut buf = vec![0u8; BUF_SIZE];
-                    while let Some(i) = next.lock().map(|mut n| n.next()).unwrap_or(None) {
-                        let path = &entries_ref[i].path;
-                        let r = self.hash_entry(path, &mut buf);
-                        if let Ok(mut results) = results.lock() {
-                            results.push((i, r));
-                        }
-                    }
-                });
-            }
-        });
-        for (i, r) in results.into_inner().unwrap_or_default() {
-            entries[i].digest = Some(r?);
-        }
+        hash_blobs(
+            &mut entries,
+            &|path| {
+                let entry = self.catalog.file(path)?;
+                Ok(Box::new(self.section(entry.data_offset, entry.size)))
+            },
+            &|path, e| read_error(&self.location, path, e),
+        )?;
         Ok(entries)
     }
 
@@ -240,23 +213,7 @@ impl ImageSource for TarArchive {
     }
 }
 
-impl TarArchive {
-    fn hash_entry(&self, path: &str, buf: &mut [u8]) -> Result<Digest> {
-        let entry = self.catalog.file(path)?;
-        let mut section = self.section(entry.data_offset, entry.size);
-        let mut hasher = Hasher::new();
-        loop {
-            let n = section
-                .read(buf)
-                .map_err(|e| read_error(&self.location, path, e))?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        Ok(hasher.finish().0)
-    }
-}
+impl TarArchive {}
 
 pub(crate) fn too_large(location: &Path, what: &str, size: u64, limit: u64) -> Error {
     Error::TooLarge {

@@ -30,7 +30,7 @@ use super::tar::{padded, BLOCK};
 use crate::error::{io_err, Error, Result};
 use crate::layout::IndexChange;
 use crate::oci::digest::Hasher;
-use crate::oci::media_type::{ANNOTATION_REF_NAME, OCI_INDEX, OCI_LAYOUT_FILE_CONTENT};
+use crate::oci::media_type::{OCI_INDEX, OCI_LAYOUT_FILE_CONTENT};
 use crate::oci::{canonical, Descriptor, Digest, ImageIndex, RefName};
 use crate::source::ImageSource;
 use crate::transfer::{copy_hashing, CopyError, FlushingFile};
@@ -227,40 +227,13 @@ impl<'a> ArchiveBuilder<'a> {
     /// an entry with that name is replaced in place (later duplicates removed), a new
     /// name is appended.
     pub fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange {
-        let descriptor = descriptor.with_annotation(ANNOTATION_REF_NAME, name.as_str());
-        let positions: Vec<usize> = self
-            .index
-            .manifests
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| d.ref_name() == Some(name.as_str()))
-            .map(|(i, _)| i)
-            .collect();
-        match positions.as_slice() {
-            [] => {
-                self.index.manifests.push(descriptor);
-                IndexChange::Added
-            }
-            [i] if self.index.manifests[*i] == descriptor => IndexChange::Unchanged,
-            [first, rest @ ..] => {
-                let from = self.index.manifests[*first].digest.clone();
-                self.index.manifests[*first] = descriptor;
-                for &i in rest.iter().rev() {
-                    self.index.manifests.remove(i);
-                }
-                IndexChange::Moved { from }
-            }
-        }
+        self.index.set_name(name, descriptor)
     }
 
     /// Lists `descriptor` in the index without a name (unless the very same entry is
     /// there already).
     pub fn add_untagged(&mut self, descriptor: Descriptor) -> IndexChange {
-        if self.index.manifests.contains(&descriptor) {
-            return IndexChange::Unchanged;
-        }
-        self.index.manifests.push(descriptor);
-        IndexChange::Added
+        self.index.add_untagged(descriptor)
     }
 
     /// Writes the archive to `dest` (temporary file beside it, sync, rename). Every blob

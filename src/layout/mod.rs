@@ -12,8 +12,10 @@ pub mod gc;
 mod scan;
 mod writer;
 
+/// Re-exported from [`crate::oci`], where the naming rules live.
+pub use crate::oci::IndexChange;
 pub use blob::BlobWriter;
-pub use writer::{IndexChange, LayoutWriter, StaleTemp};
+pub use writer::{LayoutWriter, StaleTemp};
 
 use std::fs::{self, File};
 use std::io::Read;

@@ -12,23 +12,9 @@ use super::blob::{BlobWriter, BLOB_BUF_SIZE};
 use super::{Layout, PRIVATE_DIR};
 use crate::error::{io_err, Error, Result};
 use crate::oci::digest::Hasher;
-use crate::oci::media_type::{ANNOTATION_REF_NAME, OCI_LAYOUT_FILE_CONTENT};
-use crate::oci::{canonical, Descriptor, Digest, ImageIndex, RefName};
+use crate::oci::media_type::OCI_LAYOUT_FILE_CONTENT;
+use crate::oci::{canonical, Descriptor, Digest, ImageIndex, IndexChange, RefName};
 use crate::transfer::{copy_hashing, CopyError, FlushingFile};
-
-/// What setting a name did to index.json.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IndexChange {
-    /// The name is new.
-    Added,
-    /// The name already pointed at this very descriptor.
-    Unchanged,
-    /// The name moved from another manifest.
-    Moved {
-        /// The manifest it pointed at before.
-        from: Digest,
-    },
-}
 
 /// A write transaction on a layout, holding its exclusive lock until dropped.
 ///
@@ -523,44 +509,17 @@ impl LayoutWriter {
     /// whatever the name pointed at. Entries with other names are kept in place; a new
     /// name is appended.
     pub fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange {
-        let descriptor = descriptor.with_annotation(ANNOTATION_REF_NAME, name.as_str());
-        let positions: Vec<usize> = self
-            .index
-            .manifests
-            .iter()
-            .enumerate()
-            .filter(|(_, d)| d.ref_name() == Some(name.as_str()))
-            .map(|(i, _)| i)
-            .collect();
-        let change = match positions.as_slice() {
-            [] => IndexChange::Added,
-            [i] if self.index.manifests[*i] == descriptor => return IndexChange::Unchanged,
-            [i, ..] => IndexChange::Moved {
-                from: self.index.manifests[*i].digest.clone(),
-            },
-        };
-        match positions.first() {
-            Some(&first) => {
-                self.index.manifests[first] = descriptor;
-                for &i in positions[1..].iter().rev() {
-                    self.index.manifests.remove(i);
-                }
-            }
-            None => self.index.manifests.push(descriptor),
-        }
-        self.index_changed = true;
+        let change = self.index.set_name(name, descriptor);
+        self.index_changed |= change != IndexChange::Unchanged;
         change
     }
 
     /// Lists `descriptor` in index.json without a name (as oras does for every manifest),
     /// unless the very same entry is there already. Used by `copy` for untagged entries.
     pub fn add_untagged(&mut self, descriptor: Descriptor) -> IndexChange {
-        if self.index.manifests.contains(&descriptor) {
-            return IndexChange::Unchanged;
-        }
-        self.index.manifests.push(descriptor);
-        self.index_changed = true;
-        IndexChange::Added
+        let change = self.index.add_untagged(descriptor);
+        self.index_changed |= change != IndexChange::Unchanged;
+        change
     }
 
     /// Removes every index.json entry for which `remove` returns true and returns them,

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::descriptor::Descriptor;
-use super::media_type;
+use super::digest::Digest;
+use super::media_type::{self, ANNOTATION_REF_NAME};
+use super::reference::RefName;
 
 /// An OCI image manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +92,61 @@ impl ImageIndex {
             }
         }
         Ok(index)
+    }
+}
+
+/// What setting a name did to an index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexChange {
+    /// The name (or untagged entry) is new.
+    Added,
+    /// The name already pointed at this very descriptor.
+    Unchanged,
+    /// The name moved from another manifest.
+    Moved {
+        /// The manifest it pointed at before.
+        from: Digest,
+    },
+}
+
+impl ImageIndex {
+    /// Points `name` at `descriptor`: the first entry with that name is replaced in place
+    /// (later duplicates removed, so the name becomes unambiguous), a new name is
+    /// appended, and entries with other names keep their order.
+    pub fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange {
+        let descriptor = descriptor.with_annotation(ANNOTATION_REF_NAME, name.as_str());
+        let positions: Vec<usize> = self
+            .manifests
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.ref_name() == Some(name.as_str()))
+            .map(|(i, _)| i)
+            .collect();
+        match positions.as_slice() {
+            [] => {
+                self.manifests.push(descriptor);
+                IndexChange::Added
+            }
+            [i] if self.manifests[*i] == descriptor => IndexChange::Unchanged,
+            [first, rest @ ..] => {
+                let from = self.manifests[*first].digest.clone();
+                self.manifests[*first] = descriptor;
+                for &i in rest.iter().rev() {
+                    self.manifests.remove(i);
+                }
+                IndexChange::Moved { from }
+            }
+        }
+    }
+
+    /// Lists `descriptor` without a name (as oras does for every manifest), unless the
+    /// very same entry is there already.
+    pub fn add_untagged(&mut self, descriptor: Descriptor) -> IndexChange {
+        if self.manifests.contains(&descriptor) {
+            return IndexChange::Unchanged;
+        }
+        self.manifests.push(descriptor);
+        IndexChange::Added
     }
 }
 

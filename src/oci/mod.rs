@@ -13,5 +13,5 @@ pub mod reference;
 
 pub use descriptor::{Descriptor, Platform};
 pub use digest::Digest;
-pub use manifest::{ImageIndex, ImageManifest};
+pub use manifest::{ImageIndex, ImageManifest, IndexChange};
 pub use reference::{ImageRef, RefName, Selector};
