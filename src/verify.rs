@@ -230,6 +230,18 @@ impl Checker<'_> {
         });
     }
 
+    /// An error about one blob, with no expected/found pair.
+    fn blob_error(&mut self, code: &'static str, digest: &Digest, message: String) {
+        self.error(
+            code,
+            Some(digest.blob_path()),
+            Some(digest.to_string()),
+            None,
+            None,
+            message,
+        );
+    }
+
     fn warning(
         &mut self,
         code: &'static str,
@@ -441,12 +453,9 @@ impl Checker<'_> {
         let is_manifest = d.media_type == OCI_MANIFEST || d.media_type == DOCKER_MANIFEST;
         if is_index(d) {
             if depth >= MAX_DEPTH {
-                self.error(
+                self.blob_error(
                     "too-deep",
-                    Some(d.digest.blob_path()),
-                    Some(d.digest.to_string()),
-                    None,
-                    None,
+                    &d.digest,
                     format!("indexes nested more than {MAX_DEPTH} deep"),
                 );
                 return;
@@ -466,12 +475,9 @@ impl Checker<'_> {
                         self.check_descriptor(child, &format!("index {}", d.digest), p, depth + 1);
                     }
                 }
-                Err(e) => self.error(
+                Err(e) => self.blob_error(
                     "schema",
-                    Some(d.digest.blob_path()),
-                    Some(d.digest.to_string()),
-                    None,
-                    None,
+                    &d.digest,
                     format!("index {} is not valid: {e}", d.digest),
                 ),
             }
@@ -645,14 +651,7 @@ impl Checker<'_> {
             | Err(Error::SizeMismatch { .. })
             | Err(Error::BlobMissing { .. }) => None,
             Err(e) => {
-                self.error(
-                    "unreadable",
-                    Some(d.digest.blob_path()),
-                    Some(d.digest.to_string()),
-                    None,
-                    None,
-                    e.to_string(),
-                );
+                self.blob_error("unreadable", &d.digest, e.to_string());
                 None
             }
         }
@@ -698,12 +697,9 @@ impl Checker<'_> {
         let layer = match recognised.program_layer(manifest) {
             Ok(l) => l.clone(),
             Err(reason) => {
-                self.error(
+                self.blob_error(
                     "not-ebpf",
-                    Some(d.digest.blob_path()),
-                    Some(d.digest.to_string()),
-                    None,
-                    None,
+                    &d.digest,
                     format!("{format} image {}: {reason}", d.digest),
                 );
                 return;
