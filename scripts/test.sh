@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: installs what is missing, then runs the
-# format check, clippy and every test.
+# format check, clippy, a build without the loader, the API docs, and every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -11,4 +11,5 @@ mount_kernel_fs
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo build --no-default-features --locked
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked
 cargo test --locked

@@ -144,7 +144,7 @@ fn copy_inline(
 const FLUSH_EVERY: u64 = 64 << 20;
 
 /// A file writer that has a background thread flush what was written so far
-/// (`fdatasync`) every [`FLUSH_EVERY`] bytes, so that the final `fsync` before a rename
+/// (`fdatasync`) every 64 MiB, so that the final `fsync` before a rename
 /// finds little left to write: disk write-back overlaps hashing instead of following it.
 /// The flushes only start write-back early; durability is still the caller's `fsync`.
 pub struct FlushingFile {
