@@ -43,7 +43,8 @@ prefix_map=(-ffile-prefix-map="$src"=. -fdebug-prefix-map="$src"=.)
 BPF_CFLAGS=(-O2 -g -D__TARGET_ARCH_x86 -I"/usr/include/$(uname -m)-linux-gnu"
 	-Wall -Werror "${prefix_map[@]}")
 
-bpf_objs=(tp_counter ringbuf_events xdp_count multi_prog verifier_reject legacy_maps)
+bpf_objs=(tp_counter ringbuf_events xdp_count multi_prog verifier_reject legacy_maps
+	tc_count perf_events)
 
 # bpf_build TARGET SRC OUT
 bpf_build() {

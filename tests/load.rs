@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -924,4 +924,404 @@ fn ip(args: &[&str]) {
         args.join(" "),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn bee_perf_buffer_with_declared_value_type_prints_records_in_call_order() {
+    if !can_run(
+        "bee_perf_buffer_with_declared_value_type_prints_records_in_call_order",
+        &[missing_kernel_support, missing_taskset],
+    ) {
+        return;
+    }
+    const CALLS: usize = 8;
+    const THREAD: &str = "ebl-getpgid";
+    let mut output = Output::default();
+    let tid = Arc::new(AtomicI32::new(0));
+    let trigger = output.after_attach(THREAD, {
+        let tid = Arc::clone(&tid);
+        move || {
+            let me = nix::unistd::gettid();
+            tid.store(me.as_raw(), Ordering::SeqCst);
+            // On one CPU, every record goes to the same per-CPU perf buffer, so they arrive
+            // in call order (across CPUs, a perf buffer gives no order).
+            pin_thread_to_one_cpu(me.as_raw());
+            for _ in 0..CALLS {
+                // A real getpgid(2) each time (glibc does not cache it).
+                let _ = nix::unistd::getpgid(None);
+            }
+        }
+    });
+    let report = load::load(
+        "perf_events",
+        &testdata("perf_events.bpf.o"),
+        &json_options(1500),
+        &mut output,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    trigger.join().unwrap();
+    let tid = tid.load(Ordering::SeqCst);
+
+    // The bee declaration (value type struct event, 32 bytes) was fixed up to what the
+    // kernel accepts for a perf event array: 4-byte keys and values.
+    assert_eq!(report.fixed_maps, vec!["print_events"]);
+    let perf = report
+        .maps
+        .iter()
+        .find(|m| m.name == "print_events")
+        .unwrap();
+    assert_eq!(perf.map_type, "perf_event_array");
+    assert_eq!((perf.key_size, perf.value_size), (4, 4));
+    // No max_entries declared: libbpf gives it one slot per possible CPU.
+    assert_eq!(perf.max_entries, possible_cpus(), "{perf:?}");
+    assert_eq!(perf.display, load::DisplayKind::Print);
+    assert_eq!(report.programs.len(), 1);
+    assert_eq!(report.programs[0].name, "emit_getpgid");
+    assert_eq!(
+        report.programs[0].attached_to,
+        ["tracepoint/syscalls/sys_enter_getpgid"]
+    );
+
+    let lines = output.json_lines();
+    assert_eq!(lines.first().unwrap()["event"], "loaded");
+    assert_eq!(lines.last().unwrap()["reason"], "duration");
+    let lost: Vec<&Value> = lines.iter().filter(|l| l["event"] == "lost").collect();
+    assert!(lost.is_empty(), "no record may be lost: {lost:?}");
+    let records: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["event"] == "record" && l["map"] == "print_events")
+        .inspect(|l| assert_eq!(l["type"], "perf_event_array", "{l}"))
+        .map(|l| &l["record"])
+        .collect();
+    let ours: Vec<&Value> = records
+        .iter()
+        .copied()
+        .filter(|r| r["tgid"] == std::process::id())
+        .collect();
+    assert_eq!(
+        ours.len(),
+        CALLS,
+        "records of our getpgid calls in {lines:#?}"
+    );
+    for record in &ours {
+        assert_eq!(record.as_object().unwrap().len(), 4, "{record}");
+        assert_eq!(record["pid"], tid, "{record}");
+        assert_eq!(record["comm"], THREAD, "{record}");
+    }
+    let seqs: Vec<u64> = ours.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+    assert!(
+        seqs[0] >= 1 && seqs.windows(2).all(|w| w[0] < w[1]),
+        "records must arrive in call order (seq increasing): {seqs:?}"
+    );
+    // Fields come in declaration order (checked on the raw text: serde_json's Value sorts).
+    let raw = String::from_utf8(output.bytes.lock().unwrap().clone()).unwrap();
+    let line = raw
+        .lines()
+        .find(|l| l.contains(&format!("\"comm\":\"{THREAD}\"")))
+        .unwrap();
+    let expected = format!(
+        r#""record":{{"pid":{tid},"tgid":{},"comm":"{THREAD}","seq":"#,
+        std::process::id()
+    );
+    assert!(line.contains(&expected), "{line}");
+}
+
+#[test]
+fn tc_on_veth_counts_ingress_and_egress_packets_and_leaves_no_filter() {
+    if !can_run(
+        "tc_on_veth_counts_ingress_and_egress_packets_and_leaves_no_filter",
+        &[missing_kernel_support, missing_ip_tool, missing_tc_tool],
+    ) {
+        return;
+    }
+    let net = VethInNamespace::new("tc");
+    silence_ipv6(&net);
+    for direction in ["ingress", "egress"] {
+        let point = format!("tc:{}:{direction}", net.outside);
+        let options = LoadOptions {
+            attach: vec![point.parse().unwrap()],
+            // Long enough for the pings (about 2 s without replies) to end before the final
+            // snapshot.
+            ..json_options(3500)
+        };
+        let (report, sent, lines) =
+            load_while_triggering("tc_count", &options, &format!("ebl-tc-{direction}"), || {
+                if direction == "ingress" {
+                    // From the namespace towards `outside`: they arrive on it.
+                    net.send_packets(5).0
+                } else {
+                    // Out of `outside` (no address needed): they leave through it.
+                    send_raw_frames(&net.outside, 5)
+                }
+            });
+        assert_eq!(report.programs.len(), 1);
+        let program = &report.programs[0];
+        assert_eq!(program.name, "tc_count");
+        assert_eq!(program.section, "tc");
+        assert_eq!(program.prog_type, "sched_cls");
+        assert_eq!(program.attached_to, [point.as_str()]);
+        assert!(program.id > 0);
+        let counter = report
+            .maps
+            .iter()
+            .find(|m| m.name == "counter_tc_packets")
+            .unwrap();
+        assert_eq!(counter.map_type, "array");
+        assert_eq!(counter.display, load::DisplayKind::Counter);
+
+        assert_eq!(lines.first().unwrap()["event"], "loaded");
+        assert_eq!(
+            lines.first().unwrap()["programs"][0]["attached_to"],
+            serde_json::json!([point])
+        );
+        assert_eq!(lines.last().unwrap()["reason"], "duration");
+        let snapshot = last_snapshot(&lines, "counter_tc_packets");
+        assert_eq!(snapshot["kind"], "counter");
+        let entries = snapshot["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{snapshot}");
+        assert_eq!(entries[0]["key"], 0);
+        // Nothing else crosses the veth pair (see `silence_ipv6`), so the count is ours.
+        let count = entries[0]["value"].as_u64().unwrap();
+        assert!(
+            count >= sent,
+            "{point}: counter_tc_packets[0] = {count}, sent {sent}"
+        );
+
+        // load detached the filter when it stopped, and the program is gone.
+        let filters = tc_filters(&net.outside, direction);
+        assert!(
+            filters.trim().is_empty(),
+            "{point}: a filter is left: {filters}"
+        );
+        assert_program_gone(program.id);
+    }
+}
+
+#[test]
+fn tc_pinned_and_detached_keeps_counting_until_unload_removes_the_filter() {
+    if !can_run(
+        "tc_pinned_and_detached_keeps_counting_until_unload_removes_the_filter",
+        &[
+            missing_kernel_support,
+            missing_bpffs,
+            missing_ip_tool,
+            missing_tc_tool,
+        ],
+    ) {
+        return;
+    }
+    let net = VethInNamespace::new("tcpin");
+    silence_ipv6(&net);
+    let dir = PinDir::new("tc");
+    let point = format!("tc:{}:ingress", net.outside);
+    let options = LoadOptions {
+        attach: vec![point.parse().unwrap()],
+        pin: Some(dir.0.clone()),
+        detach: true,
+        output: OutputMode::Json,
+        ..Default::default()
+    };
+    let report = load::load(
+        "tc_count",
+        &testdata("tc_count.bpf.o"),
+        &options,
+        &mut Vec::new(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.detached);
+    let program = &report.programs[0];
+    assert_eq!(program.attached_to, [point.as_str()]);
+    // A TC filter has no link to pin: the map and the program are pinned, the filter is
+    // recorded in the manifest.
+    let counter_pin = dir.0.join("maps/counter_tc_packets");
+    assert!(report.pinned.contains(&counter_pin), "{:?}", report.pinned);
+    assert!(
+        report.pinned.contains(&dir.0.join("programs/tc_count")),
+        "{:?}",
+        report.pinned
+    );
+    assert!(
+        !report
+            .pinned
+            .iter()
+            .any(|p| p.starts_with(dir.0.join("links"))),
+        "{:?}",
+        report.pinned
+    );
+
+    // The filter stays after load returned, with our program, and keeps counting.
+    let filters = tc_filters(&net.outside, "ingress");
+    assert!(
+        filter_has_program(&filters, program.id),
+        "no filter with program id {} on {point}: {filters}",
+        program.id
+    );
+    let (sent, _) = net.send_packets(3);
+    let count = read_pinned_u64(&counter_pin, 0);
+    assert!(
+        count >= sent,
+        "counter_tc_packets[0] = {count}, sent {sent}"
+    );
+
+    let unloaded = load::unload(&dir.0).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(unloaded.tc_detached, [point.as_str()], "{unloaded:?}");
+    assert!(unloaded.missing.is_empty(), "{unloaded:?}");
+    assert!(!dir.0.exists(), "the pin folder must be gone");
+    let filters = tc_filters(&net.outside, "ingress");
+    assert!(
+        filters.trim().is_empty(),
+        "unload must remove the filter: {filters}"
+    );
+    assert_program_gone(program.id);
+}
+
+/// Runs `load::load` on testdata's `NAME.bpf.o` while `trigger` runs on a thread called
+/// `thread` once everything is attached (it may borrow from the test); returns the report,
+/// what `trigger` returned and the JSON lines.
+fn load_while_triggering<T: Send>(
+    name: &str,
+    options: &LoadOptions,
+    thread: &str,
+    trigger: impl FnOnce() -> T + Send,
+) -> (LoadReport, T, Vec<Value>) {
+    let mut output = Output::default();
+    let attached = Arc::clone(&output.attached);
+    let returned = AtomicBool::new(false);
+    let object = testdata(&format!("{name}.bpf.o"));
+    std::thread::scope(|scope| {
+        let triggered = std::thread::Builder::new()
+            .name(thread.into())
+            .spawn_scoped(scope, || {
+                while !attached.load(Ordering::SeqCst) {
+                    if returned.load(Ordering::SeqCst) {
+                        return None; // load failed before attaching
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Some(trigger())
+            })
+            .unwrap();
+        let result = load::load(name, &object, options, &mut output);
+        returned.store(true, Ordering::SeqCst);
+        let report = result.unwrap_or_else(|e| panic!("{e}"));
+        let value = triggered.join().unwrap().expect("attached");
+        (report, value, output.json_lines())
+    })
+}
+
+/// Turns IPv6 off on both ends of the veth pair (only there: on `outside`, and in the test's
+/// own namespace), so that the kernel's neighbour discovery and MLD packets do not cross it
+/// and a packet count is only what the test sent. What was sent before (when the links came
+/// up) is sent before anything is attached.
+fn silence_ipv6(net: &VethInNamespace) {
+    let outside = format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", net.outside);
+    if !Path::new(&outside).exists() {
+        return; // no IPv6 in this kernel
+    }
+    std::fs::write(&outside, "1").unwrap_or_else(|e| panic!("{outside}: {e}"));
+    ip(&[
+        "netns",
+        "exec",
+        &net.namespace,
+        "sh",
+        "-c",
+        "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6",
+    ]);
+}
+
+/// Sends `count` Ethernet broadcast frames with the local experimental EtherType 0x88b5 out
+/// of `iface` through a packet socket (so no IP address is needed; the peer drops them).
+/// They go through the interface's TC egress hook like any other packet.
+fn send_raw_frames(iface: &str, count: u64) -> u64 {
+    use nix::sys::socket::{sendto, socket, AddressFamily, MsgFlags, SockFlag, SockType};
+    use std::os::fd::AsRawFd as _;
+    let link = nix::ifaddrs::getifaddrs()
+        .unwrap()
+        .filter(|a| a.interface_name == iface)
+        .find_map(|a| a.address.and_then(|s| s.as_link_addr().copied()))
+        .unwrap_or_else(|| panic!("no link-layer address for {iface}"));
+    let socket = socket(
+        AddressFamily::Packet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .expect("opening a packet socket");
+    let mut frame = [0u8; 60];
+    frame[..6].fill(0xff);
+    frame[6..12].copy_from_slice(&link.addr().unwrap());
+    frame[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
+    frame[14..25].copy_from_slice(b"ebpf-layout");
+    for _ in 0..count {
+        let sent = sendto(socket.as_raw_fd(), &frame, &link, MsgFlags::empty())
+            .unwrap_or_else(|e| panic!("sending a frame out of {iface}: {e}"));
+        assert_eq!(sent, frame.len());
+    }
+    count
+}
+
+/// `tc filter show dev IFACE DIRECTION` (in this network namespace).
+fn tc_filters(iface: &str, direction: &str) -> String {
+    let out = Command::new("tc")
+        .args(["filter", "show", "dev", iface, direction])
+        .output()
+        .expect("running tc");
+    assert!(
+        out.status.success(),
+        "tc filter show dev {iface} {direction}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Whether `tc filter show` output lists a BPF filter running program `id`.
+fn filter_has_program(filters: &str, id: u32) -> bool {
+    let id = id.to_string();
+    filters.lines().any(|line| {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        line.contains(" bpf ") && words.windows(2).any(|w| w == ["id", id.as_str()])
+    })
+}
+
+/// Pins thread `tid` (the calling thread) to the first CPU it may run on.
+fn pin_thread_to_one_cpu(tid: i32) {
+    let status = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+    let allowed = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .expect("Cpus_allowed_list in /proc/thread-self/status");
+    let cpu: String = allowed
+        .trim()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let out = Command::new("taskset")
+        .args(["-p", "-c", &cpu, &tid.to_string()])
+        .output()
+        .expect("running taskset");
+    assert!(
+        out.status.success(),
+        "taskset -p -c {cpu} {tid}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The number of possible CPUs (`/sys/devices/system/cpu/possible`, e.g. `0-3,8-11`).
+fn possible_cpus() -> u32 {
+    let list = std::fs::read_to_string("/sys/devices/system/cpu/possible").unwrap();
+    list.trim()
+        .split(',')
+        .map(|range| match range.split_once('-') {
+            Some((first, last)) => last.parse::<u32>().unwrap() - first.parse::<u32>().unwrap() + 1,
+            None => 1,
+        })
+        .sum()
+}
+
+fn missing_tc_tool() -> Option<String> {
+    tool_missing("tc", "-V")
+}
+
+fn missing_taskset() -> Option<String> {
+    tool_missing("taskset", "-V")
 }
