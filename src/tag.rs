@@ -13,6 +13,7 @@ use crate::image::resolve::{available_names, select};
 use crate::layout::{IndexChange, LayoutWriter, MAX_MANIFEST_SIZE};
 use crate::oci::media_type::ANNOTATION_REF_NAME;
 use crate::oci::{Digest, ImageRef, RefName, Selector};
+use crate::sign::signature_name;
 
 /// What `tag` did.
 #[derive(Debug, Clone, Serialize)]
@@ -136,6 +137,18 @@ pub fn remove(reference: &ImageRef) -> Result<RemoveReport> {
             },
             available: available_names(writer.index()),
         });
+    }
+    // A signature (cosign's sha256-<hex>.sig) goes with the last entry of the image it
+    // signs; otherwise it would outlive the image it vouches for.
+    let unlisted: Vec<Digest> = removed
+        .iter()
+        .map(|d| d.digest.clone())
+        .filter(|digest| !writer.index().manifests.iter().any(|e| &e.digest == digest))
+        .collect();
+    let mut removed = removed;
+    for digest in unlisted {
+        let name = signature_name(&digest);
+        removed.extend(writer.remove_entries(|d| d.ref_name() == Some(name.as_str())));
     }
     let index = writer.index().clone();
     writer.commit()?;

@@ -943,3 +943,44 @@ fn skopeo_carries_an_image_and_its_signature_with_digests_intact() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(entry(&dest, &sig)["digest"], entry(&s.root, &sig)["digest"]);
 }
+
+#[test]
+fn removing_the_last_name_of_a_signed_image_removes_its_signature_too() {
+    let s = Signed::new();
+    sign_ok(s.root_str(), &s.path("k.key"));
+    let digest = s.digest("tp_counter");
+    let sig = signature_name(&digest);
+    // Another name keeps the image listed: the signature stays.
+    ebpf_layout()
+        .arg("tag")
+        .arg(format!("{}:tp_counter", s.root_str()))
+        .arg("probe")
+        .assert()
+        .success();
+    ebpf_layout()
+        .arg("rm")
+        .arg(format!("{}:tp_counter", s.root_str()))
+        .assert()
+        .success();
+    entry(&s.root, &sig);
+    // The last name goes: so does the signature; the other image keeps its own.
+    ebpf_layout()
+        .arg("rm")
+        .arg(format!("{}:probe", s.root_str()))
+        .assert()
+        .success();
+    let index = index_json(&s.root);
+    let names: Vec<&str> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["annotations"]["org.opencontainers.image.ref.name"].as_str())
+        .collect();
+    assert!(!names.contains(&sig.as_str()), "{names:?}");
+    assert!(
+        names.contains(&signature_name(&s.digest("xdp_count")).as_str()),
+        "{names:?}"
+    );
+    let (code, out) = verify_keys(s.root_str(), &[&s.path("k.pub")]);
+    assert_eq!(code, 0, "{out}");
+}
