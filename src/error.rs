@@ -92,7 +92,7 @@ pub enum Error {
         found: Digest,
     },
     /// A document is larger than we are willing to parse.
-    #[error("{}: {what} is {size} bytes, over the limit of {limit} bytes", path.display())]
+    #[error("{}: {what} is {size} bytes, over the limit of {limit} bytes (if the input is genuine, raise it: --max-manifest-size / --max-index-size)", path.display())]
     TooLarge {
         /// The layout or archive.
         path: PathBuf,

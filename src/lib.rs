@@ -31,6 +31,7 @@ pub mod elf;
 pub mod error;
 pub mod image;
 pub mod layout;
+pub mod limits;
 #[cfg(feature = "loader")]
 pub mod load;
 pub mod oci;

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::image::resolve::{available_names, select};
-use crate::layout::{IndexChange, LayoutWriter, MAX_MANIFEST_SIZE};
+use crate::layout::{IndexChange, LayoutWriter};
+use crate::limits::max_manifest_size;
 use crate::oci::media_type::ANNOTATION_REF_NAME;
 use crate::oci::{Digest, ImageRef, RefName, Selector};
 use crate::sign::signature_name;
@@ -68,7 +69,7 @@ pub fn tag(source: &ImageRef, name: &RefName) -> Result<TagReport> {
         .into_iter()
         .next()
         .expect("select never returns nothing");
-    layout.read_blob(&target, MAX_MANIFEST_SIZE)?;
+    layout.read_blob(&target, max_manifest_size())?;
     target.annotations.remove(ANNOTATION_REF_NAME);
     let digest = target.digest.clone();
     let (change, previous) = match writer.set_name(name, target) {

@@ -15,7 +15,7 @@ use crate::elf::{self, ByteOrder};
 use crate::error::Error;
 use crate::image::resolve::is_index;
 use crate::image::Format;
-use crate::layout::{MAX_INDEX_SIZE, MAX_MANIFEST_SIZE};
+use crate::limits::{max_index_size, max_manifest_size};
 use crate::oci::media_type::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, IMAGE_LAYOUT_VERSION, OCI_INDEX, OCI_MANIFEST,
 };
@@ -339,7 +339,7 @@ impl Checker<'_> {
                 return None;
             }
         }
-        let bytes = match self.source.read_entry("index.json", MAX_INDEX_SIZE) {
+        let bytes = match self.source.read_entry("index.json", max_index_size()) {
             Ok(b) => b,
             Err(e) => {
                 self.error(
@@ -630,7 +630,7 @@ impl Checker<'_> {
     }
 
     fn read_json(&mut self, d: &Descriptor) -> Option<Vec<u8>> {
-        match self.source.read_blob(d, MAX_MANIFEST_SIZE) {
+        match self.source.read_blob(d, max_manifest_size()) {
             Ok(b) => Some(b),
             Err(Error::TooLarge { size, limit, .. }) => {
                 self.error(
@@ -789,7 +789,7 @@ impl Checker<'_> {
             let candidates: Vec<Descriptor> = self
                 .stored
                 .values()
-                .filter(|e| e.kind == EntryKind::File && e.size <= MAX_MANIFEST_SIZE)
+                .filter(|e| e.kind == EntryKind::File && e.size <= max_manifest_size())
                 .filter_map(|e| {
                     let hex = e.path.strip_prefix("blobs/sha256/")?;
                     let digest = Digest::parse(&format!("sha256:{hex}")).ok()?;
@@ -799,7 +799,7 @@ impl Checker<'_> {
                 .collect();
             let mut found = false;
             for d in candidates {
-                let Ok(bytes) = self.source.read_blob(&d, MAX_MANIFEST_SIZE) else {
+                let Ok(bytes) = self.source.read_blob(&d, max_manifest_size()) else {
                     continue;
                 };
                 let Ok(manifest) = ImageManifest::from_slice(&bytes) else {

@@ -300,3 +300,33 @@ fn a_path_holding_several_images_needs_a_name() {
         .code(2)
         .stderr(contains("holds 2 images").and(contains("tp_counter, xdp_count")));
 }
+
+#[test]
+fn json_size_limits_apply_to_layout_directories_too() {
+    let d = Dir::new();
+    let out = d.path("bundle");
+    pack(&out, &["multi_prog.bpf.o"]);
+    // The manifest is a few hundred bytes; the config (with maps and programs) larger.
+    ebpf_layout()
+        .arg("inspect")
+        .arg(&out)
+        .args(["--max-manifest-size", "64"])
+        .assert()
+        .code(2)
+        .stderr(contains("over the limit of 64 bytes").and(contains("--max-manifest-size")));
+    ebpf_layout()
+        .arg("list")
+        .arg(&out)
+        .args(["--max-index-size", "10"])
+        .assert()
+        .code(2)
+        .stderr(contains("index.json").and(contains("over the limit of 10 bytes")));
+    ebpf_layout()
+        .env("EBPF_LAYOUT_MAX_MANIFEST_SIZE", "64")
+        .arg("verify")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(contains("too-large"));
+    ebpf_layout().arg("inspect").arg(&out).assert().success();
+}

@@ -13,9 +13,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::limits::{Limits, MAX_OCI_LAYOUT_SIZE};
 use super::tar::RawEntry;
 use crate::error::{Error, Result};
+use crate::limits::{Limits, MAX_OCI_LAYOUT_SIZE};
 use crate::oci::media_type::IMAGE_LAYOUT_VERSION;
 use crate::oci::Digest;
 use crate::source::{EntryKind, StoredEntry};

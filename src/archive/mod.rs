@@ -15,7 +15,6 @@
 //! first bytes (gzip's `1f 8b`), never from the file name alone.
 
 mod catalog;
-pub mod limits;
 mod reader;
 mod stream;
 mod tar;
@@ -25,7 +24,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-pub use limits::Limits;
+pub use crate::limits::Limits;
 pub use reader::TarArchive;
 pub use stream::StreamArchive;
 pub use writer::{ArchiveBuilder, Compression, WriteOptions, WrittenArchive};

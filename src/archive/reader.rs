@@ -8,10 +8,10 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::catalog::{Catalog, Role};
-use super::limits::Limits;
 use super::tar::{SeekInput, TarReader};
 use crate::error::{io_err, Error, Result};
 use crate::layout::check_blob;
+use crate::limits::Limits;
 use crate::oci::{Descriptor, ImageIndex};
 use crate::source::{hash_blobs, ImageSource, StoredEntry};
 

@@ -21,11 +21,11 @@ use std::sync::{Arc, Mutex};
 use flate2::bufread::MultiGzDecoder;
 
 use super::catalog::{Catalog, Role};
-use super::limits::{Limits, FILE_KEEP_BUDGET, RATIO_GRACE};
 use super::reader::too_large;
 use super::tar::{LimitExceeded, StreamInput, TarReader};
 use crate::error::{io_err, Error, Result};
 use crate::layout::check_blob;
+use crate::limits::{Limits, FILE_KEEP_BUDGET, RATIO_GRACE};
 use crate::oci::digest::Hasher;
 use crate::oci::{Descriptor, ImageIndex};
 use crate::source::{ImageSource, StoredEntry};

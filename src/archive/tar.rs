@@ -11,8 +11,8 @@
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::limits::{MAX_METADATA_SIZE, MAX_NAME_LEN};
 use crate::error::{io_err, Error, Result};
+use crate::limits::{MAX_METADATA_SIZE, MAX_NAME_LEN};
 
 /// Size of a tar block.
 pub const BLOCK: u64 = 512;

@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use crate::archive::limits::{
+use crate::limits::{
     parse_size, Limits, ENV_MAX_ENTRIES, ENV_MAX_INDEX_SIZE, ENV_MAX_MANIFEST_SIZE, ENV_MAX_RATIO,
     ENV_MAX_STDIN_BUFFER, ENV_MAX_UNCOMPRESSED,
 };

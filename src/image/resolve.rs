@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::layout::MAX_MANIFEST_SIZE;
+use crate::limits::max_manifest_size;
 use crate::oci::media_type::{DOCKER_MANIFEST_LIST, OCI_INDEX};
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, ImageRef, Platform, Selector};
 use crate::source::{self, ImageSource};
@@ -172,7 +172,7 @@ pub fn available_names(index: &ImageIndex) -> Vec<String> {
 }
 
 fn read_index_blob(source: &dyn ImageSource, descriptor: &Descriptor) -> Result<ImageIndex> {
-    let bytes = source.read_blob(descriptor, MAX_MANIFEST_SIZE)?;
+    let bytes = source.read_blob(descriptor, max_manifest_size())?;
     ImageIndex::from_slice(&bytes).map_err(|e| Error::Schema {
         path: source.location().to_path_buf(),
         what: format!("index {}", descriptor.digest),
@@ -221,7 +221,7 @@ pub fn open_image(
             })?;
         descriptor = choice.clone();
     }
-    let manifest_bytes = source.read_blob(&descriptor, MAX_MANIFEST_SIZE)?;
+    let manifest_bytes = source.read_blob(&descriptor, max_manifest_size())?;
     let manifest = ImageManifest::from_slice(&manifest_bytes).map_err(|e| Error::Schema {
         path: source.location().to_path_buf(),
         what: format!("manifest {}", descriptor.digest),

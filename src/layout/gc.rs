@@ -26,9 +26,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::writer::{list_temp_files, lock_shared};
-use super::{Layout, LayoutWriter, StaleTemp, MAX_MANIFEST_SIZE};
+use super::{Layout, LayoutWriter, StaleTemp};
 use crate::error::{io_err, Error, Result};
 use crate::image::resolve::is_index;
+use crate::limits::max_manifest_size;
 use crate::oci::media_type::{DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest};
 
@@ -243,7 +244,7 @@ enum Document {
 /// Reads and verifies a manifest or index that was reached. A declared index or
 /// manifest media type must parse as one; anything else is parsed by content.
 fn read_document(layout: &Layout, d: &Descriptor) -> Result<Document> {
-    let bytes = layout.read_blob(d, MAX_MANIFEST_SIZE)?;
+    let bytes = layout.read_blob(d, max_manifest_size())?;
     let schema = |what: &str, source| Error::Schema {
         path: layout.root().to_path_buf(),
         what: format!("{what} {}", d.digest),
@@ -305,11 +306,11 @@ fn plan(layout: &Layout, index: &ImageIndex) -> Result<Plan> {
     let mut kinds: BTreeMap<Digest, BlobKind> = BTreeMap::new();
     let mut candidates: Vec<(Descriptor, Digest)> = Vec::new();
     for (digest, &size) in &stored {
-        if walk.reached.contains(digest) || size > MAX_MANIFEST_SIZE {
+        if walk.reached.contains(digest) || size > max_manifest_size() {
             continue;
         }
         let probe = Descriptor::new("", digest.clone(), size);
-        let bytes = match layout.read_blob(&probe, MAX_MANIFEST_SIZE) {
+        let bytes = match layout.read_blob(&probe, max_manifest_size()) {
             Ok(b) => b,
             // Unreferenced and not even what its name says: garbage, not a referrer.
             Err(Error::DigestMismatch { .. }) | Err(Error::SizeMismatch { .. }) => continue,

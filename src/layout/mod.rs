@@ -23,14 +23,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{io_err, Error, Result};
+use crate::limits::max_index_size;
 use crate::oci::media_type::{IMAGE_LAYOUT_VERSION, OCI_LAYOUT_FILE_CONTENT};
 use crate::oci::{Descriptor, Digest, ImageIndex};
 
-/// Largest index.json we parse (16 MiB): far above any real layout, small enough that a
-/// hostile file cannot exhaust memory.
-pub const MAX_INDEX_SIZE: u64 = 16 << 20;
-/// Largest manifest, nested index or config we parse (4 MiB), as registries commonly do.
-pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
+pub use crate::limits::{MAX_INDEX_SIZE, MAX_MANIFEST_SIZE};
 
 /// Name of the folder inside a layout that holds our lock and temporary files. Other
 /// tools ignore it; archives never contain it.
@@ -126,7 +123,7 @@ impl Layout {
         &self.root
     }
 
-    /// Reads and parses index.json (at most [`MAX_INDEX_SIZE`] bytes).
+    /// Reads and parses index.json (at most [`max_index_size`] bytes).
     pub fn read_index(&self) -> Result<ImageIndex> {
         let bytes = self.read_index_bytes()?;
         ImageIndex::from_slice(&bytes).map_err(|source| Error::Schema {
@@ -136,9 +133,9 @@ impl Layout {
         })
     }
 
-    /// The raw bytes of index.json (at most [`MAX_INDEX_SIZE`]).
+    /// The raw bytes of index.json (at most [`max_index_size`] bytes).
     pub fn read_index_bytes(&self) -> Result<Vec<u8>> {
-        read_regular_file(&self.root, "index.json", MAX_INDEX_SIZE)
+        read_regular_file(&self.root, "index.json", max_index_size())
     }
 
     /// The path of a blob inside the layout.

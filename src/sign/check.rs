@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::image::resolve::is_index;
-use crate::layout::MAX_MANIFEST_SIZE;
+use crate::limits::max_manifest_size;
 use crate::oci::{Descriptor, Digest, ImageIndex};
 use crate::source::ImageSource;
 use crate::verify::{Problem, Severity};
@@ -346,7 +346,7 @@ fn index_lists(
     if depth >= MAX_INDEX_DEPTH {
         return false;
     }
-    let Ok(bytes) = source.read_blob(entry, MAX_MANIFEST_SIZE) else {
+    let Ok(bytes) = source.read_blob(entry, max_manifest_size()) else {
         return false;
     };
     let Ok(nested) = ImageIndex::from_slice(&bytes) else {

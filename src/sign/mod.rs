@@ -24,7 +24,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::image::resolve::{available_names, is_index, select};
-use crate::layout::{Layout, LayoutWriter, MAX_MANIFEST_SIZE};
+use crate::layout::{Layout, LayoutWriter};
+use crate::limits::max_manifest_size;
 use crate::oci::digest::Hasher;
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, ImageRef, Selector};
 use crate::source::ImageSource;
@@ -255,7 +256,7 @@ fn names_of(index: &ImageIndex, digest: &Digest) -> Vec<String> {
 /// Hashes every blob an index.json entry reaches (nested indexes, manifests, configs,
 /// layers) and compares it with its descriptor.
 fn check_closure(source: &dyn ImageSource, descriptor: &Descriptor, depth: usize) -> Result<()> {
-    let bytes = source.read_blob(descriptor, MAX_MANIFEST_SIZE)?;
+    let bytes = source.read_blob(descriptor, max_manifest_size())?;
     let schema = |e| Error::Schema {
         path: source.location().to_path_buf(),
         what: format!(

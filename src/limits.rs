@@ -1,6 +1,6 @@
-//! What reading an archive may cost: bounds on JSON sizes, decompression, entries and the
-//! memory kept while streaming. An archive is untrusted input, so every one of these is
-//! enforced while reading, before the bytes concerned are kept or parsed.
+//! What reading untrusted input may cost: bounds on JSON sizes (layouts and archives
+//! alike), decompression, entries and the memory kept while streaming. Every one of these
+//! is enforced while reading, before the bytes concerned are kept or parsed.
 //!
 //! The library uses [`Limits::current`]: the defaults, unless a program installed other
 //! values with [`Limits::install`] (the command line does, from its flags and the
@@ -8,7 +8,22 @@
 
 use std::sync::RwLock;
 
-use crate::layout::{MAX_INDEX_SIZE, MAX_MANIFEST_SIZE};
+/// Default largest index.json we parse (16 MiB): far above any real layout, small enough
+/// that a hostile file cannot exhaust memory.
+pub const MAX_INDEX_SIZE: u64 = 16 << 20;
+/// Default largest manifest, nested index or config we parse (4 MiB), as registries
+/// commonly do.
+pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
+
+/// The largest index.json accepted now ([`Limits::current`]).
+pub fn max_index_size() -> u64 {
+    Limits::current().max_index_size
+}
+
+/// The largest manifest, nested index or config accepted now ([`Limits::current`]).
+pub fn max_manifest_size() -> u64 {
+    Limits::current().max_manifest_size
+}
 
 /// Below this many uncompressed bytes the compression ratio is not enforced (64 MiB):
 /// tar headers and padding compress several hundred to one, so small genuine archives
