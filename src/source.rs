@@ -2,6 +2,7 @@
 //! `inspect`, `verify`, `load` and `copy` work the same on a layout directory or an
 //! archive.
 
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::path::Path;
 
@@ -25,6 +26,28 @@ pub enum EntryKind {
     Hardlink,
     /// Anything else (device, fifo, socket), with what it is.
     Other(String),
+}
+
+/// Which stored blobs a scan hashes.
+#[derive(Debug, Clone, Copy)]
+pub enum Hashing<'a> {
+    /// Every regular file under `blobs/`.
+    All,
+    /// Only these blobs (e.g. one image's closure).
+    Only(&'a BTreeSet<Digest>),
+}
+
+impl Hashing<'_> {
+    /// Whether the entry at `path` is to be hashed.
+    pub fn wants(&self, path: &str) -> bool {
+        match self {
+            Hashing::All => true,
+            Hashing::Only(set) => path
+                .strip_prefix("blobs/sha256/")
+                .and_then(|hex| Digest::parse(&format!("sha256:{hex}")).ok())
+                .is_some_and(|d| set.contains(&d)),
+        }
+    }
 }
 
 /// One entry of a layout or archive, as found by [`ImageSource::scan`].
@@ -61,7 +84,14 @@ pub trait ImageSource {
     /// Every entry of the store, with the sha256 of every regular file under `blobs/`
     /// computed from its content, in constant memory (used by `verify`). Entries are in
     /// path order. Our private `.ebpf-layout/` folder is not reported.
-    fn scan(&self) -> Result<Vec<StoredEntry>>;
+    fn scan(&self) -> Result<Vec<StoredEntry>> {
+        self.scan_hashing(Hashing::All)
+    }
+
+    /// Like [`scan`](Self::scan), listing every entry but hashing only the blobs `which`
+    /// names (the others have no digest). A source that reads everything in one pass
+    /// anyway (a compressed stream) may hash them all.
+    fn scan_hashing(&self, which: Hashing<'_>) -> Result<Vec<StoredEntry>>;
 
     /// A small regular file at `path` relative to the root (`oci-layout`), refusing more
     /// than `limit` bytes, symlinks and special files.
@@ -92,8 +122,8 @@ impl ImageSource for Layout {
         Ok(Box::new(Layout::open_blob(self, &descriptor.digest)?))
     }
 
-    fn scan(&self) -> Result<Vec<StoredEntry>> {
-        Layout::scan(self)
+    fn scan_hashing(&self, which: Hashing<'_>) -> Result<Vec<StoredEntry>> {
+        Layout::scan_hashing(self, which)
     }
 
     fn read_entry(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
@@ -127,19 +157,22 @@ pub fn open_with(path: &Path, limits: &crate::archive::Limits) -> Result<Box<dyn
 /// Bytes per read while hashing stored blobs (256 KiB): few system calls, little memory.
 const HASH_BUF_SIZE: usize = 256 << 10;
 
-/// Hashes every regular file under `blobs/` of `entries` from its content, with one
+/// Hashes the regular files under `blobs/` of `entries` that `which` wants, from their content, with one
 /// thread per core (at most one per blob), setting each entry's digest and size to what
 /// was read. `open` gives an entry's content by path; `read_error` names a failed read.
 /// Used by every [`ImageSource::scan`] that can read entries in any order.
 pub(crate) fn hash_blobs<'a>(
     entries: &mut [StoredEntry],
+    which: Hashing<'_>,
     open: &(dyn Fn(&str) -> Result<Box<dyn Read + 'a>> + Sync),
     read_error: &(dyn Fn(&str, std::io::Error) -> Error + Sync),
 ) -> Result<()> {
     let to_hash: Vec<usize> = entries
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.kind == EntryKind::File && e.path.starts_with("blobs/"))
+        .filter(|(_, e)| {
+            e.kind == EntryKind::File && e.path.starts_with("blobs/") && which.wants(&e.path)
+        })
         .map(|(i, _)| i)
         .collect();
     let threads = std::thread::available_parallelism()

@@ -21,7 +21,7 @@ use crate::oci::media_type::{
 };
 use crate::oci::reference::check_grammar;
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, RefName, Selector};
-use crate::source::{EntryKind, ImageSource, StoredEntry};
+use crate::source::{EntryKind, Hashing, ImageSource, StoredEntry};
 
 /// Version of the JSON report schema (see docs/verify.md).
 pub const REPORT_VERSION: u32 = 1;
@@ -121,12 +121,51 @@ pub fn verify(
     options: &VerifyOptions,
 ) -> crate::Result<Report> {
     let started = Instant::now();
-    let entries = source.scan()?;
+    let entries = match selector {
+        Selector::All => source.scan()?,
+        // One image of a large store: find its closure from a listing (JSON documents are
+        // hash-checked as they are read), then hash only the blobs it reaches.
+        _ => {
+            let listing = source.scan_hashing(Hashing::Only(&BTreeSet::new()))?;
+            let reached = check(source, listing, selector, options).visited;
+            source.scan_hashing(Hashing::Only(&reached))?
+        }
+    };
     let bytes = entries
         .iter()
         .filter(|e| e.digest.is_some())
         .map(|e| e.size)
         .sum();
+    let mut c = check(source, entries, selector, options);
+    c.problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
+    let errors = c
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    let warnings = c.problems.len() - errors;
+    let blobs = c.visited.len();
+    Ok(Report {
+        reference: reference.to_string(),
+        ok: errors == 0 && (!options.strict || warnings == 0),
+        strict: options.strict,
+        images: c.images,
+        blobs,
+        bytes,
+        seconds: started.elapsed().as_secs_f64(),
+        errors,
+        warnings,
+        problems: c.problems,
+    })
+}
+
+/// Runs every check of `selector` against the stored `entries`.
+fn check<'a>(
+    source: &'a dyn ImageSource,
+    entries: Vec<StoredEntry>,
+    selector: &Selector,
+    options: &VerifyOptions,
+) -> Checker<'a> {
     let mut c = Checker {
         source,
         stored: entries.into_iter().map(|e| (e.path.clone(), e)).collect(),
@@ -179,26 +218,7 @@ pub fn verify(
             c.check_unreferenced();
         }
     }
-    c.problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
-    let errors = c
-        .problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .count();
-    let warnings = c.problems.len() - errors;
-    let blobs = c.visited.len();
-    Ok(Report {
-        reference: reference.to_string(),
-        ok: errors == 0 && (!options.strict || warnings == 0),
-        strict: options.strict,
-        images: c.images,
-        blobs,
-        bytes,
-        seconds: started.elapsed().as_secs_f64(),
-        errors,
-        warnings,
-        problems: c.problems,
-    })
+    c
 }
 
 fn selector_text(selector: &Selector) -> String {

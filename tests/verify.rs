@@ -681,3 +681,22 @@ fn a_symlinked_blob_in_an_archive_makes_it_unusable_and_is_named() {
         assert!(out.contains("link"), "{target}: {out}");
     }
 }
+
+#[test]
+fn verifying_one_image_hashes_only_its_closure() {
+    let g = good();
+    let root = g.root.to_str().unwrap();
+    let (_, whole) = verify_json(root, true);
+    let (code, one) = verify_json(&format!("{root}:tp_counter"), true);
+    assert_eq!(code, 0, "{one}");
+    let closure: u64 = [&g.manifest, &g.config, &g.program]
+        .iter()
+        .map(|d| blob(&g.root, d).len() as u64)
+        .sum();
+    assert_eq!(one["reports"][0]["bytes"], closure);
+    assert!(whole["reports"][0]["bytes"].as_u64().unwrap() > closure);
+    // Damage outside the closure is not even read; inside, it is found.
+    flip_bit(&blob_path(&g.root, &g.program), 77);
+    assert_eq!(verify_json(&format!("{root}:xdp_count"), true).0, 0);
+    assert_eq!(verify_json(&format!("{root}:tp_counter"), true).0, 1);
+}

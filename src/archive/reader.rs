@@ -13,7 +13,7 @@ use crate::error::{io_err, Error, Result};
 use crate::layout::check_blob;
 use crate::limits::Limits;
 use crate::oci::{Descriptor, ImageIndex};
-use crate::source::{hash_blobs, ImageSource, StoredEntry};
+use crate::source::{hash_blobs, Hashing, ImageSource, StoredEntry};
 
 /// An uncompressed tar archive holding an OCI layout at its root, opened for reading.
 #[derive(Debug)]
@@ -179,10 +179,11 @@ impl ImageSource for TarArchive {
         Ok(Box::new(self.section(entry.data_offset, entry.size)))
     }
 
-    fn scan(&self) -> Result<Vec<StoredEntry>> {
+    fn scan_hashing(&self, which: Hashing<'_>) -> Result<Vec<StoredEntry>> {
         let mut entries = self.catalog.stored_entries();
         hash_blobs(
             &mut entries,
+            which,
             &|path| {
                 let entry = self.catalog.file(path)?;
                 Ok(Box::new(self.section(entry.data_offset, entry.size)))

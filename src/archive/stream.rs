@@ -28,7 +28,7 @@ use crate::layout::check_blob;
 use crate::limits::{Limits, FILE_KEEP_BUDGET, RATIO_GRACE};
 use crate::oci::digest::Hasher;
 use crate::oci::{Descriptor, ImageIndex};
-use crate::source::{ImageSource, StoredEntry};
+use crate::source::{Hashing, ImageSource, StoredEntry};
 
 /// Read buffer (256 KiB, as for layout blobs).
 const BUF_SIZE: usize = 256 << 10;
@@ -471,7 +471,8 @@ impl ImageSource for StreamArchive {
         }
     }
 
-    fn scan(&self) -> Result<Vec<StoredEntry>> {
+    // The one streaming pass hashed every blob already: nothing is left to choose.
+    fn scan_hashing(&self, _which: Hashing<'_>) -> Result<Vec<StoredEntry>> {
         Ok(self.catalog.stored_entries())
     }
 

@@ -5,18 +5,20 @@ use std::path::Path;
 
 use super::{Layout, PRIVATE_DIR};
 use crate::error::{io_err, Result};
-use crate::source::{hash_blobs, EntryKind, StoredEntry};
+use crate::source::{hash_blobs, EntryKind, Hashing, StoredEntry};
 
 impl Layout {
     /// Every entry under the root (except our private folder), with the sha256 of every
-    /// regular file under `blobs/`. Blobs are hashed by one thread per core.
-    pub fn scan(&self) -> Result<Vec<StoredEntry>> {
+    /// regular file under `blobs/` that `which` wants. Blobs are hashed by one thread per
+    /// core.
+    pub fn scan_hashing(&self, which: Hashing<'_>) -> Result<Vec<StoredEntry>> {
         let mut entries = Vec::new();
         walk(self.root(), self.root(), &mut entries)?;
         entries.sort_by(|a, b| a.path.cmp(&b.path));
         let root = self.root();
         hash_blobs(
             &mut entries,
+            which,
             &|path| {
                 let full = root.join(path);
                 let file = fs::File::open(&full).map_err(io_err("opening", &full))?;
