@@ -330,3 +330,63 @@ fn json_size_limits_apply_to_layout_directories_too() {
         .stdout(contains("too-large"));
     ebpf_layout().arg("inspect").arg(&out).assert().success();
 }
+
+#[test]
+fn malformed_pack_options_are_refused_before_anything_is_written() {
+    let d = Dir::new();
+    let out = d.path("bundle");
+    pack_fails(
+        &[&testdata("tp_counter.bpf.o")],
+        &out,
+        &["--annotation", "no-equals-sign"],
+        &["invalid --annotation \"no-equals-sign\"", "KEY=VALUE"],
+    );
+    pack_fails(
+        &[&testdata("tp_counter.bpf.o")],
+        &out,
+        &["--annotation", "=value"],
+        &["the key is empty"],
+    );
+    pack_fails(
+        &[&testdata("tp_counter.bpf.o")],
+        &out,
+        &["--platform", "linux"],
+        &["invalid platform \"linux\"", "OS/ARCH"],
+    );
+    let assert = ebpf_layout()
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .arg("pack")
+        .arg(testdata("tp_counter.bpf.o"))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("SOURCE_DATE_EPOCH=\"yesterday\""),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
+#[cfg(feature = "loader")]
+#[test]
+fn malformed_load_options_are_usage_errors() {
+    let d = Dir::new();
+    let out = d.path("bundle");
+    pack(&out, &["tp_counter.bpf.o"]);
+    for (args, needle) in [
+        (vec!["--duration=-1"], "invalid --duration"),
+        (vec!["--attach", "xdp"], "xdp"),
+        (vec!["--attach", "tc:eth0:sideways"], "sideways"),
+        (vec!["--detach"], "--pin"),
+    ] {
+        ebpf_layout()
+            .arg("load")
+            .arg(&out)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(contains(needle));
+    }
+}
