@@ -8,23 +8,21 @@
 //! error — a blob that does not match its descriptor included — leaves the destination
 //! exactly as it was.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::archive::writer::check_destination;
+use crate::graph::Closure;
 use crate::archive::{ArchiveBuilder, Compression, Limits, WriteOptions};
 use crate::error::{Error, Result};
 use crate::image::resolve::select;
 use crate::layout::{IndexChange, LayoutWriter};
-use crate::oci::media_type::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
-use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, ImageRef, RefName, Selector};
-use crate::sign::signature_name;
-use crate::source::{self, ImageSource};
-
-/// How deep nested indexes (and subjects) may go before the source is called hostile.
-const MAX_DEPTH: usize = 8;
+use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, RefName, Selector};
+use crate::oci::cosign::signature_name;
+use crate::source;
+use crate::store::{closure_of, ImageSource};
 
 /// What to copy and where.
 #[derive(Debug, Clone)]
@@ -125,13 +123,6 @@ impl Destination {
     }
 }
 
-/// One blob of the closure; manifests and indexes carry their verified bytes.
-struct Node {
-    descriptor: Descriptor,
-    json: Option<Vec<u8>>,
-    children: Vec<Digest>,
-}
-
 /// Copies `options.source` to `options.destination`. See the module documentation for
 /// the guarantees; errors name the source or destination and the blob concerned.
 pub fn copy(options: &CopyOptions) -> Result<CopyReport> {
@@ -186,22 +177,20 @@ fn copy_from(
 
     // Read and verify every manifest and index first; children come before parents.
     let max_json = Limits::current().max_manifest_size;
-    let mut nodes: Vec<Node> = Vec::new();
-    let mut seen = HashMap::new();
-    for (_, entry) in &named {
-        walk(source, entry, true, 0, max_json, &mut nodes, &mut seen)?;
-    }
+    let roots: Vec<Descriptor> = named.iter().map(|(_, d)| d.clone()).collect();
+    let closure = closure_of(source, &roots, max_json, false)?;
     let sizes: BTreeMap<Digest, u64> = named
         .iter()
-        .map(|(_, d)| (d.digest.clone(), closure_size(&d.digest, &nodes, &seen)))
+        .map(|(_, d)| (d.digest.clone(), closure.size_from(&d.digest)))
         .collect();
+    let blobs = closure_blobs(&closure);
 
     let mut report = CopyReport {
         source: options.source.to_string(),
         destination: options.destination.clone(),
         kind: DestinationKind::Layout,
         images: Vec::new(),
-        blobs: nodes.len(),
+        blobs: blobs.len(),
         blobs_written: 0,
         blobs_present: 0,
         bytes_written: 0,
@@ -228,21 +217,18 @@ fn copy_from(
             let mut writer = LayoutWriter::open_or_create(&options.destination)?;
             // Leaves first, in the source's storage order (one pass through a compressed
             // archive), then manifests and indexes, children before parents.
-            let mut order: Vec<usize> = (0..nodes.len())
-                .filter(|&i| nodes[i].json.is_none())
-                .collect();
-            order.sort_by_key(|&i| source.blob_position(&nodes[i].descriptor));
-            order.extend((0..nodes.len()).filter(|&i| nodes[i].json.is_some()));
-            for i in order {
-                let node = &nodes[i];
-                let d = &node.descriptor;
+            let mut order: Vec<&Blob> = blobs.iter().filter(|b| b.json.is_none()).collect();
+            order.sort_by_key(|b| source.blob_position(&b.descriptor));
+            order.extend(blobs.iter().filter(|b| b.json.is_some()));
+            for blob in order {
+                let d = &blob.descriptor;
                 if writer.has_valid_blob(d)? {
                     report.blobs_present += 1;
                     continue;
                 }
                 let origin = location.join(d.digest.blob_path());
-                match &node.json {
-                    Some(bytes) => writer.put_reader(&bytes[..], Some(d), None, &origin)?,
+                match blob.json {
+                    Some(bytes) => writer.put_reader(bytes, Some(d), None, &origin)?,
                     None => writer.put_reader(source.open_blob(d)?, Some(d), None, &origin)?,
                 };
                 report.blobs_written += 1;
@@ -259,10 +245,10 @@ fn copy_from(
         }
         Destination::Archive(write_options) => {
             let mut builder = ArchiveBuilder::new();
-            for node in nodes {
-                match node.json {
-                    Some(bytes) => builder.put_verified(&node.descriptor, bytes)?,
-                    None => builder.put_from(source, &node.descriptor)?,
+            for blob in &blobs {
+                match blob.json {
+                    Some(bytes) => builder.put_verified(&blob.descriptor, bytes.to_vec())?,
+                    None => builder.put_from(source, &blob.descriptor)?,
                 }
             }
             for (name, d) in &named {
@@ -326,19 +312,14 @@ pub(crate) fn add_closures<'a>(
         .filter(|d| !builder.contains(&d.digest))
         .cloned()
         .collect();
-    let max_json = Limits::current().max_manifest_size;
-    let mut nodes = Vec::new();
-    let mut seen = HashMap::new();
-    for root in &roots {
-        walk(source, root, true, 0, max_json, &mut nodes, &mut seen)?;
-    }
-    for node in nodes {
-        if builder.contains(&node.descriptor.digest) {
+    let closure = closure_of(source, &roots, Limits::current().max_manifest_size, false)?;
+    for blob in closure_blobs(&closure) {
+        if builder.contains(&blob.descriptor.digest) {
             continue;
         }
-        match node.json {
-            Some(bytes) => builder.put_verified(&node.descriptor, bytes)?,
-            None => builder.put_from(source, &node.descriptor)?,
+        match blob.json {
+            Some(bytes) => builder.put_verified(&blob.descriptor, bytes.to_vec())?,
+            None => builder.put_from(source, &blob.descriptor)?,
         }
     }
     Ok(())
@@ -409,107 +390,32 @@ fn check_ambiguous(location: &Path, named: &[(Option<RefName>, Descriptor)]) -> 
     }
 }
 
-enum NodeKind {
-    Index,
-    Manifest,
-    Leaf,
+/// One distinct blob of a closure to copy: documents carry their verified bytes.
+struct Blob<'c> {
+    descriptor: Descriptor,
+    json: Option<&'c [u8]>,
 }
 
-fn kind_of(d: &Descriptor, root: bool) -> NodeKind {
-    match d.media_type.as_str() {
-        OCI_INDEX | DOCKER_MANIFEST_LIST => NodeKind::Index,
-        OCI_MANIFEST | DOCKER_MANIFEST => NodeKind::Manifest,
-        // index.json entries always point at a manifest or index; oras and old tools
-        // may leave the media type out, so the content decides.
-        _ if root => NodeKind::Manifest,
-        _ => NodeKind::Leaf,
-    }
-}
-
-/// Depth-first walk from `d`, appending each blob once, after its children.
-fn walk(
-    source: &dyn ImageSource,
-    d: &Descriptor,
-    root: bool,
-    depth: usize,
-    max_json: u64,
-    nodes: &mut Vec<Node>,
-    seen: &mut HashMap<Digest, usize>,
-) -> Result<()> {
-    if seen.contains_key(&d.digest) {
-        return Ok(());
-    }
-    if depth > MAX_DEPTH {
-        return Err(Error::Input {
-            path: source.location().to_path_buf(),
-            reason: format!(
-                "{} is reached through more than {MAX_DEPTH} nested indexes or subjects; refusing to follow further",
-                d.digest
-            ),
-        });
-    }
-    // Mark before descending: content addressing rules out cycles, but not hostile
-    // descriptors that name their own parent.
-    seen.insert(d.digest.clone(), usize::MAX);
-    let schema = |what: &str, source_err| Error::Schema {
-        path: source.location().to_path_buf(),
-        what: format!("{what} {}", d.digest),
-        source: source_err,
-    };
-    let (json, children) = match kind_of(d, root) {
-        NodeKind::Leaf => (None, Vec::new()),
-        kind => {
-            let bytes = source.read_blob(d, max_json)?;
-            let mut children: Vec<Descriptor> = Vec::new();
-            let as_index = |bytes: &[u8]| -> Result<Vec<Descriptor>> {
-                let index = ImageIndex::from_slice(bytes).map_err(|e| schema("index", e))?;
-                Ok(index.manifests.into_iter().chain(index.subject).collect())
-            };
-            match kind {
-                NodeKind::Index => children = as_index(&bytes)?,
-                _ => match ImageManifest::from_slice(&bytes) {
-                    Ok(m) => {
-                        children.push(m.config);
-                        children.extend(m.layers);
-                        children.extend(m.subject);
-                    }
-                    Err(e) if root && d.media_type.is_empty() => {
-                        children = as_index(&bytes).map_err(|_| schema("manifest", e))?
-                    }
-                    Err(e) => return Err(schema("manifest", e)),
-                },
-            }
-            for child in &children {
-                walk(source, child, false, depth + 1, max_json, nodes, seen)?;
-            }
-            (
-                Some(bytes),
-                children.into_iter().map(|c| c.digest).collect(),
-            )
-        }
-    };
-    seen.insert(d.digest.clone(), nodes.len());
-    nodes.push(Node {
-        descriptor: Descriptor::new(d.media_type.clone(), d.digest.clone(), d.size),
-        json,
-        children,
-    });
-    Ok(())
-}
-
-/// Bytes of every distinct blob reachable from `root`.
-fn closure_size(root: &Digest, nodes: &[Node], seen: &HashMap<Digest, usize>) -> u64 {
-    let mut visited = BTreeSet::new();
-    let mut stack = vec![root.clone()];
-    let mut total = 0;
-    while let Some(d) = stack.pop() {
-        if !visited.insert(d.clone()) {
-            continue;
-        }
-        if let Some(node) = seen.get(&d).and_then(|&i| nodes.get(i)) {
-            total += node.descriptor.size;
-            stack.extend(node.children.iter().cloned());
-        }
-    }
-    total
+/// Every distinct blob of `closure`, children before parents: leaves (configs, layers, and
+/// anything reached only as such) in walk order, then the documents read. A blob reached
+/// both as a layer and as a manifest is copied once, as the document it is.
+fn closure_blobs(closure: &Closure<Error>) -> Vec<Blob<'_>> {
+    let mut blobs: Vec<Blob<'_>> = closure
+        .blobs()
+        .into_iter()
+        .filter(|d| closure.node(&d.digest).is_none())
+        .map(|d| Blob {
+            descriptor: Descriptor::new(d.media_type.clone(), d.digest.clone(), d.size),
+            json: None,
+        })
+        .collect();
+    blobs.extend(closure.nodes.iter().map(|n| Blob {
+        descriptor: Descriptor::new(
+            n.descriptor.media_type.clone(),
+            n.descriptor.digest.clone(),
+            n.descriptor.size,
+        ),
+        json: Some(&n.bytes[..]),
+    }));
+    blobs
 }

@@ -91,6 +91,16 @@ pub enum Error {
         /// The digest of its content.
         found: Digest,
     },
+    /// A document lies deeper in the image graph than [`crate::graph::MAX_DEPTH`].
+    #[error("{}: {digest} is reached through more than {limit} nested indexes or subjects; refusing to follow further", path.display())]
+    TooDeep {
+        /// The layout or archive.
+        path: PathBuf,
+        /// The document too deep.
+        digest: Digest,
+        /// The limit.
+        limit: usize,
+    },
     /// A document is larger than we are willing to parse.
     #[error("{}: {what} is {size} bytes, over the limit of {limit} bytes (if the input is genuine, raise it: --max-manifest-size / --max-index-size)", path.display())]
     TooLarge {
@@ -169,7 +179,7 @@ pub enum Error {
         /// The key file.
         path: PathBuf,
         /// What is wrong with it.
-        reason: crate::sign::KeyError,
+        reason: KeyError,
     },
     /// An image carries no valid signature by a trusted key (an integrity failure).
     #[error("{}: image {image} is refused: {reason}", path.display())]
@@ -226,6 +236,27 @@ fn available_hint(names: &[String]) -> String {
     } else {
         format!(" (available: {})", names.join(", "))
     }
+}
+
+/// Why a key cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The text is not PEM.
+    #[error("not a PEM key file ({0})")]
+    NotPem(String),
+    /// The password does not decrypt the key.
+    #[error("wrong password (or the key file is damaged): it does not decrypt the key")]
+    WrongPassword,
+    /// An encrypted key, and no password could be had.
+    #[error("the key is encrypted and no password is available: {0}")]
+    NoPassword(String),
+    /// A key of a kind we do not use (RSA, Ed25519, another curve, cosign's own format).
+    #[error("{0}")]
+    Unsupported(String),
+    /// PEM of the right kind whose content does not decode.
+    #[error("the key does not decode: {0}")]
+    Malformed(String),
 }
 
 /// The library's result type.

@@ -14,7 +14,7 @@
 //!   (random access for `.tar`, one streaming pass for `.tar.gz` and standard input),
 //!   and the limits that keep hostile archives harmless; [`copy`]: between layouts and
 //!   archives, digests preserved.
-//! * Operations — [`pack`], and [`image::list`] / [`image::inspect`]: what the CLI
+//! * Operations — [`pack`], and [`summary::list`] / [`summary::inspect`]: what the CLI
 //!   exposes, usable as a library.
 //! * Management — [`tag`]: naming images and removing names; [`layout::gc`]:
 //!   reclaiming unreferenced blobs (see docs/durability.md).
@@ -29,6 +29,7 @@ pub mod cli;
 pub mod copy;
 pub mod elf;
 pub mod error;
+pub mod graph;
 pub mod image;
 pub mod layout;
 pub mod limits;
@@ -37,8 +38,11 @@ pub mod load;
 pub mod oci;
 pub mod pack;
 pub mod progress;
+pub mod report;
 pub mod sign;
 pub mod source;
+pub mod store;
+pub mod summary;
 pub mod tag;
 pub mod transfer;
 pub mod verify;

@@ -13,7 +13,9 @@ use serde::Serialize;
 
 use crate::elf::{self, ByteOrder};
 use crate::error::Error;
-use crate::image::resolve::is_index;
+use crate::graph::{
+    is_index, is_manifest, stored_referrers, Document, Failure, Role, Walker, MAX_DEPTH,
+};
 use crate::image::Format;
 use crate::limits::{max_index_size, max_manifest_size};
 use crate::oci::media_type::{
@@ -26,41 +28,7 @@ use crate::source::{EntryKind, Hashing, ImageSource, StoredEntry};
 /// Version of the JSON report schema (see docs/verify.md).
 pub const REPORT_VERSION: u32 = 1;
 
-/// How deep nested indexes may go.
-const MAX_DEPTH: usize = 8;
-
-/// How a problem counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Reported, but the layout is intact (unless `--strict`).
-    Warning,
-    /// The layout is damaged: exit code 1.
-    Error,
-}
-
-/// One finding, naming the entry, the digest, and what was expected and found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// Error, or warning.
-    pub severity: Severity,
-    /// A stable machine-readable code (`digest-mismatch`, `missing-blob`, …).
-    pub code: &'static str,
-    /// The entry concerned, relative to the root (`blobs/sha256/…`, `index.json`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub entry: Option<String>,
-    /// The digest concerned.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub digest: Option<String>,
-    /// What the referencing descriptor or the spec says.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expected: Option<String>,
-    /// What is there.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub found: Option<String>,
-    /// A sentence for people.
-    pub message: String,
-}
+pub use crate::report::{Problem, Severity};
 
 /// The result of verifying one reference.
 #[derive(Debug, Clone, Serialize)]
@@ -105,8 +73,6 @@ struct Checker<'a> {
     problems: Vec<Problem>,
     visited: BTreeSet<Digest>,
     images: usize,
-    /// Manifests whose program was checked, with the platform it was checked for.
-    program_platforms: BTreeSet<(Digest, String)>,
 }
 
 /// Verifies `selector` of `source`: with [`Selector::All`] the whole store (and its
@@ -172,7 +138,6 @@ fn check<'a>(
         problems: Vec::new(),
         visited: BTreeSet::new(),
         images: 0,
-        program_platforms: BTreeSet::new(),
     };
     c.check_oci_layout();
     if let Some(index) = c.read_top_index() {
@@ -205,16 +170,13 @@ fn check<'a>(
                 format!("index.json has no entry {}", selector_text(selector)),
             );
         }
-        for root in &roots {
-            c.check_descriptor(root, "index.json", root.platform.as_ref(), 0);
-        }
+        c.walk(&roots, whole);
         if !options.trusted_keys.is_empty() {
             let found =
                 crate::sign::signature_problems(source, &index, &roots, &options.trusted_keys);
             c.problems.extend(found);
         }
         if whole {
-            c.check_referrers();
             c.check_unreferenced();
         }
     }
@@ -451,106 +413,153 @@ impl Checker<'_> {
         }
     }
 
-    /// Checks that the blob a descriptor names is stored, regular, of the right size and
-    /// content, and descends into it when it is an index or manifest.
-    fn check_descriptor(
-        &mut self,
-        d: &Descriptor,
-        parent: &str,
-        platform: Option<&Platform>,
-        depth: usize,
-    ) {
-        let seen_before = self.visited.contains(&d.digest);
-        // A second reference to the same blob is checked against its own size, but the
-        // blob is walked (and counted) once.
-        if !self.check_blob(d, parent) {
-            return;
-        }
-        if seen_before {
-            self.check_program_for_another_platform(d, platform);
-            return;
-        }
-        let is_manifest = d.media_type == OCI_MANIFEST || d.media_type == DOCKER_MANIFEST;
-        if is_index(d) {
-            if depth >= MAX_DEPTH {
-                self.blob_error(
-                    "too-deep",
-                    &d.digest,
-                    format!("indexes nested more than {MAX_DEPTH} deep"),
-                );
-                return;
+    /// Walks the image graph from `roots` (and, for the whole store, the stored referrers
+    /// of what they reach) with the one walker every command uses, then checks every
+    /// reference against what is stored, every document read, and every program.
+    fn walk(&mut self, roots: &[Descriptor], whole: bool) {
+        let limit = max_manifest_size();
+        let source = self.source;
+        let stored = &self.stored;
+        // A blob that is absent, not a regular file, or not what its descriptor says is
+        // reported by the reference checks below; the walker only learns it cannot
+        // descend there.
+        let mut read = |d: &Descriptor| -> Result<Option<Vec<u8>>, Error> {
+            match stored.get(&d.digest.blob_path()) {
+                Some(e) if e.kind == EntryKind::File => {}
+                _ => return Ok(None),
             }
-            let Some(bytes) = self.read_json(d) else {
-                return;
-            };
-            match ImageIndex::from_slice(&bytes) {
-                Ok(index) => {
-                    self.check_media_type_field(
-                        d,
-                        index.media_type.as_deref(),
-                        &[OCI_INDEX, DOCKER_MANIFEST_LIST],
-                    );
-                    for child in &index.manifests {
-                        let p = child.platform.as_ref().or(platform);
-                        self.check_descriptor(child, &format!("index {}", d.digest), p, depth + 1);
-                    }
-                }
-                Err(e) => self.blob_error(
-                    "schema",
-                    &d.digest,
-                    format!("index {} is not valid: {e}", d.digest),
-                ),
+            match source.read_blob(d, limit) {
+                Ok(bytes) => Ok(Some(bytes)),
+                Err(Error::DigestMismatch { .. })
+                | Err(Error::SizeMismatch { .. })
+                | Err(Error::BlobMissing { .. }) => Ok(None),
+                Err(e) => Err(e),
             }
-        } else if is_manifest || parent == "index.json" {
-            let Some(bytes) = self.read_json(d) else {
-                return;
+        };
+        let mut walker = Walker::new(&mut read);
+        for root in roots {
+            walker.entry(root);
+        }
+        if whole {
+            // Manifests stored without a name whose `subject` is reached (signatures,
+            // attestations pushed as OCI referrers) belong to what they refer to: they
+            // are checked like images, not reported as unreferenced.
+            let intact: Vec<Descriptor> = stored
+                .values()
+                .filter(|e| e.kind == EntryKind::File && e.size <= limit)
+                .filter_map(|e| {
+                    let hex = e.path.strip_prefix("blobs/sha256/")?;
+                    let digest = Digest::parse(&format!("sha256:{hex}")).ok()?;
+                    (e.digest.as_ref() == Some(&digest) && !walker.has_reached(&digest))
+                        .then(|| Descriptor::new("", digest, e.size))
+                })
+                .collect();
+            let mut read_candidate = |d: &Descriptor| -> Result<Option<Vec<u8>>, Error> {
+                source.read_blob(d, limit).map(Some)
             };
-            let manifest = match ImageManifest::from_slice(&bytes) {
-                Ok(m) => m,
-                Err(e) => {
-                    self.error(
-                        "schema",
-                        Some(d.digest.blob_path()),
-                        Some(d.digest.to_string()),
-                        None,
-                        None,
-                        format!("manifest {} is not valid: {e}", d.digest),
-                    );
-                    return;
-                }
-            };
-            if !is_manifest {
-                self.error(
-                    "media-type",
+            let candidates = stored_referrers(intact, &mut read_candidate)
+                .into_iter()
+                .map(|(d, subject)| (Descriptor::new(OCI_MANIFEST, d.digest, d.size), subject))
+                .collect();
+            walker.referrers(candidates);
+        }
+        let closure = walker.finish();
+
+        for edge in &closure.edges {
+            self.check_blob(&edge.descriptor, &edge.referenced_by());
+        }
+        for (edge, failure) in &closure.failures {
+            let d = &edge.descriptor;
+            let what = if is_index(d) { "index" } else { "manifest" };
+            match failure {
+                // Reported by the reference checks.
+                Failure::Missing => {}
+                Failure::Unreadable(Error::TooLarge { size, limit, .. }) => self.error(
+                    "too-large",
                     Some(d.digest.blob_path()),
                     Some(d.digest.to_string()),
-                    Some(OCI_MANIFEST.into()),
-                    Some(format!("{:?}", d.media_type)),
+                    Some(format!("at most {limit} bytes")),
+                    Some(size.to_string()),
                     format!(
-                        "{parent} points at manifest {} with media type {:?}",
-                        d.digest, d.media_type
+                        "{} is {size} bytes, over the {limit}-byte limit for JSON documents",
+                        d.digest
                     ),
-                );
+                ),
+                Failure::Unreadable(e) => self.blob_error("unreadable", &d.digest, e.to_string()),
+                Failure::Malformed(e) => {
+                    self.blob_error("schema", &d.digest, format!("{what} {} is not valid: {e}", d.digest))
+                }
+                Failure::TooDeep => self.blob_error(
+                    "too-deep",
+                    &d.digest,
+                    format!(
+                        "{what} {} is reached through more than {MAX_DEPTH} nested indexes or subjects ({})",
+                        d.digest,
+                        edge.referenced_by()
+                    ),
+                ),
             }
-            self.check_media_type_field(
-                d,
-                manifest.media_type.as_deref(),
-                &[OCI_MANIFEST, DOCKER_MANIFEST],
-            );
-            self.images += 1;
-            let here = format!("manifest {}", d.digest);
-            self.check_blob(&manifest.config, &here);
-            for layer in &manifest.layers {
-                self.check_blob(layer, &here);
+        }
+        for node in &closure.nodes {
+            let d = &node.descriptor;
+            match &node.document {
+                Document::Index(index) => self.check_media_type_field(
+                    d,
+                    index.media_type.as_deref(),
+                    &[OCI_INDEX, DOCKER_MANIFEST_LIST],
+                ),
+                Document::Manifest(manifest) => {
+                    if node.role == Role::Entry && !is_manifest(d) && !is_index(d) {
+                        self.error(
+                            "media-type",
+                            Some(d.digest.blob_path()),
+                            Some(d.digest.to_string()),
+                            Some(OCI_MANIFEST.into()),
+                            Some(format!("{:?}", d.media_type)),
+                            format!(
+                                "index.json points at manifest {} with media type {:?}",
+                                d.digest, d.media_type
+                            ),
+                        );
+                    }
+                    self.check_media_type_field(
+                        d,
+                        manifest.media_type.as_deref(),
+                        &[OCI_MANIFEST, DOCKER_MANIFEST],
+                    );
+                    self.images += 1;
+                }
+                Document::Opaque => {}
             }
-            if let Some(subject) = &manifest.subject {
-                self.check_descriptor(subject, &here, None, depth + 1);
+        }
+        // A manifest's program is checked for each platform it is reached for (an index may
+        // list the same little-endian object for amd64 and arm64), or once without one.
+        type Platforms = BTreeMap<Option<String>, Option<Platform>>;
+        let mut platforms: BTreeMap<&Digest, Platforms> = BTreeMap::new();
+        for edge in closure.edges.iter().filter(|e| e.role.is_document()) {
+            if let Some(node) = closure.node(&edge.descriptor.digest) {
+                if matches!(node.document, Document::Manifest(_)) {
+                    let platform = edge.platform.as_ref().map(Platform::normalized);
+                    platforms
+                        .entry(&node.descriptor.digest)
+                        .or_default()
+                        .insert(platform.as_ref().map(|p| p.to_string()), platform);
+                }
             }
-            if let Some(p) = platform {
-                self.program_platforms
-                    .insert((d.digest.clone(), p.normalized().to_string()));
+        }
+        for (digest, mut wanted) in platforms {
+            if wanted.len() > 1 {
+                wanted.remove(&None);
             }
-            self.check_program(d, &manifest, platform);
+            let Some(node) = closure.node(digest) else {
+                continue;
+            };
+            let Document::Manifest(manifest) = &node.document else {
+                continue;
+            };
+            for platform in wanted.into_values() {
+                self.check_program(&node.descriptor, manifest, platform.as_ref());
+            }
         }
     }
 
@@ -646,55 +655,6 @@ impl Checker<'_> {
                     ),
                 );
             }
-        }
-    }
-
-    fn read_json(&mut self, d: &Descriptor) -> Option<Vec<u8>> {
-        match self.source.read_blob(d, max_manifest_size()) {
-            Ok(b) => Some(b),
-            Err(Error::TooLarge { size, limit, .. }) => {
-                self.error(
-                    "too-large",
-                    Some(d.digest.blob_path()),
-                    Some(d.digest.to_string()),
-                    Some(format!("at most {limit} bytes")),
-                    Some(size.to_string()),
-                    format!(
-                        "{} is {size} bytes, over the {limit}-byte limit for JSON documents",
-                        d.digest
-                    ),
-                );
-                None
-            }
-            // Size and digest problems were reported from the scan already.
-            Err(Error::DigestMismatch { .. })
-            | Err(Error::SizeMismatch { .. })
-            | Err(Error::BlobMissing { .. }) => None,
-            Err(e) => {
-                self.blob_error("unreadable", &d.digest, e.to_string());
-                None
-            }
-        }
-    }
-
-    /// An index may list one manifest for several platforms (the same little-endian object
-    /// for amd64 and arm64): the program must suit each of them.
-    fn check_program_for_another_platform(&mut self, d: &Descriptor, platform: Option<&Platform>) {
-        let Some(p) = platform else {
-            return;
-        };
-        if is_index(d)
-            || !self
-                .program_platforms
-                .insert((d.digest.clone(), p.normalized().to_string()))
-        {
-            return;
-        }
-        let Some(bytes) = self.read_json(d) else {
-            return;
-        };
-        if let Ok(manifest) = ImageManifest::from_slice(&bytes) {
-            self.check_program(d, &manifest, Some(p));
         }
     }
 
@@ -797,45 +757,6 @@ impl Checker<'_> {
                         );
                     }
                 }
-            }
-        }
-    }
-
-    /// Manifests stored without a name whose `subject` is an image we reached
-    /// (signatures, attestations pushed as OCI referrers) belong to that image: they are
-    /// checked like images, not reported as unreferenced. Repeated for chains.
-    fn check_referrers(&mut self) {
-        loop {
-            let candidates: Vec<Descriptor> = self
-                .stored
-                .values()
-                .filter(|e| e.kind == EntryKind::File && e.size <= max_manifest_size())
-                .filter_map(|e| {
-                    let hex = e.path.strip_prefix("blobs/sha256/")?;
-                    let digest = Digest::parse(&format!("sha256:{hex}")).ok()?;
-                    (!self.visited.contains(&digest) && e.digest.as_ref() == Some(&digest))
-                        .then(|| Descriptor::new(OCI_MANIFEST, digest, e.size))
-                })
-                .collect();
-            let mut found = false;
-            for d in candidates {
-                let Ok(bytes) = self.source.read_blob(&d, max_manifest_size()) else {
-                    continue;
-                };
-                let Ok(manifest) = ImageManifest::from_slice(&bytes) else {
-                    continue;
-                };
-                let Some(subject) = &manifest.subject else {
-                    continue;
-                };
-                if self.visited.contains(&subject.digest) {
-                    let parent = format!("referrer of {}", subject.digest);
-                    self.check_descriptor(&d, &parent, None, 0);
-                    found = true;
-                }
-            }
-            if !found {
-                break;
             }
         }
     }

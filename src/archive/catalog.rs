@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::limits::{Limits, MAX_OCI_LAYOUT_SIZE};
 use crate::oci::media_type::IMAGE_LAYOUT_VERSION;
 use crate::oci::Digest;
-use crate::source::{EntryKind, StoredEntry};
+use crate::store::{EntryKind, StoredEntry};
 
 /// What an accepted entry is to the reader, which decides what to do with its data.
 #[derive(Debug, Clone, PartialEq, Eq)]

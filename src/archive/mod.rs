@@ -32,7 +32,7 @@ pub use writer::{ArchiveBuilder, Compression, WriteOptions, WrittenArchive};
 pub(crate) use self::tar::{Input as TarInput, LimitExceeded, StreamInput, TarReader};
 
 use crate::error::{io_err, Result};
-use crate::source::ImageSource;
+use crate::store::ImageSource;
 
 /// Opens the archive file at `path` for reading: gzip (by its magic bytes) as a
 /// [`StreamArchive`], anything else as a [`TarArchive`] (which says "not a tar archive"

@@ -10,10 +10,10 @@ use std::path::{Path, PathBuf};
 use super::catalog::{Catalog, Role};
 use super::tar::{SeekInput, TarReader};
 use crate::error::{io_err, Error, Result};
-use crate::layout::check_blob;
+use crate::store::check_blob;
 use crate::limits::Limits;
 use crate::oci::{Descriptor, ImageIndex};
-use crate::source::{hash_blobs, Hashing, ImageSource, StoredEntry};
+use crate::store::{hash_blobs, Hashing, ImageSource, StoredEntry};
 
 /// An uncompressed tar archive holding an OCI layout at its root, opened for reading.
 #[derive(Debug)]

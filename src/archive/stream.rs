@@ -24,11 +24,11 @@ use super::catalog::{Catalog, Role};
 use super::reader::too_large;
 use super::tar::{LimitExceeded, StreamInput, TarReader};
 use crate::error::{io_err, Error, Result};
-use crate::layout::check_blob;
+use crate::store::check_blob;
 use crate::limits::{Limits, FILE_KEEP_BUDGET, RATIO_GRACE};
 use crate::oci::digest::Hasher;
 use crate::oci::{Descriptor, ImageIndex};
-use crate::source::{Hashing, ImageSource, StoredEntry};
+use crate::store::{Hashing, ImageSource, StoredEntry};
 
 /// Read buffer (256 KiB, as for layout blobs).
 const BUF_SIZE: usize = 256 << 10;

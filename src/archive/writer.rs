@@ -32,7 +32,7 @@ use crate::layout::IndexChange;
 use crate::oci::digest::Hasher;
 use crate::oci::media_type::{OCI_INDEX, OCI_LAYOUT_FILE_CONTENT};
 use crate::oci::{canonical, Descriptor, Digest, ImageIndex, RefName};
-use crate::source::ImageSource;
+use crate::store::ImageSource;
 use crate::transfer::{copy_hashing, CopyError, FlushingFile};
 
 /// Copy buffer (256 KiB, as for layout blobs).

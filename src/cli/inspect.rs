@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::render::{human_size, print_json, print_table};
 use crate::elf::ByteOrder;
-use crate::image::inspect;
+use crate::summary::inspect;
 use crate::oci::{ImageRef, Platform};
 use crate::source;
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::render::{human_size, print_json, print_table};
-use crate::image::list;
+use crate::summary::list;
 use crate::oci::{ImageRef, Selector};
 use crate::source;
 

@@ -6,7 +6,6 @@
 //!   (bytecode images, read and written), [`generic`] (any artifact with a BPF layer).
 //! * [`config`]: the config schema we write into bee images.
 //! * [`resolve`]: from a reference to one image, nested indexes resolved by platform.
-//! * [`summary`]: what `list` and `inspect` report.
 
 pub mod bpfman;
 pub mod config;
@@ -14,8 +13,6 @@ pub mod format;
 pub mod gadget;
 pub mod generic;
 pub mod resolve;
-pub mod summary;
 
 pub use format::{recognise, Format, Recognised};
 pub use resolve::{resolve_one, resolve_program, Image, ResolvedProgram};
-pub use summary::{inspect, list, ImageDetails, ImageSummary};

@@ -5,19 +5,18 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
+use crate::graph::{is_index, Role, Scope, Walker, MAX_DEPTH};
 use crate::limits::max_manifest_size;
-use crate::oci::media_type::{DOCKER_MANIFEST_LIST, OCI_INDEX};
+use crate::oci::cosign::{is_signature_entry, signed_digest};
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, ImageRef, Platform, Selector};
-use crate::source::{self, ImageSource};
+use crate::source;
+use crate::store::{document_reader, graph_error, ImageSource};
 
 use super::format::{recognise, Format};
 
 /// Largest program object we read into memory (1 GiB): BTF-heavy objects reach
 /// hundreds of MiB, and libbpf needs the whole object in memory anyway.
 pub const MAX_OBJECT_SIZE: u64 = 1 << 30;
-
-/// How deep nested indexes may go before we call the layout hostile.
-const MAX_INDEX_DEPTH: usize = 4;
 
 /// One image: its manifest, verified against the descriptor that points at it.
 #[derive(Debug, Clone)]
@@ -66,11 +65,6 @@ impl Image {
     }
 }
 
-/// Whether a descriptor points at an image index rather than a manifest.
-pub fn is_index(descriptor: &Descriptor) -> bool {
-    descriptor.media_type == OCI_INDEX || descriptor.media_type == DOCKER_MANIFEST_LIST
-}
-
 /// The index.json entries a selector picks. Entries with the same digest count once;
 /// a name given to different manifests is [`Error::AmbiguousName`].
 pub fn select(
@@ -106,7 +100,7 @@ pub fn select(
                 .collect();
             if found.is_empty() {
                 // A manifest inside a nested (per-platform) index.
-                let nested = find_nested(source, index, digest, 0)?;
+                let nested = find_nested(source, index, digest)?;
                 if let Some(d) = nested {
                     return Ok(vec![d]);
                 }
@@ -138,25 +132,35 @@ pub fn select(
     Ok(unique)
 }
 
+/// The descriptor of `digest` inside a nested (per-platform) index of `index`: only
+/// indexes are read, as deep as the graph allows.
 fn find_nested(
     source: &dyn ImageSource,
     index: &ImageIndex,
     digest: &Digest,
-    depth: usize,
 ) -> Result<Option<Descriptor>> {
-    if depth >= MAX_INDEX_DEPTH {
-        return Ok(None);
+    let mut read = document_reader(source, max_manifest_size());
+    let mut walker = Walker::new(&mut read).scope(Scope::Indexes);
+    walker.entries(index);
+    let closure = walker.finish();
+    let found = closure
+        .edges
+        .iter()
+        .find(|e| e.role == Role::Child && &e.descriptor.digest == digest);
+    if let Some(edge) = found.filter(|e| e.depth > MAX_DEPTH) {
+        return Err(Error::TooDeep {
+            path: source.location().to_path_buf(),
+            digest: edge.descriptor.digest.clone(),
+            limit: MAX_DEPTH,
+        });
     }
-    for entry in index.manifests.iter().filter(|d| is_index(d)) {
-        let nested = read_index_blob(source, entry)?;
-        if let Some(d) = nested.manifests.iter().find(|d| &d.digest == digest) {
-            return Ok(Some(d.clone()));
-        }
-        if let Some(d) = find_nested(source, &nested, digest, depth + 1)? {
-            return Ok(Some(d));
+    let found = found.map(|e| e.descriptor.clone());
+    if found.is_none() {
+        if let Some((edge, failure)) = closure.failures.into_iter().next() {
+            return Err(graph_error(source.location(), &edge, failure));
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// The distinct ref names of an index, in order.
@@ -192,14 +196,6 @@ pub fn open_image(
     let mut descriptor = entry.clone();
     let mut depth = 0;
     while is_index(&descriptor) {
-        depth += 1;
-        if depth > MAX_INDEX_DEPTH {
-            return Err(Error::NotEbpfImage {
-                path: source.location().to_path_buf(),
-                digest: entry.digest.clone(),
-                reason: format!("indexes nested more than {MAX_INDEX_DEPTH} deep"),
-            });
-        }
         let nested = read_index_blob(source, &descriptor)?;
         let choice = nested
             .manifests
@@ -220,6 +216,15 @@ pub fn open_image(
                     .collect(),
             })?;
         descriptor = choice.clone();
+        // The same rule as every walk of the graph (crate::graph::MAX_DEPTH).
+        depth += 1;
+        if depth > MAX_DEPTH {
+            return Err(Error::TooDeep {
+                path: source.location().to_path_buf(),
+                digest: descriptor.digest.clone(),
+                limit: MAX_DEPTH,
+            });
+        }
     }
     let manifest_bytes = source.read_blob(&descriptor, max_manifest_size())?;
     let manifest = ImageManifest::from_slice(&manifest_bytes).map_err(|e| Error::Schema {
@@ -250,12 +255,12 @@ pub fn resolve_one(
     let index = source.index()?;
     let mut picked = select(source, &index, selector)?;
     if picked.len() > 1 && matches!(selector, Selector::All) {
-        picked.retain(|d| !crate::sign::is_signature_entry(d));
+        picked.retain(|d| !is_signature_entry(d));
     }
     if picked.len() != 1 {
         let names: Vec<String> = available_names(&index)
             .into_iter()
-            .filter(|n| crate::sign::signed_digest(n).is_none())
+            .filter(|n| signed_digest(n).is_none())
             .collect();
         return Err(if picked.is_empty() {
             Error::Empty {

@@ -28,10 +28,11 @@ use serde::Serialize;
 use super::writer::{list_temp_files, lock_shared};
 use super::{Layout, LayoutWriter, StaleTemp};
 use crate::error::{io_err, Error, Result};
-use crate::image::resolve::is_index;
+use crate::graph::{Document, Failure, Role, Walker};
 use crate::limits::max_manifest_size;
-use crate::oci::media_type::{DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST};
-use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest};
+use crate::oci::media_type::{OCI_INDEX, OCI_MANIFEST};
+use crate::oci::{Descriptor, Digest, ImageIndex};
+use crate::store::graph_error;
 
 /// How to collect.
 #[derive(Debug, Clone, Default)]
@@ -163,123 +164,6 @@ fn stored_blobs(layout: &Layout) -> Result<(BTreeMap<Digest, u64>, Vec<String>)>
     Ok((blobs, ignored))
 }
 
-/// How a descriptor was reached, which decides what a missing blob means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Edge {
-    /// From index.json or a nested index: a manifest or index that must be there.
-    Document,
-    /// A manifest's or index's subject: read when stored, tolerated when absent.
-    Subject,
-    /// A config or layer: never read.
-    Leaf,
-}
-
-struct Walk<'a> {
-    layout: &'a Layout,
-    stored: &'a BTreeMap<Digest, u64>,
-    reached: BTreeSet<Digest>,
-    missing: Vec<MissingBlob>,
-}
-
-impl Walk<'_> {
-    /// Marks `start` and everything it references as reached.
-    fn reach(&mut self, start: Descriptor, edge: Edge, referenced_by: String) -> Result<()> {
-        let mut work = vec![(start, edge, referenced_by)];
-        while let Some((d, edge, referenced_by)) = work.pop() {
-            if !self.reached.insert(d.digest.clone()) {
-                continue;
-            }
-            if !self.stored.contains_key(&d.digest) {
-                if edge == Edge::Document {
-                    // The closure of a missing manifest is unknown: stop, delete nothing.
-                    return Err(Error::BlobMissing {
-                        path: self.layout.root().to_path_buf(),
-                        digest: d.digest,
-                    });
-                }
-                self.missing.push(MissingBlob {
-                    digest: d.digest,
-                    referenced_by,
-                });
-                continue;
-            }
-            if edge == Edge::Leaf {
-                continue;
-            }
-            let here = |kind: &str| format!("{kind} {}", d.digest);
-            match read_document(self.layout, &d)? {
-                Document::Index(index) => {
-                    let index = *index;
-                    for child in index.manifests {
-                        work.push((child, Edge::Document, here("index")));
-                    }
-                    if let Some(subject) = index.subject {
-                        work.push((subject, Edge::Subject, here("index")));
-                    }
-                }
-                Document::Manifest(manifest) => {
-                    let manifest = *manifest;
-                    work.push((manifest.config, Edge::Leaf, here("manifest")));
-                    for layer in manifest.layers {
-                        work.push((layer, Edge::Leaf, here("manifest")));
-                    }
-                    if let Some(subject) = manifest.subject {
-                        work.push((subject, Edge::Subject, here("manifest")));
-                    }
-                }
-                Document::Opaque => {}
-            }
-        }
-        Ok(())
-    }
-}
-
-enum Document {
-    Index(Box<ImageIndex>),
-    Manifest(Box<ImageManifest>),
-    /// Neither: an artifact of another kind listed directly, referencing nothing we know.
-    Opaque,
-}
-
-/// Reads and verifies a manifest or index that was reached. A declared index or
-/// manifest media type must parse as one; anything else is parsed by content.
-fn read_document(layout: &Layout, d: &Descriptor) -> Result<Document> {
-    let bytes = layout.read_blob(d, max_manifest_size())?;
-    let schema = |what: &str, source| Error::Schema {
-        path: layout.root().to_path_buf(),
-        what: format!("{what} {}", d.digest),
-        source,
-    };
-    if is_index(d) {
-        return ImageIndex::from_slice(&bytes)
-            .map(|i| Document::Index(Box::new(i)))
-            .map_err(|e| schema("index", e));
-    }
-    if d.media_type == OCI_MANIFEST || d.media_type == DOCKER_MANIFEST {
-        return ImageManifest::from_slice(&bytes)
-            .map(|m| Document::Manifest(Box::new(m)))
-            .map_err(|e| schema("manifest", e));
-    }
-    Ok(classify(&bytes).0)
-}
-
-/// What stored bytes are: a manifest, an index, or neither.
-fn classify(bytes: &[u8]) -> (Document, BlobKind) {
-    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return (Document::Opaque, BlobKind::Blob);
-    }
-    if let Ok(m) = ImageManifest::from_slice(bytes) {
-        return (Document::Manifest(Box::new(m)), BlobKind::Manifest);
-    }
-    match ImageIndex::from_slice(bytes) {
-        // An index must list something, or any `{"schemaVersion":2}` would be one.
-        Ok(i) if !i.manifests.is_empty() || i.subject.is_some() => {
-            (Document::Index(Box::new(i)), BlobKind::Index)
-        }
-        _ => (Document::Opaque, BlobKind::Blob),
-    }
-}
-
 /// What gc will delete and keep.
 struct Plan {
     stored: BTreeMap<Digest, u64>,
@@ -290,78 +174,99 @@ struct Plan {
     ignored: Vec<String>,
 }
 
+/// Walks the image graph from every index.json entry, then adds the stored referrers of
+/// what was reached (repeatedly: a signature of an SBOM of a kept image is kept), with the
+/// one walker every command uses, so a blob reached in any role is kept.
 fn plan(layout: &Layout, index: &ImageIndex) -> Result<Plan> {
     let (stored, ignored) = stored_blobs(layout)?;
-    let mut walk = Walk {
-        layout,
-        stored: &stored,
-        reached: BTreeSet::new(),
-        missing: Vec::new(),
+    let limit = max_manifest_size();
+    let mut read = |d: &Descriptor| -> Result<Option<Vec<u8>>> {
+        if !stored.contains_key(&d.digest) {
+            return Ok(None);
+        }
+        layout.read_blob(d, limit).map(Some)
     };
-    for root in &index.manifests {
-        walk.reach(root.clone(), Edge::Document, "index.json".into())?;
-    }
+    let mut walker = Walker::new(&mut read);
+    walker.entries(index);
 
     // Every stored document nothing reached yet: a referrer if it has a subject.
     let mut kinds: BTreeMap<Digest, BlobKind> = BTreeMap::new();
     let mut candidates: Vec<(Descriptor, Digest)> = Vec::new();
     for (digest, &size) in &stored {
-        if walk.reached.contains(digest) || size > max_manifest_size() {
+        if walker.has_reached(digest) || size > limit {
             continue;
         }
         let probe = Descriptor::new("", digest.clone(), size);
-        let bytes = match layout.read_blob(&probe, max_manifest_size()) {
+        let bytes = match layout.read_blob(&probe, limit) {
             Ok(b) => b,
             // Unreferenced and not even what its name says: garbage, not a referrer.
             Err(Error::DigestMismatch { .. }) | Err(Error::SizeMismatch { .. }) => continue,
             Err(e) => return Err(e),
         };
-        let (document, kind) = classify(&bytes);
-        kinds.insert(digest.clone(), kind);
-        let (subject, media_type) = match document {
-            Document::Manifest(m) => (m.subject, OCI_MANIFEST),
-            Document::Index(i) => (i.subject, OCI_INDEX),
-            Document::Opaque => (None, ""),
+        let document = Document::classify(&bytes);
+        let (kind, media_type) = match &document {
+            Document::Manifest(_) => (BlobKind::Manifest, OCI_MANIFEST),
+            Document::Index(_) => (BlobKind::Index, OCI_INDEX),
+            Document::Opaque => (BlobKind::Blob, ""),
         };
-        if let Some(subject) = subject {
+        kinds.insert(digest.clone(), kind);
+        if let Some(subject) = document.subject() {
             candidates.push((
                 Descriptor::new(media_type, digest.clone(), size),
-                subject.digest,
+                subject.digest.clone(),
             ));
         }
     }
-    let mut referrers = Vec::new();
-    loop {
-        let ready: Vec<Descriptor> = candidates
-            .iter()
-            .filter(|(d, subject)| {
-                !walk.reached.contains(&d.digest) && walk.reached.contains(subject)
-            })
-            .map(|(d, _)| d.clone())
-            .collect();
-        if ready.is_empty() {
-            break;
-        }
-        for d in ready {
-            referrers.push(d.digest.clone());
-            let by = format!("referrer {}", d.digest);
-            walk.reach(d, Edge::Document, by)?;
+    walker.referrers(candidates);
+    let mut closure = walker.finish();
+
+    let mut missing = Vec::new();
+    for (edge, failure) in std::mem::take(&mut closure.failures) {
+        match failure {
+            // A subject may be kept elsewhere: report it, keep going.
+            Failure::Missing if edge.role == Role::Subject => missing.push(MissingBlob {
+                digest: edge.descriptor.digest.clone(),
+                referenced_by: edge.referenced_by(),
+            }),
+            // The closure of a missing or unreadable document is unknown: delete nothing.
+            failure => return Err(graph_error(layout.root(), &edge, failure)),
         }
     }
+    let mut reported: BTreeSet<Digest> = missing.iter().map(|m| m.digest.clone()).collect();
+    for edge in &closure.edges {
+        let d = &edge.descriptor.digest;
+        if !edge.role.is_document() && !stored.contains_key(d) && reported.insert(d.clone()) {
+            missing.push(MissingBlob {
+                digest: d.clone(),
+                referenced_by: edge.referenced_by(),
+            });
+        }
+    }
+    let reached = closure.digests();
+    let otherwise: BTreeSet<&Digest> = closure
+        .edges
+        .iter()
+        .filter(|e| e.role != Role::Referrer)
+        .map(|e| &e.descriptor.digest)
+        .collect();
+    let mut referrers: Vec<Digest> = closure
+        .edges
+        .iter()
+        .filter(|e| e.role == Role::Referrer && !otherwise.contains(&e.descriptor.digest))
+        .map(|e| e.descriptor.digest.clone())
+        .collect();
     referrers.sort();
+    referrers.dedup();
 
     let garbage = stored
         .iter()
-        .filter(|(d, _)| !walk.reached.contains(*d))
+        .filter(|(d, _)| !reached.contains(*d))
         .map(|(d, &size)| RemovedBlob {
             digest: d.clone(),
             size,
             kind: kinds.get(d).copied().unwrap_or(BlobKind::Blob),
         })
         .collect();
-    let Walk {
-        reached, missing, ..
-    } = walk;
     Ok(Plan {
         stored,
         reached,
@@ -403,19 +308,27 @@ impl Plan {
 mod tests {
     use super::*;
 
+    fn kind(bytes: &[u8]) -> BlobKind {
+        match Document::classify(bytes) {
+            Document::Manifest(_) => BlobKind::Manifest,
+            Document::Index(_) => BlobKind::Index,
+            Document::Opaque => BlobKind::Blob,
+        }
+    }
+
     #[test]
     fn only_documents_that_list_something_count_as_indexes() {
-        assert_eq!(classify(br#"{"schemaVersion":2}"#).1, BlobKind::Blob);
-        assert_eq!(classify(b"{}").1, BlobKind::Blob);
-        assert_eq!(classify(b"\x7fELF").1, BlobKind::Blob);
+        assert_eq!(kind(br#"{"schemaVersion":2}"#), BlobKind::Blob);
+        assert_eq!(kind(b"{}"), BlobKind::Blob);
+        assert_eq!(kind(b"\x7fELF"), BlobKind::Blob);
         let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         let index = format!(
             r#"{{"schemaVersion":2,"manifests":[{{"mediaType":"{OCI_MANIFEST}","digest":"sha256:{hex}","size":0}}]}}"#
         );
-        assert_eq!(classify(index.as_bytes()).1, BlobKind::Index);
+        assert_eq!(kind(index.as_bytes()), BlobKind::Index);
         let manifest = format!(
             r#"{{"schemaVersion":2,"config":{{"mediaType":"x","digest":"sha256:{hex}","size":0}},"layers":[]}}"#
         );
-        assert_eq!(classify(manifest.as_bytes()).1, BlobKind::Manifest);
+        assert_eq!(kind(manifest.as_bytes()), BlobKind::Manifest);
     }
 }

@@ -200,26 +200,7 @@ impl Layout {
     }
 }
 
-/// Checks bytes against a descriptor's size and digest.
-pub(crate) fn check_blob(root: &Path, descriptor: &Descriptor, bytes: &[u8]) -> Result<()> {
-    if bytes.len() as u64 != descriptor.size {
-        return Err(Error::SizeMismatch {
-            path: root.to_path_buf(),
-            digest: descriptor.digest.clone(),
-            expected: descriptor.size,
-            found: bytes.len() as u64,
-        });
-    }
-    let found = Digest::of(bytes);
-    if found != descriptor.digest {
-        return Err(Error::DigestMismatch {
-            path: root.to_path_buf(),
-            expected: descriptor.digest.clone(),
-            found,
-        });
-    }
-    Ok(())
-}
+pub(crate) use crate::store::check_blob;
 
 /// Opens `root/entry` for reading without following a symlink at the last component,
 /// and refuses anything but a regular file.
@@ -269,3 +250,30 @@ fn read_regular_file(root: &Path, entry: &str, limit: u64) -> Result<Vec<u8>> {
     }
     Ok(bytes)
 }
+
+impl crate::store::ImageSource for Layout {
+    fn location(&self) -> &Path {
+        self.root()
+    }
+
+    fn index(&self) -> Result<ImageIndex> {
+        self.read_index()
+    }
+
+    fn read_blob(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>> {
+        Layout::read_blob(self, descriptor, limit)
+    }
+
+    fn open_blob(&self, descriptor: &Descriptor) -> Result<Box<dyn std::io::Read + '_>> {
+        Ok(Box::new(Layout::open_blob(self, &descriptor.digest)?))
+    }
+
+    fn scan_hashing(&self, which: crate::store::Hashing<'_>) -> Result<Vec<crate::store::StoredEntry>> {
+        Layout::scan_hashing(self, which)
+    }
+
+    fn read_entry(&self, path: &str, limit: u64) -> Result<Vec<u8>> {
+        Layout::read_entry(self, path, limit)
+    }
+}
+

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{Layout, PRIVATE_DIR};
 use crate::error::{io_err, Result};
-use crate::source::{hash_blobs, EntryKind, Hashing, StoredEntry};
+use crate::store::{hash_blobs, EntryKind, Hashing, StoredEntry};
 
 impl Layout {
     /// Every entry under the root (except our private folder), with the sha256 of every

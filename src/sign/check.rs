@@ -10,20 +10,18 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::image::resolve::is_index;
+use crate::graph::{is_index, Role, Scope, Walker, MAX_DEPTH};
 use crate::limits::max_manifest_size;
 use crate::oci::{Descriptor, Digest, ImageIndex};
-use crate::source::ImageSource;
-use crate::verify::{Problem, Severity};
+use crate::store::document_reader;
+use crate::store::ImageSource;
+use crate::report::{Problem, Severity};
 
 use super::keys::PublicKey;
 use super::payload::SimpleSigning;
 use super::store::{
     is_signature_entry, read_signature_manifest, read_signatures, signature_entries, signature_name,
 };
-
-/// How deep nested indexes are searched for the manifest a signature covers.
-const MAX_INDEX_DEPTH: usize = 4;
 
 /// What one stored signature turned out to be.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -296,7 +294,7 @@ pub fn require_signature(
     let index = source.index()?;
     let mut candidates = vec![manifest.clone()];
     for entry in index.manifests.iter().filter(|d| is_index(d)) {
-        if index_lists(source, entry, manifest, 0) {
+        if index_lists(source, entry, manifest) {
             candidates.push(entry.digest.clone());
         }
     }
@@ -336,24 +334,15 @@ pub fn require_signature(
     })
 }
 
-/// Whether the index `entry` lists `manifest`, directly or through nested indexes.
-fn index_lists(
-    source: &dyn ImageSource,
-    entry: &Descriptor,
-    manifest: &Digest,
-    depth: usize,
-) -> bool {
-    if depth >= MAX_INDEX_DEPTH {
-        return false;
-    }
-    let Ok(bytes) = source.read_blob(entry, max_manifest_size()) else {
-        return false;
-    };
-    let Ok(nested) = ImageIndex::from_slice(&bytes) else {
-        return false;
-    };
-    nested.manifests.iter().any(|child| {
-        &child.digest == manifest
-            || (is_index(child) && index_lists(source, child, manifest, depth + 1))
-    })
+/// Whether the index `entry` lists `manifest`, directly or through nested indexes (as
+/// deep as the graph allows; an index that cannot be read lists nothing).
+fn index_lists(source: &dyn ImageSource, entry: &Descriptor, manifest: &Digest) -> bool {
+    let mut read = document_reader(source, max_manifest_size());
+    let mut walker = Walker::new(&mut read).scope(Scope::Indexes);
+    walker.entry(entry);
+    walker
+        .finish()
+        .edges
+        .iter()
+        .any(|e| e.role == Role::Child && &e.descriptor.digest == manifest && e.depth <= MAX_DEPTH)
 }

@@ -34,26 +34,7 @@ const COSIGN_KEY_LABELS: [&str; 2] = [
     "ENCRYPTED COSIGN PRIVATE KEY",
 ];
 
-/// Why a key cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyError {
-    /// The text is not PEM.
-    #[error("not a PEM key file ({0})")]
-    NotPem(String),
-    /// The password does not decrypt the key.
-    #[error("wrong password (or the key file is damaged): it does not decrypt the key")]
-    WrongPassword,
-    /// An encrypted key, and no password could be had.
-    #[error("the key is encrypted and no password is available: {0}")]
-    NoPassword(String),
-    /// A key of a kind we do not use (RSA, Ed25519, another curve, cosign's own format).
-    #[error("{0}")]
-    Unsupported(String),
-    /// PEM of the right kind whose content does not decode.
-    #[error("the key does not decode: {0}")]
-    Malformed(String),
-}
+pub use crate::error::KeyError;
 
 /// An ECDSA P-256 private key, able to sign. Its `Debug` output shows only the key id.
 pub struct PrivateKey {

@@ -23,12 +23,12 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::image::resolve::{available_names, is_index, select};
+use crate::image::resolve::{available_names, select};
 use crate::layout::{Layout, LayoutWriter};
 use crate::limits::max_manifest_size;
 use crate::oci::digest::Hasher;
-use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, ImageRef, Selector};
-use crate::source::ImageSource;
+use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, Selector};
+use crate::store::{closure_of, ImageSource};
 
 pub use check::{
     check_image, require_signature, signature_problems, ImageSignatures, SignatureStatus,
@@ -42,9 +42,6 @@ pub use store::{count_signatures, is_signature_entry, signature_name, signed_dig
 pub const SIMPLE_SIGNING_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 /// Layer annotation carrying the base64 DER signature.
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
-
-/// How deep nested indexes may go when checking an image before signing it.
-const MAX_INDEX_DEPTH: usize = 4;
 
 /// What to sign, with which key.
 #[derive(Debug)]
@@ -148,7 +145,7 @@ pub fn sign(options: &SignOptions<'_>) -> Result<SignReport> {
     // Everything is checked before anything is written.
     let mut plans = Vec::new();
     for entry in &selected {
-        check_closure(writer.layout(), entry, 0)?;
+        check_closure(writer.layout(), entry)?;
         let names = names_of(&index, &entry.digest);
         let identity = match &options.identity {
             Some(i) => i.clone(),
@@ -253,40 +250,19 @@ fn names_of(index: &ImageIndex, digest: &Digest) -> Vec<String> {
     names
 }
 
-/// Hashes every blob an index.json entry reaches (nested indexes, manifests, configs,
-/// layers) and compares it with its descriptor.
-fn check_closure(source: &dyn ImageSource, descriptor: &Descriptor, depth: usize) -> Result<()> {
-    let bytes = source.read_blob(descriptor, max_manifest_size())?;
-    let schema = |e| Error::Schema {
-        path: source.location().to_path_buf(),
-        what: format!(
-            "{} {}",
-            if is_index(descriptor) {
-                "index"
-            } else {
-                "manifest"
-            },
-            descriptor.digest
-        ),
-        source: e,
-    };
-    if is_index(descriptor) {
-        if depth >= MAX_INDEX_DEPTH {
-            return Err(Error::NotEbpfImage {
-                path: source.location().to_path_buf(),
-                digest: descriptor.digest.clone(),
-                reason: format!("indexes nested more than {MAX_INDEX_DEPTH} deep"),
-            });
+/// Hashes every blob an index.json entry reaches (the whole closure of the graph: nested
+/// indexes, manifests, configs, layers, subjects) and compares it with its descriptor.
+fn check_closure(source: &dyn ImageSource, descriptor: &Descriptor) -> Result<()> {
+    let closure = closure_of(
+        source,
+        std::slice::from_ref(descriptor),
+        max_manifest_size(),
+        true,
+    )?;
+    for blob in closure.blobs() {
+        if closure.node(&blob.digest).is_none() {
+            check_blob_streaming(source, blob)?;
         }
-        let index = ImageIndex::from_slice(&bytes).map_err(schema)?;
-        for child in &index.manifests {
-            check_closure(source, child, depth + 1)?;
-        }
-        return Ok(());
-    }
-    let manifest = ImageManifest::from_slice(&bytes).map_err(schema)?;
-    for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
-        check_blob_streaming(source, blob)?;
     }
     Ok(())
 }

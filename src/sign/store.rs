@@ -16,51 +16,16 @@ use crate::error::{Error, Result};
 use crate::layout::LayoutWriter;
 use crate::limits::max_manifest_size;
 use crate::oci::media_type::{OCI_CONFIG, OCI_MANIFEST};
-use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, RefName};
+use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest};
 use crate::source::ImageSource;
+
+pub use crate::oci::cosign::{
+    is_signature_entry, signature_entries, signature_name, signed_digest, SIGNATURE_SUFFIX,
+};
 
 use super::keys::PublicKey;
 use super::payload::MAX_PAYLOAD_SIZE;
 use super::{SIGNATURE_ANNOTATION, SIMPLE_SIGNING_MEDIA_TYPE};
-
-/// Suffix of signature image names (`sha256-<hex>.sig`).
-pub const SIGNATURE_SUFFIX: &str = ".sig";
-
-/// The name of the signature image of `digest`: `sha256-<hex>.sig`.
-pub fn signature_name(digest: &Digest) -> RefName {
-    // `sha256-` + 64 hex digits + `.sig` is a valid ref name and registry tag.
-    RefName::parse(&format!(
-        "{}-{}{SIGNATURE_SUFFIX}",
-        Digest::ALGORITHM,
-        digest.hex()
-    ))
-    .expect("signature names are valid ref names")
-}
-
-/// The digest a signature image name stands for, if `name` is one (`sha256-<hex>.sig`).
-pub fn signed_digest(name: &str) -> Option<Digest> {
-    let hex = name
-        .strip_prefix(Digest::ALGORITHM)?
-        .strip_prefix('-')?
-        .strip_suffix(SIGNATURE_SUFFIX)?;
-    Digest::parse(&format!("{}:{hex}", Digest::ALGORITHM)).ok()
-}
-
-/// Whether an index.json entry is a signature image (by its name).
-pub fn is_signature_entry(entry: &Descriptor) -> bool {
-    entry.ref_name().and_then(signed_digest).is_some()
-}
-
-/// The index.json entries that hold signatures of `digest` (normally one).
-pub fn signature_entries<'i>(index: &'i ImageIndex, digest: &Digest) -> Vec<&'i Descriptor> {
-    let name = signature_name(digest);
-    let mut seen = std::collections::BTreeSet::new();
-    index
-        .manifests
-        .iter()
-        .filter(|d| d.ref_name() == Some(name.as_str()) && seen.insert(d.digest.clone()))
-        .collect()
-}
 
 /// One signature layer as stored.
 #[derive(Debug, Clone)]

@@ -6,10 +6,11 @@ use crate::elf::{self, ObjectInfo};
 use crate::error::{Error, Result};
 use crate::limits::max_manifest_size;
 use crate::oci::{Descriptor, Digest, Platform, Selector};
-use crate::source::ImageSource;
+use crate::store::ImageSource;
 
-use super::format::Format;
-use super::resolve::{is_index, open_image, resolve_one, Image};
+use crate::image::format::Format;
+use crate::graph::is_index;
+use crate::image::resolve::{open_image, resolve_one, Image};
 
 /// One line of `list`.
 #[derive(Debug, Clone, Serialize)]
