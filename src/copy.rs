@@ -14,13 +14,15 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::archive::writer::check_destination;
-use crate::graph::Closure;
-use crate::archive::{ArchiveBuilder, Compression, Limits, WriteOptions};
+use crate::archive::{ArchiveBuilder, Compression, WriteOptions};
 use crate::error::{Error, Result};
+use crate::graph::Closure;
 use crate::image::resolve::select;
 use crate::layout::{IndexChange, LayoutWriter};
-use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, RefName, Selector};
+use crate::limits::Limits;
 use crate::oci::cosign::signature_name;
+use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, RefName, Selector};
+use crate::progress::Progress;
 use crate::source;
 use crate::store::{closure_of, ImageSource};
 
@@ -37,6 +39,10 @@ pub struct CopyOptions {
     pub name: Option<RefName>,
     /// Replace the destination archive if it exists.
     pub force: bool,
+    /// Bounds on reading untrusted input (an existing archive or layout read on the way).
+    pub limits: Limits,
+    /// Where the bytes hashed are counted.
+    pub progress: Progress,
 }
 
 /// What kind of destination was written.
@@ -102,7 +108,7 @@ enum Destination {
 impl Destination {
     /// Decides from the path: an existing directory is a layout; a name ending in
     /// `.tar`, `.tar.gz` or `.tgz` is an archive; anything else a (new) layout.
-    fn of(path: &Path, force: bool) -> Result<Self> {
+    fn of(path: &Path, force: bool, progress: &Progress) -> Result<Self> {
         if path == Path::new("-") {
             return Err(Error::Input {
                 path: path.to_path_buf(),
@@ -115,6 +121,7 @@ impl Destination {
         match WriteOptions::for_path(path) {
             Some(mut options) => {
                 options.overwrite = force;
+                options.progress = progress.clone();
                 check_destination(path, force)?;
                 Ok(Self::Archive(options))
             }
@@ -127,8 +134,8 @@ impl Destination {
 /// the guarantees; errors name the source or destination and the blob concerned.
 pub fn copy(options: &CopyOptions) -> Result<CopyReport> {
     // Refuse an existing archive before reading anything.
-    let destination = Destination::of(&options.destination, options.force)?;
-    let source = source::open(&options.source.path)?;
+    let destination = Destination::of(&options.destination, options.force, &options.progress)?;
+    let source = source::open_with(&options.source.path, &options.limits, &options.progress)?;
     copy_from(source.as_ref(), options, destination)
 }
 
@@ -176,7 +183,7 @@ fn copy_from(
     check_ambiguous(&location, &named)?;
 
     // Read and verify every manifest and index first; children come before parents.
-    let max_json = Limits::current().max_manifest_size;
+    let max_json = source.limits().max_manifest_size;
     let roots: Vec<Descriptor> = named.iter().map(|(_, d)| d.clone()).collect();
     let closure = closure_of(source, &roots, max_json, false)?;
     let sizes: BTreeMap<Digest, u64> = named
@@ -214,7 +221,11 @@ fn copy_from(
 
     match destination {
         Destination::Layout => {
-            let mut writer = LayoutWriter::open_or_create(&options.destination)?;
+            let mut writer = LayoutWriter::open_or_create_with(
+                &options.destination,
+                &options.limits,
+                &options.progress,
+            )?;
             // Leaves first, in the source's storage order (one pass through a compressed
             // archive), then manifests and indexes, children before parents.
             let mut order: Vec<&Blob> = blobs.iter().filter(|b| b.json.is_none()).collect();
@@ -312,7 +323,7 @@ pub(crate) fn add_closures<'a>(
         .filter(|d| !builder.contains(&d.digest))
         .cloned()
         .collect();
-    let closure = closure_of(source, &roots, Limits::current().max_manifest_size, false)?;
+    let closure = closure_of(source, &roots, source.limits().max_manifest_size, false)?;
     for blob in closure_blobs(&closure) {
         if builder.contains(&blob.descriptor.digest) {
             continue;

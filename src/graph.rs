@@ -77,6 +77,8 @@ pub fn is_manifest(descriptor: &Descriptor) -> bool {
 }
 
 /// A document the walker read: what its bytes are.
+// Documents are held once per node of a closure; boxing them would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Document {
     /// An image index.
@@ -233,7 +235,10 @@ impl<E> Closure<E> {
 
     /// Every digest reached, in any role.
     pub fn digests(&self) -> BTreeSet<Digest> {
-        self.edges.iter().map(|e| e.descriptor.digest.clone()).collect()
+        self.edges
+            .iter()
+            .map(|e| e.descriptor.digest.clone())
+            .collect()
     }
 
     /// Every distinct blob reached, with the size its first reference declares, in walk
@@ -522,7 +527,10 @@ mod tests {
         let closure = s.walk(&[&attacker, &victim]);
         assert!(closure.failures.is_empty());
         assert!(closure.node(&victim.digest).is_some(), "victim descended");
-        assert!(closure.digests().contains(&program.digest), "victim's layer reached");
+        assert!(
+            closure.digests().contains(&program.digest),
+            "victim's layer reached"
+        );
         let roles: BTreeSet<Role> = closure
             .edges
             .iter()

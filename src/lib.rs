@@ -37,6 +37,7 @@ pub mod limits;
 pub mod load;
 pub mod oci;
 pub mod pack;
+pub mod program;
 pub mod progress;
 pub mod report;
 pub mod sign;
@@ -45,6 +46,7 @@ pub mod store;
 pub mod summary;
 pub mod tag;
 pub mod transfer;
+pub mod trust;
 pub mod verify;
 
 pub use error::{Error, Result};

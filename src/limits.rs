@@ -2,11 +2,10 @@
 //! alike), decompression, entries and the memory kept while streaming. Every one of these
 //! is enforced while reading, before the bytes concerned are kept or parsed.
 //!
-//! The library uses [`Limits::current`]: the defaults, unless a program installed other
-//! values with [`Limits::install`] (the command line does, from its flags and the
-//! `EBPF_LAYOUT_MAX_*` environment variables; see docs/archives.md).
-
-use std::sync::RwLock;
+//! [`Limits`] is a plain value: a caller builds it once (the command line does, from its
+//! flags and the `EBPF_LAYOUT_MAX_*` environment variables; see docs/archives.md) and
+//! passes it to what opens a layout or an archive ([`crate::source::open_with`]), which
+//! keeps it for every later read. Nothing reads process-wide state.
 
 /// Default largest index.json we parse (16 MiB): far above any real layout, small enough
 /// that a hostile file cannot exhaust memory.
@@ -14,16 +13,6 @@ pub const MAX_INDEX_SIZE: u64 = 16 << 20;
 /// Default largest manifest, nested index or config we parse (4 MiB), as registries
 /// commonly do.
 pub const MAX_MANIFEST_SIZE: u64 = 4 << 20;
-
-/// The largest index.json accepted now ([`Limits::current`]).
-pub fn max_index_size() -> u64 {
-    Limits::current().max_index_size
-}
-
-/// The largest manifest, nested index or config accepted now ([`Limits::current`]).
-pub fn max_manifest_size() -> u64 {
-    Limits::current().max_manifest_size
-}
 
 /// Below this many uncompressed bytes the compression ratio is not enforced (64 MiB):
 /// tar headers and padding compress several hundred to one, so small genuine archives
@@ -93,28 +82,6 @@ impl Default for Limits {
             max_ratio: 100,
             max_entries: 100_000,
             max_stdin_buffer: 256 << 20,
-        }
-    }
-}
-
-static INSTALLED: RwLock<Option<Limits>> = RwLock::new(None);
-
-impl Limits {
-    /// The limits in force for this process: those given to [`install`](Self::install),
-    /// else the defaults.
-    pub fn current() -> Limits {
-        INSTALLED
-            .read()
-            .map(|l| l.clone())
-            .unwrap_or_default()
-            .unwrap_or_default()
-    }
-
-    /// Makes these the limits used by [`crate::source::open`] and the commands, for the
-    /// rest of the process.
-    pub fn install(self) {
-        if let Ok(mut slot) = INSTALLED.write() {
-            *slot = Some(self);
         }
     }
 }

@@ -29,6 +29,7 @@ use crate::oci::media_type::{
     EBPF_PROGRAM_TITLE, OCI_CONFIG, OCI_INDEX, OCI_MANIFEST,
 };
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, RefName};
+use crate::progress::Progress;
 
 /// The image format `pack` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -69,6 +70,10 @@ pub struct PackOptions {
     /// not empty, `inputs` must be empty and `platform` is not used; each object's byte
     /// order must be its platform's.
     pub platform_objects: Vec<(Platform, PathBuf)>,
+    /// Bounds on reading untrusted input (an existing archive or layout read on the way).
+    pub limits: Limits,
+    /// Where the bytes hashed are counted.
+    pub progress: Progress,
 }
 
 impl Default for PackOptions {
@@ -83,6 +88,8 @@ impl Default for PackOptions {
             created: None,
             format: PackFormat::Bee,
             platform_objects: Vec::new(),
+            limits: Limits::default(),
+            progress: Progress::none(),
         }
     }
 }
@@ -166,7 +173,11 @@ pub fn pack(options: &PackOptions) -> Result<PackReport> {
             // lock keeps a concurrent `pack` into the same archive from losing images.
             let _lock = crate::archive::writer::lock_folder(&options.output)?;
             let existing = match options.output.exists() {
-                true => Some(crate::archive::open(&options.output, &Limits::current())?),
+                true => Some(crate::archive::open(
+                    &options.output,
+                    &options.limits,
+                    &options.progress,
+                )?),
                 false => None,
             };
             let mut builder = ArchiveBuilder::new();
@@ -187,7 +198,8 @@ pub fn pack(options: &PackOptions) -> Result<PackReport> {
             });
         }
     }
-    let mut writer = LayoutWriter::open_or_create(&options.output)?;
+    let mut writer =
+        LayoutWriter::open_or_create_with(&options.output, &options.limits, &options.progress)?;
     let images = add_images(&mut writer, &candidates, options)?;
     writer.commit()?;
     Ok(PackReport {

@@ -4,26 +4,36 @@
 
 use std::path::Path;
 
-use crate::limits::Limits;
 use crate::error::{Error, Result};
 use crate::layout::Layout;
+use crate::limits::Limits;
+use crate::progress::Progress;
 pub use crate::store::{EntryKind, Hashing, ImageSource, StoredEntry};
 
 /// Opens whatever `path` names: a layout directory, a `.tar` or `.tar.gz` archive
 /// (recognised by its first bytes, whatever its name), or `-` for an archive on standard
-/// input. Archives are read with [`Limits::current`](crate::limits::Limits::current).
+/// input, read within the default [`Limits`] and counting nothing.
 pub fn open(path: &Path) -> Result<Box<dyn ImageSource>> {
-    open_with(path, &crate::limits::Limits::current())
+    open_with(path, &Limits::default(), &Progress::none())
 }
 
-/// [`open`] with explicit limits for reading archives.
-pub fn open_with(path: &Path, limits: &Limits) -> Result<Box<dyn ImageSource>> {
+/// [`open`] reading within `limits` (every later read of the source applies them too)
+/// and counting the bytes hashed in `progress`.
+pub fn open_with(
+    path: &Path,
+    limits: &Limits,
+    progress: &Progress,
+) -> Result<Box<dyn ImageSource>> {
     if path == Path::new("-") {
-        return crate::archive::open_stdin(limits);
+        return crate::archive::open_stdin(limits, progress);
     }
     match std::fs::metadata(path) {
-        Ok(m) if m.is_dir() => Ok(Box::new(Layout::open(path)?)),
-        Ok(_) => crate::archive::open(path, limits),
+        Ok(m) if m.is_dir() => Ok(Box::new(
+            Layout::open(path)?
+                .with_limits(limits.clone())
+                .with_progress(progress.clone()),
+        )),
+        Ok(_) => crate::archive::open(path, limits, progress),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotALayout {
             path: path.to_path_buf(),
             reason: "no such file or directory".into(),
@@ -31,4 +41,3 @@ pub fn open_with(path: &Path, limits: &Limits) -> Result<Box<dyn ImageSource>> {
         Err(e) => Err(crate::error::io_err("reading", path)(e)),
     }
 }
-

@@ -12,7 +12,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::graph::{Closure, Edge, Failure, Role, Walker, MAX_DEPTH};
+use crate::limits::Limits;
 use crate::oci::{Descriptor, Digest, ImageIndex};
+use crate::progress::Progress;
 
 /// What kind of file system object an entry of a layout or archive is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,6 +73,13 @@ pub struct StoredEntry {
 pub trait ImageSource {
     /// Where it is (for messages).
     fn location(&self) -> &Path;
+
+    /// The bounds it was opened with: every command reading it applies these (JSON
+    /// sizes in particular), so limits are a value chosen once by the caller.
+    fn limits(&self) -> &Limits;
+
+    /// Where the bytes it hashes are counted.
+    fn progress(&self) -> &Progress;
 
     /// The parsed top-level index (index.json).
     fn index(&self) -> Result<ImageIndex>;
@@ -155,7 +164,11 @@ pub fn graph_error(location: &Path, edge: &Edge, failure: Failure<Error>) -> Err
             path,
             what: format!(
                 "{} {digest} ({} of {})",
-                if crate::graph::is_index(&edge.descriptor) { "index" } else { "manifest" },
+                if crate::graph::is_index(&edge.descriptor) {
+                    "index"
+                } else {
+                    "manifest"
+                },
                 edge.role.as_str(),
                 edge.referenced_by()
             ),
@@ -209,6 +222,7 @@ pub(crate) fn hash_blobs<'a>(
     which: Hashing<'_>,
     open: &(dyn Fn(&str) -> Result<Box<dyn Read + 'a>> + Sync),
     read_error: &(dyn Fn(&str, std::io::Error) -> Error + Sync),
+    progress: &Progress,
 ) -> Result<()> {
     let to_hash: Vec<usize> = entries
         .iter()
@@ -230,7 +244,7 @@ pub(crate) fn hash_blobs<'a>(
             s.spawn(|| {
                 let mut buf = vec![0u8; HASH_BUF_SIZE];
                 while let Some(i) = next.lock().map(|mut n| n.next()).unwrap_or(None) {
-                    let r = hash_one(paths[i], open, read_error, &mut buf);
+                    let r = hash_one(paths[i], open, read_error, &mut buf, progress);
                     if let Ok(mut results) = results.lock() {
                         results.push((i, r));
                     }
@@ -251,6 +265,7 @@ fn hash_one<'a>(
     open: &(dyn Fn(&str) -> Result<Box<dyn Read + 'a>> + Sync),
     read_error: &(dyn Fn(&str, std::io::Error) -> Error + Sync),
     buf: &mut [u8],
+    progress: &Progress,
 ) -> Result<(Digest, u64)> {
     let mut reader = open(path)?;
     let mut hasher = crate::oci::digest::Hasher::new();
@@ -262,6 +277,7 @@ fn hash_one<'a>(
             Err(e) => return Err(read_error(path, e)),
         };
         hasher.update(&buf[..n]);
+        progress.add_hashed(n as u64);
     }
     Ok(hasher.finish())
 }

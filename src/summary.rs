@@ -4,12 +4,11 @@ use serde::Serialize;
 
 use crate::elf::{self, ObjectInfo};
 use crate::error::{Error, Result};
-use crate::limits::max_manifest_size;
 use crate::oci::{Descriptor, Digest, Platform, Selector};
 use crate::store::ImageSource;
 
-use crate::image::format::Format;
 use crate::graph::is_index;
+use crate::image::format::Format;
 use crate::image::resolve::{open_image, resolve_one, Image};
 
 /// One line of `list`.
@@ -54,7 +53,7 @@ pub fn list(source: &dyn ImageSource) -> Result<Vec<ImageSummary>> {
 fn summarise(source: &dyn ImageSource, entry: &Descriptor) -> Result<ImageSummary> {
     let name = entry.ref_name().map(str::to_string);
     if is_index(entry) {
-        let bytes = source.read_blob(entry, max_manifest_size())?;
+        let bytes = source.read_blob(entry, source.limits().max_manifest_size)?;
         let nested = crate::oci::ImageIndex::from_slice(&bytes).map_err(|e| Error::Schema {
             path: source.location().to_path_buf(),
             what: format!("index {}", entry.digest),
@@ -145,7 +144,8 @@ pub fn inspect(
         crate::sign::count_signatures(source, &source.index()?, &image.descriptor.digest);
     let location = source.location().to_path_buf();
     let program = image.program_layer(&location)?.clone();
-    let config_bytes = source.read_blob(&image.manifest.config, max_manifest_size())?;
+    let config_bytes =
+        source.read_blob(&image.manifest.config, source.limits().max_manifest_size)?;
     let object_bytes = image.read_program(source)?;
     let object = elf::inspect(&object_bytes).map_err(|source| Error::Elf {
         path: location.join(program.digest.blob_path()),

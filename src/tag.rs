@@ -11,10 +11,11 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::image::resolve::{available_names, select};
 use crate::layout::{IndexChange, LayoutWriter};
-use crate::limits::max_manifest_size;
+use crate::limits::Limits;
+use crate::oci::cosign::signature_name;
 use crate::oci::media_type::ANNOTATION_REF_NAME;
 use crate::oci::{Digest, ImageRef, RefName, Selector};
-use crate::sign::signature_name;
+use crate::progress::Progress;
 
 /// What `tag` did.
 #[derive(Debug, Clone, Serialize)]
@@ -40,7 +41,7 @@ pub struct TagReport {
 /// [`Error::NameRequired`] or [`Error::AmbiguousName`] when the source is not one image,
 /// and with [`Error::Input`] when `source` is not a layout directory; the layout is then
 /// unchanged.
-pub fn tag(source: &ImageRef, name: &RefName) -> Result<TagReport> {
+pub fn tag(source: &ImageRef, name: &RefName, limits: &Limits) -> Result<TagReport> {
     let root = layout_dir(&source.path, "tag")?;
     if name
         .as_str()
@@ -54,7 +55,7 @@ pub fn tag(source: &ImageRef, name: &RefName) -> Result<TagReport> {
             ),
         });
     }
-    let mut writer = LayoutWriter::open(&root)?;
+    let mut writer = LayoutWriter::open_existing_with(&root, limits, &Progress::none())?;
     let layout = writer.layout().clone();
     let index = writer.index().clone();
     let picked = select(&layout, &index, &source.selector)?;
@@ -69,7 +70,7 @@ pub fn tag(source: &ImageRef, name: &RefName) -> Result<TagReport> {
         .into_iter()
         .next()
         .expect("select never returns nothing");
-    layout.read_blob(&target, max_manifest_size())?;
+    layout.read_blob(&target, limits.max_manifest_size)?;
     target.annotations.remove(ANNOTATION_REF_NAME);
     let digest = target.digest.clone();
     let (change, previous) = match writer.set_name(name, target) {

@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::sync::Arc;
 
 use crate::oci::digest::Hasher;
+use crate::progress::Progress;
 
 /// Bytes per chunk (1 MiB): large enough that per-chunk overhead vanishes.
 pub const CHUNK: usize = 1 << 20;
@@ -34,16 +35,17 @@ pub enum CopyError {
 
 /// Copies `reader` to `writer` (at most `limit` bytes; one more is a
 /// [`CopyError::TooLong`]), hashing everything copied. `size_hint` (e.g. a descriptor's
-/// size) chooses whether a hashing thread is worth starting. Returns the hasher, fed with
-/// exactly the bytes written.
+/// size) chooses whether a hashing thread is worth starting. Every byte hashed is added
+/// to `progress`. Returns the hasher, fed with exactly the bytes written.
 pub fn copy_hashing(
     reader: &mut dyn Read,
     writer: &mut dyn Write,
     limit: u64,
     size_hint: Option<u64>,
+    progress: &Progress,
 ) -> Result<Hasher, CopyError> {
     if size_hint.is_some_and(|s| s < THREADED_MIN) {
-        return copy_inline(reader, writer, limit);
+        return copy_inline(reader, writer, limit, progress);
     }
     let (to_hasher, chunks) = mpsc::sync_channel::<Arc<Vec<u8>>>(POOL);
     let (give_back, returned) = mpsc::channel::<Arc<Vec<u8>>>();
@@ -52,6 +54,7 @@ pub fn copy_hashing(
             let mut hasher = Hasher::new();
             for chunk in chunks {
                 hasher.update(&chunk);
+                progress.add_hashed(chunk.len() as u64);
                 // The pool may be gone when the copy stopped early; nothing to do then.
                 let _ = give_back.send(chunk);
             }
@@ -122,6 +125,7 @@ fn copy_inline(
     reader: &mut dyn Read,
     writer: &mut dyn Write,
     limit: u64,
+    progress: &Progress,
 ) -> Result<Hasher, CopyError> {
     let mut hasher = Hasher::new();
     let mut buf = vec![0u8; 256 << 10];
@@ -136,6 +140,7 @@ fn copy_inline(
             });
         }
         hasher.update(&buf[..n]);
+        progress.add_hashed(n as u64);
         writer.write_all(&buf[..n]).map_err(CopyError::Write)?;
     }
 }
@@ -216,7 +221,9 @@ mod tests {
             let input = data(len);
             for hint in [None, Some(0)] {
                 let mut out = Vec::new();
-                let hasher = copy_hashing(&mut &input[..], &mut out, u64::MAX, hint).unwrap();
+                let hasher =
+                    copy_hashing(&mut &input[..], &mut out, u64::MAX, hint, &Progress::none())
+                        .unwrap();
                 assert_eq!(out, input, "len {len}");
                 assert_eq!(hasher.finish(), (Digest::of(&input), len as u64));
             }
@@ -228,7 +235,13 @@ mod tests {
         let input = data(3 * CHUNK);
         for hint in [None, Some(0)] {
             let mut out = Vec::new();
-            match copy_hashing(&mut &input[..], &mut out, 2 * CHUNK as u64, hint) {
+            match copy_hashing(
+                &mut &input[..],
+                &mut out,
+                2 * CHUNK as u64,
+                hint,
+                &Progress::none(),
+            ) {
                 Err(CopyError::TooLong { read }) => assert!(read > 2 * CHUNK as u64),
                 Err(other) => panic!("{other:?}"),
                 Ok(_) => panic!("a copy over the limit succeeded"),
@@ -250,7 +263,13 @@ mod tests {
         let input = data(2 * CHUNK);
         for hint in [None, Some(0)] {
             assert!(matches!(
-                copy_hashing(&mut &input[..], &mut Full, u64::MAX, hint),
+                copy_hashing(
+                    &mut &input[..],
+                    &mut Full,
+                    u64::MAX,
+                    hint,
+                    &Progress::none()
+                ),
                 Err(CopyError::Write(_))
             ));
         }

@@ -17,7 +17,6 @@ use crate::graph::{
     is_index, is_manifest, stored_referrers, Document, Failure, Role, Walker, MAX_DEPTH,
 };
 use crate::image::Format;
-use crate::limits::{max_index_size, max_manifest_size};
 use crate::oci::media_type::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, IMAGE_LAYOUT_VERSION, OCI_INDEX, OCI_MANIFEST,
 };
@@ -321,7 +320,10 @@ impl Checker<'_> {
                 return None;
             }
         }
-        let bytes = match self.source.read_entry("index.json", max_index_size()) {
+        let bytes = match self
+            .source
+            .read_entry("index.json", self.source.limits().max_index_size)
+        {
             Ok(b) => b,
             Err(e) => {
                 self.error(
@@ -417,8 +419,8 @@ impl Checker<'_> {
     /// of what they reach) with the one walker every command uses, then checks every
     /// reference against what is stored, every document read, and every program.
     fn walk(&mut self, roots: &[Descriptor], whole: bool) {
-        let limit = max_manifest_size();
         let source = self.source;
+        let limit = source.limits().max_manifest_size;
         let stored = &self.stored;
         // A blob that is absent, not a regular file, or not what its descriptor says is
         // reported by the reference checks below; the walker only learns it cannot

@@ -395,13 +395,9 @@ fn bpfman_images_from_docker_and_from_the_first_spec_are_read() {
             "{label}"
         );
         // The object comes out of the layer byte for byte.
-        let program = ebpf_layout::image::resolve_program(
-            &ebpf_layout::oci::ImageRef::parse(&reference).unwrap(),
-            None,
-        )
-        .unwrap();
-        assert_eq!(program.object, object("tp_counter.bpf.o"));
-        assert_eq!(program.format, ebpf_layout::image::Format::Bpfman);
+        let program = crate::util::verified_program(&reference);
+        assert_eq!(program.object(), object("tp_counter.bpf.o"));
+        assert_eq!(program.format(), "bpfman");
     }
     ebpf_layout()
         .args(["verify", "--strict"])

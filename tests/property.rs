@@ -83,6 +83,8 @@ proptest! {
                 destination: to,
                 name: None,
                 force: false,
+                limits: Default::default(),
+                progress: Default::default(),
             }).unwrap();
         }
         for target in [&tar, &back] {

@@ -467,12 +467,7 @@ fn a_generic_artifact_pushed_by_oras_py_is_listed_inspected_verified_and_copied(
         .assert()
         .success();
     assert_eq!(
-        ebpf_layout::image::resolve_program(
-            &ebpf_layout::oci::ImageRef::parse(&format!("{}:xdp", archive.display())).unwrap(),
-            None
-        )
-        .unwrap()
-        .object,
+        crate::util::verified_program(&format!("{}:xdp", archive.display())).object(),
         std::fs::read(testdata("xdp_count.bpf.o")).unwrap()
     );
 }

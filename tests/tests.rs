@@ -2,6 +2,7 @@
 
 mod util;
 
+mod architecture;
 mod archive;
 mod bad_input;
 mod cli_extras;

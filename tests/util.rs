@@ -139,3 +139,18 @@ pub fn run_tool(program: &str, args: &[&str]) -> Vec<u8> {
     );
     out.stdout
 }
+
+/// The verified program object of `reference`, through the library's one gate to the
+/// kernel (accepting unsigned images).
+pub fn verified_program(reference: &str) -> ebpf_layout::program::VerifiedProgram {
+    let parsed = ebpf_layout::oci::ImageRef::parse(reference).unwrap();
+    let source = ebpf_layout::source::open(&parsed.path).unwrap();
+    ebpf_layout::trust::open_program(
+        source.as_ref(),
+        reference,
+        &parsed.selector,
+        None,
+        &ebpf_layout::trust::Trust::AcceptUnsigned,
+    )
+    .unwrap()
+}

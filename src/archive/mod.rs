@@ -25,6 +25,7 @@ use std::io::Read;
 use std::path::Path;
 
 pub use crate::limits::Limits;
+use crate::progress::Progress;
 pub use reader::TarArchive;
 pub use stream::StreamArchive;
 pub use writer::{ArchiveBuilder, Compression, WriteOptions, WrittenArchive};
@@ -37,19 +38,19 @@ use crate::store::ImageSource;
 /// Opens the archive file at `path` for reading: gzip (by its magic bytes) as a
 /// [`StreamArchive`], anything else as a [`TarArchive`] (which says "not a tar archive"
 /// when the first header's checksum is wrong). zstd, xz and bzip2 are named and refused.
-pub fn open(path: &Path, limits: &Limits) -> Result<Box<dyn ImageSource>> {
+pub fn open(path: &Path, limits: &Limits, progress: &Progress) -> Result<Box<dyn ImageSource>> {
     let mut head = Vec::with_capacity(8);
     File::open(path)
         .and_then(|f| f.take(8).read_to_end(&mut head))
         .map_err(io_err("reading", path))?;
     Ok(match stream::detect(&head, path)? {
-        stream::Magic::Gzip => Box::new(StreamArchive::open(path, limits)?),
-        stream::Magic::Tar => Box::new(TarArchive::open(path, limits)?),
+        stream::Magic::Gzip => Box::new(StreamArchive::open(path, limits, progress)?),
+        stream::Magic::Tar => Box::new(TarArchive::open(path, limits, progress)?),
     })
 }
 
 /// Reads an archive (plain or gzip) from standard input; see
 /// [`StreamArchive::from_stdin`].
-pub fn open_stdin(limits: &Limits) -> Result<Box<dyn ImageSource>> {
-    Ok(Box::new(StreamArchive::from_stdin(limits)?))
+pub fn open_stdin(limits: &Limits, progress: &Progress) -> Result<Box<dyn ImageSource>> {
+    Ok(Box::new(StreamArchive::from_stdin(limits, progress)?))
 }

@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 use super::catalog::{Catalog, Role};
 use super::tar::{SeekInput, TarReader};
 use crate::error::{io_err, Error, Result};
-use crate::store::check_blob;
 use crate::limits::Limits;
 use crate::oci::{Descriptor, ImageIndex};
+use crate::progress::Progress;
+use crate::store::check_blob;
 use crate::store::{hash_blobs, Hashing, ImageSource, StoredEntry};
 
 /// An uncompressed tar archive holding an OCI layout at its root, opened for reading.
@@ -21,6 +22,8 @@ pub struct TarArchive {
     location: PathBuf,
     file: File,
     catalog: Catalog,
+    limits: Limits,
+    progress: Progress,
 }
 
 impl TarArchive {
@@ -28,13 +31,19 @@ impl TarArchive {
     /// (see the rules in docs/archives.md). Fails with [`Error::UnsafeEntry`] for a hostile entry,
     /// [`Error::Truncated`] if the file ends early, [`Error::Archive`] for a corrupt
     /// header or a limit, and [`Error::NotALayout`] without `oci-layout` or `index.json`.
-    pub fn open(path: &Path, limits: &Limits) -> Result<Self> {
+    /// Bytes hashed later (scans) are counted in `progress`.
+    pub fn open(path: &Path, limits: &Limits, progress: &Progress) -> Result<Self> {
         let file = File::open(path).map_err(io_err("opening", path))?;
-        Self::from_file(file, path, limits)
+        Self::from_file(file, path, limits, progress)
     }
 
     /// Like [`open`](Self::open), on a file already open (`location` names it).
-    pub fn from_file(file: File, location: &Path, limits: &Limits) -> Result<Self> {
+    pub fn from_file(
+        file: File,
+        location: &Path,
+        limits: &Limits,
+        progress: &Progress,
+    ) -> Result<Self> {
         let len = file.metadata().map_err(io_err("reading", location))?.len();
         let input = SeekInput::new(BufReader::with_capacity(64 << 10, &file), len);
         let mut tar = TarReader::new(input, location, limits.max_entries);
@@ -73,6 +82,8 @@ impl TarArchive {
             location: location.to_path_buf(),
             file,
             catalog,
+            limits: limits.clone(),
+            progress: progress.clone(),
         })
     }
 
@@ -138,6 +149,14 @@ impl ImageSource for TarArchive {
         &self.location
     }
 
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
     fn index(&self) -> Result<ImageIndex> {
         let bytes = self.read_entry("index.json", u64::MAX)?;
         ImageIndex::from_slice(&bytes).map_err(|source| Error::Schema {
@@ -189,6 +208,7 @@ impl ImageSource for TarArchive {
                 Ok(Box::new(self.section(entry.data_offset, entry.size)))
             },
             &|path, e| read_error(&self.location, path, e),
+            &self.progress,
         )?;
         Ok(entries)
     }

@@ -24,10 +24,11 @@ use super::catalog::{Catalog, Role};
 use super::reader::too_large;
 use super::tar::{LimitExceeded, StreamInput, TarReader};
 use crate::error::{io_err, Error, Result};
-use crate::store::check_blob;
 use crate::limits::{Limits, FILE_KEEP_BUDGET, RATIO_GRACE};
 use crate::oci::digest::Hasher;
 use crate::oci::{Descriptor, ImageIndex};
+use crate::progress::Progress;
+use crate::store::check_blob;
 use crate::store::{Hashing, ImageSource, StoredEntry};
 
 /// Read buffer (256 KiB, as for layout blobs).
@@ -183,6 +184,7 @@ pub struct StreamArchive {
     origin: Origin,
     catalog: Catalog,
     limits: Limits,
+    progress: Progress,
     cursor: Mutex<Option<Cursor>>,
 }
 
@@ -200,20 +202,27 @@ impl StreamArchive {
     /// entry and hashing every blob. Errors as for [`super::TarArchive::open`], plus
     /// [`Error::Archive`] when a decompression limit is reached or the gzip data is
     /// corrupt.
-    pub fn open(path: &Path, limits: &Limits) -> Result<Self> {
+    /// Bytes hashed are counted in `progress`.
+    pub fn open(path: &Path, limits: &Limits, progress: &Progress) -> Result<Self> {
         let file = File::open(path).map_err(io_err("opening", path))?;
         Self::read(
             Box::new(file),
             path,
             Origin::File(path.to_path_buf()),
             limits,
+            progress,
         )
     }
 
     /// Reads a tar or tar.gz archive from standard input (detected by its first bytes).
     /// Blobs are kept in memory up to [`Limits::max_stdin_buffer`] in total.
-    pub fn from_stdin(limits: &Limits) -> Result<Self> {
-        Self::from_reader(Box::new(io::stdin()), Path::new("standard input"), limits)
+    pub fn from_stdin(limits: &Limits, progress: &Progress) -> Result<Self> {
+        Self::from_reader(
+            Box::new(io::stdin()),
+            Path::new("standard input"),
+            limits,
+            progress,
+        )
     }
 
     /// Reads a tar or tar.gz archive from any stream that cannot be read twice (a pipe,
@@ -222,8 +231,9 @@ impl StreamArchive {
         reader: Box<dyn Read + Send>,
         location: &Path,
         limits: &Limits,
+        progress: &Progress,
     ) -> Result<Self> {
-        Self::read(reader, location, Origin::Stream, limits)
+        Self::read(reader, location, Origin::Stream, limits, progress)
     }
 
     fn read(
@@ -231,6 +241,7 @@ impl StreamArchive {
         location: &Path,
         origin: Origin,
         limits: &Limits,
+        progress: &Progress,
     ) -> Result<Self> {
         let (decoded, _) = decoder(base, location, limits)?;
         let mut tar = TarReader::new(StreamInput(decoded), location, limits.max_entries);
@@ -264,6 +275,7 @@ impl StreamArchive {
                 }
                 let chunk = &buf[..n];
                 hasher.update(chunk);
+                progress.add_hashed(n as u64);
                 if !judged {
                     if let Some(&first) = chunk.iter().find(|b| !b.is_ascii_whitespace()) {
                         judged = true;
@@ -289,6 +301,7 @@ impl StreamArchive {
             origin,
             catalog,
             limits: limits.clone(),
+            progress: progress.clone(),
             cursor: Mutex::new(None),
         })
     }
@@ -414,6 +427,14 @@ impl Drop for SecondPass<'_> {
 impl ImageSource for StreamArchive {
     fn location(&self) -> &Path {
         &self.location
+    }
+
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn progress(&self) -> &Progress {
+        &self.progress
     }
 
     fn index(&self) -> Result<ImageIndex> {

@@ -28,10 +28,11 @@ use serde::Serialize;
 
 use super::tar::{padded, BLOCK};
 use crate::error::{io_err, Error, Result};
-use crate::layout::IndexChange;
 use crate::oci::digest::Hasher;
 use crate::oci::media_type::{OCI_INDEX, OCI_LAYOUT_FILE_CONTENT};
+use crate::oci::IndexChange;
 use crate::oci::{canonical, Descriptor, Digest, ImageIndex, RefName};
+use crate::progress::Progress;
 use crate::store::ImageSource;
 use crate::transfer::{copy_hashing, CopyError, FlushingFile};
 
@@ -64,7 +65,7 @@ impl Compression {
 }
 
 /// How to write an archive.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct WriteOptions {
     /// Plain or gzip.
     pub compression: Compression,
@@ -73,6 +74,8 @@ pub struct WriteOptions {
     pub mtime: u64,
     /// Replace the destination if it exists (otherwise that is an error).
     pub overwrite: bool,
+    /// Where the bytes hashed while writing are counted.
+    pub progress: Progress,
 }
 
 impl WriteOptions {
@@ -87,6 +90,7 @@ impl WriteOptions {
                 .and_then(|s| s.trim().parse().ok())
                 .unwrap_or(0),
             overwrite: false,
+            progress: Progress::none(),
         })
     }
 }
@@ -295,7 +299,13 @@ impl<'a> ArchiveBuilder<'a> {
                 mtime,
             )
             .map_err(werr)?;
-            copy_verified(reader, &mut *out, descriptor, &from, &temp_path)?;
+            copy_verified(
+                reader,
+                &mut *out,
+                descriptor,
+                (&from, &temp_path),
+                &options.progress,
+            )?;
             out.write_all(&ZEROS[..(padded(descriptor.size) - descriptor.size) as usize])
                 .map_err(werr)?;
             blob_bytes += descriptor.size;
@@ -345,10 +355,16 @@ fn copy_verified(
     mut reader: Box<dyn Read + '_>,
     out: &mut dyn ArchiveSink,
     descriptor: &Descriptor,
-    from: &Path,
-    temp_path: &Path,
+    (from, temp_path): (&Path, &Path),
+    progress: &Progress,
 ) -> Result<()> {
-    let copied = copy_hashing(&mut reader, out, descriptor.size, Some(descriptor.size));
+    let copied = copy_hashing(
+        &mut reader,
+        out,
+        descriptor.size,
+        Some(descriptor.size),
+        progress,
+    );
     let hasher = match copied {
         Ok(h) => h,
         Err(CopyError::Read(e)) => {

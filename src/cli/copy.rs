@@ -44,7 +44,7 @@ pub struct CopyArgs {
     json: bool,
 }
 
-pub fn run(args: CopyArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: CopyArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
     let source = ImageRef::parse(&args.source)?;
     let destination = ImageRef::parse(&args.destination)?;
     let name = match &destination.selector {
@@ -60,6 +60,8 @@ pub fn run(args: CopyArgs) -> anyhow::Result<ExitCode> {
         destination: PathBuf::from(&destination.path),
         name,
         force: args.force,
+        limits: ctx.limits.clone(),
+        progress: ctx.progress.clone(),
     })?;
     if args.json {
         print_json(&report)?;

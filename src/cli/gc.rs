@@ -36,10 +36,11 @@ pub struct GcArgs {
     json: bool,
 }
 
-pub fn run(args: GcArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: GcArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
     crate::tag::layout_dir(&args.layout, "gc")?;
     let options = GcOptions {
         dry_run: args.dry_run,
+        limits: ctx.limits.clone(),
     };
     let report = match gc(&args.layout, &options) {
         Ok(report) => report,

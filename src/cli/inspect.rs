@@ -6,9 +6,8 @@ use clap::Args;
 
 use super::render::{human_size, print_json, print_table};
 use crate::elf::ByteOrder;
-use crate::summary::inspect;
 use crate::oci::{ImageRef, Platform};
-use crate::source;
+use crate::summary::inspect;
 
 /// Show one image: manifest, config, programs, maps, license, BTF.
 #[derive(Debug, Args)]
@@ -33,7 +32,7 @@ pub struct InspectArgs {
     json: bool,
 }
 
-pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
     let reference = ImageRef::parse(&args.reference)?;
     let platform = args
         .platform
@@ -41,7 +40,7 @@ pub fn run(args: InspectArgs) -> anyhow::Result<ExitCode> {
         .map(Platform::parse)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let source = source::open(&reference.path)?;
+    let source = ctx.open(&reference.path)?;
     let d = inspect(source.as_ref(), &reference.selector, platform.as_ref())?;
     if args.json {
         print_json(&d)?;

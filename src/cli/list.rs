@@ -5,9 +5,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::render::{human_size, print_json, print_table};
-use crate::summary::list;
 use crate::oci::{ImageRef, Selector};
-use crate::source;
+use crate::summary::list;
 
 /// List the images in a layout: name, digest, size, platform, format.
 #[derive(Debug, Args)]
@@ -23,9 +22,9 @@ pub struct ListArgs {
     json: bool,
 }
 
-pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
     let reference = ImageRef::parse(&args.reference)?;
-    let source = source::open(&reference.path)?;
+    let source = ctx.open(&reference.path)?;
     let mut images = list(source.as_ref())?;
     match &reference.selector {
         Selector::All => {}

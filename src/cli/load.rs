@@ -8,11 +8,10 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::render::print_json;
-use crate::image::resolve_one;
 use crate::load::{self, AttachPoint, LoadOptions, OutputMode};
 use crate::oci::{ImageRef, Platform};
-use crate::sign::{require_signature, PublicKey};
-use crate::source;
+use crate::sign::PublicKey;
+use crate::trust::{open_program, Trust};
 
 /// How to show the maps.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -95,7 +94,7 @@ pub struct UnloadArgs {
     json: bool,
 }
 
-pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
     let reference = ImageRef::parse(&args.reference)?;
     let platform = args
         .platform
@@ -124,21 +123,27 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         .collect::<crate::Result<Vec<_>>>()?;
     // Verified bytes only: the manifest and the program are hashed against their
     // descriptors, and with --key the signature is checked, before libbpf sees a byte.
-    let source = source::open(&reference.path)?;
-    let image = resolve_one(source.as_ref(), &reference.selector, platform.as_ref())?;
-    if !keys.is_empty() {
-        let trusted = require_signature(source.as_ref(), &image.descriptor.digest, &keys)?;
+    let source = ctx.open(&reference.path)?;
+    let trust = if keys.is_empty() {
+        Trust::AcceptUnsigned
+    } else {
+        Trust::Keys(keys)
+    };
+    let program = open_program(
+        source.as_ref(),
+        &args.reference,
+        &reference.selector,
+        platform.as_ref(),
+        &trust,
+    )?;
+    if let Some(trusted) = program.trusted() {
         eprintln!(
             "signature of {} verified with key {}",
             trusted.signed_digest,
             trusted.key.short()
         );
     }
-    let object = image.read_program(source.as_ref())?;
-    let name = image
-        .name
-        .clone()
-        .unwrap_or_else(|| image.descriptor.digest.short());
+    let name = program.name().to_string();
     let options = LoadOptions {
         programs: args.programs,
         attach: args.attach,
@@ -148,7 +153,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         output,
     };
     let mut stdout = std::io::stdout().lock();
-    let report = load::load(&name, &object, &options, &mut stdout)?;
+    let report = load::load(&program, &options, &mut stdout)?;
     drop(stdout);
     if report.detached {
         if let Some(dir) = &report.pin_dir {

@@ -89,7 +89,10 @@ where
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
-    cli.limits.limits().install();
+    let ctx = Context {
+        limits: cli.limits.limits(),
+        progress: crate::progress::Progress::new(),
+    };
     let busy = match &cli.command {
         Command::Pack(_) => Some("packing"),
         Command::Verify(_) => Some("verifying"),
@@ -98,20 +101,22 @@ where
         Command::Sign(_) => Some("signing"),
         _ => None,
     };
-    let progress = busy.map(|what| progress::Progress::start(what.to_string(), cli.quiet));
+    let progress = busy.map(|what| {
+        progress::ProgressLine::start(what.to_string(), ctx.progress.clone(), cli.quiet)
+    });
     let result = match cli.command {
-        Command::Pack(args) => pack::run(args),
-        Command::List(args) => list::run(args),
-        Command::Inspect(args) => inspect::run(args),
-        Command::Verify(args) => verify::run(args),
-        Command::Copy(args) => copy::run(args),
-        Command::Tag(args) => tag::run(args),
+        Command::Pack(args) => pack::run(args, &ctx),
+        Command::List(args) => list::run(args, &ctx),
+        Command::Inspect(args) => inspect::run(args, &ctx),
+        Command::Verify(args) => verify::run(args, &ctx),
+        Command::Copy(args) => copy::run(args, &ctx),
+        Command::Tag(args) => tag::run(args, &ctx),
         Command::Rm(args) => rm::run(args),
-        Command::Gc(args) => gc::run(args),
+        Command::Gc(args) => gc::run(args, &ctx),
         Command::Keygen(args) => keygen::run(args),
-        Command::Sign(args) => sign::run(args),
+        Command::Sign(args) => sign::run(args, &ctx),
         #[cfg(feature = "loader")]
-        Command::Load(args) => load::run(args),
+        Command::Load(args) => load::run(args, &ctx),
         #[cfg(feature = "loader")]
         Command::Unload(args) => load::run_unload(args),
         Command::Completions(args) => generate::completions(args),
@@ -127,6 +132,25 @@ where
             }
             ExitCode::from(exit_code(&e))
         }
+    }
+}
+
+/// What every command is given besides its arguments: the limits built once from the
+/// flags and environment, and the progress handle the progress line reads.
+pub(crate) struct Context {
+    /// Bounds on reading untrusted input.
+    pub limits: crate::limits::Limits,
+    /// Where the library counts the bytes it hashes.
+    pub progress: crate::progress::Progress,
+}
+
+impl Context {
+    /// Opens what `path` names with these limits and this progress handle.
+    pub fn open(
+        &self,
+        path: &std::path::Path,
+    ) -> crate::Result<Box<dyn crate::store::ImageSource>> {
+        crate::source::open_with(path, &self.limits, &self.progress)
     }
 }
 

@@ -71,7 +71,7 @@ pub struct PackArgs {
     json: bool,
 }
 
-pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: PackArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
     let tag = args.tag.as_deref().map(RefName::parse).transpose()?;
     let mut platform = Platform::host();
     let mut platform_objects = Vec::new();
@@ -130,6 +130,8 @@ pub fn run(args: PackArgs) -> anyhow::Result<ExitCode> {
         created,
         format,
         platform_objects,
+        limits: ctx.limits.clone(),
+        progress: ctx.progress.clone(),
     })?;
     if args.json {
         print_json(&report)?;

@@ -10,6 +10,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::render::human_size;
+use crate::progress::Progress;
 
 /// Work shorter than this shows nothing.
 const QUIET_FOR: Duration = Duration::from_millis(700);
@@ -17,22 +18,22 @@ const QUIET_FOR: Duration = Duration::from_millis(700);
 const TICK: Duration = Duration::from_millis(120);
 
 /// Shows bytes hashed and throughput on standard error while alive.
-pub struct Progress {
+pub struct ProgressLine {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Progress {
-    /// Starts showing progress for `what` ("verifying bundle.tar"), unless `quiet` or
-    /// standard error is not a terminal.
-    pub fn start(what: String, quiet: bool) -> Self {
+impl ProgressLine {
+    /// Starts showing progress for `what` ("verifying bundle.tar"), as counted by
+    /// `counted`, unless `quiet` or standard error is not a terminal.
+    pub fn start(what: String, counted: Progress, quiet: bool) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         if quiet || !std::io::stderr().is_terminal() {
             return Self { stop, thread: None };
         }
         let flag = Arc::clone(&stop);
         let thread = std::thread::spawn(move || {
-            let start = crate::progress::hashed();
+            let start = counted.hashed();
             let mut waited = Duration::ZERO;
             while waited < QUIET_FOR {
                 if flag.load(Ordering::Relaxed) {
@@ -48,7 +49,7 @@ impl Progress {
             );
             let began = std::time::Instant::now() - waited;
             while !flag.load(Ordering::Relaxed) {
-                let bytes = crate::progress::hashed() - start;
+                let bytes = counted.hashed() - start;
                 let rate = bytes as f64 / began.elapsed().as_secs_f64().max(0.001);
                 bar.set_message(format!(
                     "{what}: {} hashed ({}/s)",
@@ -67,7 +68,7 @@ impl Progress {
     }
 }
 
-impl Drop for Progress {
+impl Drop for ProgressLine {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {

@@ -47,7 +47,7 @@ pub struct SignArgs {
     json: bool,
 }
 
-pub fn run(args: SignArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: SignArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
     let reference = ImageRef::parse(&args.reference)?;
     let mut annotations = BTreeMap::new();
     for a in &args.annotations {
@@ -72,6 +72,8 @@ pub fn run(args: SignArgs) -> anyhow::Result<ExitCode> {
         identity: args.identity,
         annotations,
         created,
+        limits: ctx.limits.clone(),
+        progress: ctx.progress.clone(),
     })?;
     if args.json {
         print_json(&report)?;

@@ -33,10 +33,10 @@ pub struct TagArgs {
     json: bool,
 }
 
-pub fn run(args: TagArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: TagArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
     let source = ImageRef::parse(&args.source)?;
     let name = RefName::parse(&args.name)?;
-    let report = tag(&source, &name)?;
+    let report = tag(&source, &name, &ctx.limits)?;
     if args.json {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);

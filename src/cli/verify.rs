@@ -10,7 +10,7 @@ use super::render::human_size;
 use super::{EXIT_INTEGRITY, EXIT_USAGE};
 use crate::layout::Layout;
 use crate::oci::ImageRef;
-use crate::source::{self, ImageSource};
+use crate::store::ImageSource;
 use crate::verify::{verify, Report, Severity, VerifyOptions, REPORT_VERSION};
 
 /// Verify layouts and archives offline: every digest, size and reference.
@@ -61,7 +61,7 @@ struct Unusable {
     error: String,
 }
 
-pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
     let trusted_keys = args
         .keys
         .iter()
@@ -74,7 +74,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let mut reports = Vec::new();
     let mut unusable = Vec::new();
     for r in &args.references {
-        match verify_one(r, &options) {
+        match verify_one(r, &options, ctx) {
             Ok(report) => reports.push(report),
             Err(e) => unusable.push(Unusable {
                 reference: r.clone(),
@@ -116,14 +116,20 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(code))
 }
 
-fn verify_one(reference: &str, options: &VerifyOptions) -> crate::Result<Report> {
+fn verify_one(
+    reference: &str,
+    options: &VerifyOptions,
+    ctx: &super::Context,
+) -> crate::Result<Report> {
     // Archives are read (and hashed) while being opened: time from here.
     let started = std::time::Instant::now();
     let parsed = ImageRef::parse(reference)?;
     let source: Box<dyn ImageSource> = if Path::new(&parsed.path).is_dir() {
         // A directory is verified even without oci-layout or index.json: the report
         // says what is missing.
-        let layout = Layout::open_unchecked(&parsed.path)?;
+        let layout = Layout::open_unchecked(&parsed.path)?
+            .with_limits(ctx.limits.clone())
+            .with_progress(ctx.progress.clone());
         let empty = std::fs::read_dir(&parsed.path)
             .map_err(crate::error::io_err("reading", &parsed.path))?
             .next()
@@ -136,7 +142,7 @@ fn verify_one(reference: &str, options: &VerifyOptions) -> crate::Result<Report>
         }
         Box::new(layout)
     } else {
-        source::open(&parsed.path)?
+        ctx.open(&parsed.path)?
     };
     let mut report = verify(source.as_ref(), reference, &parsed.selector, options)?;
     report.seconds = started.elapsed().as_secs_f64();

@@ -18,7 +18,6 @@ use serde::Serialize;
 
 use crate::elf::CLASSIFY_LEN;
 use crate::error::{io_err, Result};
-use crate::limits::max_manifest_size;
 use crate::oci::media_type::{ANNOTATION_TITLE, EBPF_CONFIG, EBPF_PROGRAM, EBPF_PROGRAM_TITLE};
 use crate::oci::{Descriptor, ImageManifest};
 use crate::source::ImageSource;
@@ -160,8 +159,8 @@ pub fn recognise(source: &dyn ImageSource, manifest: &ImageManifest) -> Result<R
             program: by_media_types.program_layer_index(manifest),
         });
     }
-    if bpfman::is_candidate(manifest) && manifest.config.size <= max_manifest_size() {
-        let config = source.read_blob(&manifest.config, max_manifest_size())?;
+    if bpfman::is_candidate(manifest) && manifest.config.size <= source.limits().max_manifest_size {
+        let config = source.read_blob(&manifest.config, source.limits().max_manifest_size)?;
         if bpfman::has_bpfman_labels(&config) {
             return Ok(Recognised {
                 format: Format::Bpfman,

@@ -2,14 +2,11 @@
 //! manifest, and on request program object, have been read and verified.
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 use crate::graph::{is_index, Role, Scope, Walker, MAX_DEPTH};
-use crate::limits::max_manifest_size;
 use crate::oci::cosign::{is_signature_entry, signed_digest};
-use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, ImageRef, Platform, Selector};
-use crate::source;
+use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, Selector};
 use crate::store::{document_reader, graph_error, ImageSource};
 
 use super::format::{recognise, Format};
@@ -139,7 +136,7 @@ fn find_nested(
     index: &ImageIndex,
     digest: &Digest,
 ) -> Result<Option<Descriptor>> {
-    let mut read = document_reader(source, max_manifest_size());
+    let mut read = document_reader(source, source.limits().max_manifest_size);
     let mut walker = Walker::new(&mut read).scope(Scope::Indexes);
     walker.entries(index);
     let closure = walker.finish();
@@ -176,7 +173,7 @@ pub fn available_names(index: &ImageIndex) -> Vec<String> {
 }
 
 fn read_index_blob(source: &dyn ImageSource, descriptor: &Descriptor) -> Result<ImageIndex> {
-    let bytes = source.read_blob(descriptor, max_manifest_size())?;
+    let bytes = source.read_blob(descriptor, source.limits().max_manifest_size)?;
     ImageIndex::from_slice(&bytes).map_err(|e| Error::Schema {
         path: source.location().to_path_buf(),
         what: format!("index {}", descriptor.digest),
@@ -226,7 +223,7 @@ pub fn open_image(
             });
         }
     }
-    let manifest_bytes = source.read_blob(&descriptor, max_manifest_size())?;
+    let manifest_bytes = source.read_blob(&descriptor, source.limits().max_manifest_size)?;
     let manifest = ImageManifest::from_slice(&manifest_bytes).map_err(|e| Error::Schema {
         path: source.location().to_path_buf(),
         what: format!("manifest {}", descriptor.digest),
@@ -275,46 +272,4 @@ pub fn resolve_one(
         });
     }
     open_image(source, &picked[0], platform)
-}
-
-/// A program object resolved from a reference, ready for the kernel: every blob on the
-/// way (manifest and object) was hashed and matched its descriptor.
-#[derive(Debug, Clone)]
-pub struct ResolvedProgram {
-    /// The reference as given.
-    pub reference: String,
-    /// The layout or archive it came from.
-    pub location: PathBuf,
-    /// A name for the object: the ref name, else the short manifest digest.
-    pub name: String,
-    /// The manifest's digest.
-    pub manifest_digest: Digest,
-    /// The image format.
-    pub format: Format,
-    /// The platform, when the image declares one.
-    pub platform: Option<Platform>,
-    /// The verified object bytes.
-    pub object: Vec<u8>,
-}
-
-/// Resolves `reference` to one image and reads its verified program object.
-pub fn resolve_program(
-    reference: &ImageRef,
-    platform: Option<&Platform>,
-) -> Result<ResolvedProgram> {
-    let source = source::open(&reference.path)?;
-    let image = resolve_one(source.as_ref(), &reference.selector, platform)?;
-    let object = image.read_program(source.as_ref())?;
-    Ok(ResolvedProgram {
-        reference: reference.to_string(),
-        location: source.location().to_path_buf(),
-        name: image
-            .name
-            .clone()
-            .unwrap_or_else(|| image.descriptor.digest.short()),
-        manifest_digest: image.descriptor.digest.clone(),
-        format: image.format,
-        platform: image.platform.clone(),
-        object,
-    })
 }

@@ -29,9 +29,10 @@ use super::writer::{list_temp_files, lock_shared};
 use super::{Layout, LayoutWriter, StaleTemp};
 use crate::error::{io_err, Error, Result};
 use crate::graph::{Document, Failure, Role, Walker};
-use crate::limits::max_manifest_size;
+use crate::limits::Limits;
 use crate::oci::media_type::{OCI_INDEX, OCI_MANIFEST};
 use crate::oci::{Descriptor, Digest, ImageIndex};
+use crate::progress::Progress;
 use crate::store::graph_error;
 
 /// How to collect.
@@ -40,6 +41,8 @@ pub struct GcOptions {
     /// Report what would be deleted without deleting anything (and without writing to
     /// the layout at all, so it works on a read-only layout).
     pub dry_run: bool,
+    /// Bounds on the documents read.
+    pub limits: Limits,
 }
 
 /// What a blob is, as far as gc can tell from its content.
@@ -119,7 +122,7 @@ pub struct GcReport {
 /// is missing or damaged.
 pub fn gc(root: &Path, options: &GcOptions) -> Result<GcReport> {
     if options.dry_run {
-        let layout = Layout::open(root)?;
+        let layout = Layout::open(root)?.with_limits(options.limits.clone());
         // A shared lock waits for a running writer and keeps writers out while we look,
         // without writing anything.
         let _lock = lock_shared(root)?;
@@ -128,7 +131,7 @@ pub fn gc(root: &Path, options: &GcOptions) -> Result<GcReport> {
         let temp = list_temp_files(root)?;
         return Ok(plan.report(root, true, index.manifests.len(), temp));
     }
-    let mut writer = LayoutWriter::open(root)?;
+    let mut writer = LayoutWriter::open_existing_with(root, &options.limits, &Progress::none())?;
     let temp = writer.stale_temp_removed();
     let index = writer.index().clone();
     let plan = plan(writer.layout(), &index)?;
@@ -179,7 +182,7 @@ struct Plan {
 /// one walker every command uses, so a blob reached in any role is kept.
 fn plan(layout: &Layout, index: &ImageIndex) -> Result<Plan> {
     let (stored, ignored) = stored_blobs(layout)?;
-    let limit = max_manifest_size();
+    let limit = layout.limits().max_manifest_size;
     let mut read = |d: &Descriptor| -> Result<Option<Vec<u8>>> {
         if !stored.contains_key(&d.digest) {
             return Ok(None);
@@ -243,16 +246,12 @@ fn plan(layout: &Layout, index: &ImageIndex) -> Result<Plan> {
         }
     }
     let reached = closure.digests();
-    let otherwise: BTreeSet<&Digest> = closure
-        .edges
-        .iter()
-        .filter(|e| e.role != Role::Referrer)
-        .map(|e| &e.descriptor.digest)
-        .collect();
+    // Candidates were only documents the entries did not reach: every referrer edge is
+    // a manifest kept only because its subject is.
     let mut referrers: Vec<Digest> = closure
         .edges
         .iter()
-        .filter(|e| e.role == Role::Referrer && !otherwise.contains(&e.descriptor.digest))
+        .filter(|e| e.role == Role::Referrer)
         .map(|e| e.descriptor.digest.clone())
         .collect();
     referrers.sort();

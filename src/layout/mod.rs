@@ -23,9 +23,10 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{io_err, Error, Result};
-use crate::limits::max_index_size;
+use crate::limits::Limits;
 use crate::oci::media_type::{IMAGE_LAYOUT_VERSION, OCI_LAYOUT_FILE_CONTENT};
 use crate::oci::{Descriptor, Digest, ImageIndex};
+use crate::progress::Progress;
 
 pub use crate::limits::{MAX_INDEX_SIZE, MAX_MANIFEST_SIZE};
 
@@ -37,6 +38,8 @@ pub const PRIVATE_DIR: &str = ".ebpf-layout";
 #[derive(Debug, Clone)]
 pub struct Layout {
     root: PathBuf,
+    limits: Limits,
+    progress: Progress,
 }
 
 impl Layout {
@@ -71,7 +74,33 @@ impl Layout {
                 reason: "not a directory".into(),
             });
         }
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            limits: Limits::default(),
+            progress: Progress::none(),
+        })
+    }
+
+    /// The same layout, read with `limits` (the defaults otherwise).
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The same layout, counting the bytes it hashes in `progress`.
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = progress;
+        self
+    }
+
+    /// The bounds its reads apply.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Where the bytes it hashes are counted.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
     }
 
     /// Reads a small regular file of the layout (e.g. `oci-layout`), refusing symlinks,
@@ -135,7 +164,7 @@ impl Layout {
 
     /// The raw bytes of index.json (at most [`max_index_size`] bytes).
     pub fn read_index_bytes(&self) -> Result<Vec<u8>> {
-        read_regular_file(&self.root, "index.json", max_index_size())
+        read_regular_file(&self.root, "index.json", self.limits.max_index_size)
     }
 
     /// The path of a blob inside the layout.
@@ -256,6 +285,14 @@ impl crate::store::ImageSource for Layout {
         self.root()
     }
 
+    fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
     fn index(&self) -> Result<ImageIndex> {
         self.read_index()
     }
@@ -268,7 +305,10 @@ impl crate::store::ImageSource for Layout {
         Ok(Box::new(Layout::open_blob(self, &descriptor.digest)?))
     }
 
-    fn scan_hashing(&self, which: crate::store::Hashing<'_>) -> Result<Vec<crate::store::StoredEntry>> {
+    fn scan_hashing(
+        &self,
+        which: crate::store::Hashing<'_>,
+    ) -> Result<Vec<crate::store::StoredEntry>> {
         Layout::scan_hashing(self, which)
     }
 
@@ -276,4 +316,3 @@ impl crate::store::ImageSource for Layout {
         Layout::read_entry(self, path, limit)
     }
 }
-

@@ -25,6 +25,7 @@ impl Layout {
                 Ok(Box::new(file))
             },
             &|path, e| io_err("reading", root.join(path))(e),
+            self.progress(),
         )?;
         Ok(entries)
     }

@@ -11,9 +11,11 @@ use serde::Serialize;
 use super::blob::{BlobWriter, BLOB_BUF_SIZE};
 use super::{Layout, PRIVATE_DIR};
 use crate::error::{io_err, Error, Result};
+use crate::limits::Limits;
 use crate::oci::digest::Hasher;
 use crate::oci::media_type::OCI_LAYOUT_FILE_CONTENT;
 use crate::oci::{canonical, Descriptor, Digest, ImageIndex, IndexChange, RefName};
+use crate::progress::Progress;
 use crate::transfer::{copy_hashing, CopyError, FlushingFile};
 
 /// A write transaction on a layout, holding its exclusive lock until dropped.
@@ -83,7 +85,17 @@ impl LayoutWriter {
     /// Any number of processes may create the same new layout at once: the lock
     /// serialises them, the first to commit creates it and the others add to it.
     pub fn open_or_create(root: impl AsRef<Path>) -> Result<Self> {
-        Self::open_with(root.as_ref(), true)
+        Self::open_with(root.as_ref(), true, &Limits::default(), &Progress::none())
+    }
+
+    /// [`open_or_create`](Self::open_or_create), reading index.json within `limits` and
+    /// counting the bytes hashed in `progress`.
+    pub fn open_or_create_with(
+        root: impl AsRef<Path>,
+        limits: &Limits,
+        progress: &Progress,
+    ) -> Result<Self> {
+        Self::open_with(root.as_ref(), true, limits, progress)
     }
 
     /// Opens an existing layout for writing and waits for its lock; never creates one.
@@ -91,12 +103,22 @@ impl LayoutWriter {
     /// Fails with [`Error::NotALayout`] if `root` is missing or not a layout, and with
     /// [`Error::Input`] naming the path when the layout is read-only here.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
-        Self::open_with(root.as_ref(), false)
+        Self::open_with(root.as_ref(), false, &Limits::default(), &Progress::none())
     }
 
-    fn open_with(root: &Path, create: bool) -> Result<Self> {
+    /// [`open`](Self::open), reading within `limits` and counting the bytes hashed in
+    /// `progress`.
+    pub fn open_existing_with(
+        root: impl AsRef<Path>,
+        limits: &Limits,
+        progress: &Progress,
+    ) -> Result<Self> {
+        Self::open_with(root.as_ref(), false, limits, progress)
+    }
+
+    fn open_with(root: &Path, create: bool, limits: &Limits, progress: &Progress) -> Result<Self> {
         for _ in 0..MAX_OPEN_ATTEMPTS {
-            if let Some(writer) = Self::try_open(root, create)? {
+            if let Some(writer) = Self::try_open(root, create, limits, progress)? {
                 return Ok(writer);
             }
         }
@@ -109,7 +131,17 @@ impl LayoutWriter {
     /// One attempt: `None` when the lock we waited for belongs to a layout directory that
     /// was discarded meanwhile (a writer creating it rolled back), so the caller starts
     /// over.
-    fn try_open(root: &Path, create: bool) -> Result<Option<Self>> {
+    fn try_open(
+        root: &Path,
+        create: bool,
+        limits: &Limits,
+        progress: &Progress,
+    ) -> Result<Option<Self>> {
+        let open = |root: &Path| -> Result<Layout> {
+            Ok(Layout::open(root)?
+                .with_limits(limits.clone())
+                .with_progress(progress.clone()))
+        };
         let root = root.to_path_buf();
         let created_root = match fs::symlink_metadata(&root) {
             Ok(m) if m.is_dir() => None,
@@ -138,7 +170,7 @@ impl LayoutWriter {
         };
         if !create {
             // Refuse a directory that is not a layout before writing our lock into it.
-            Layout::open(&root)?;
+            open(&root)?;
         }
         // Before the lock, another process may already be using a directory we think we
         // created: remove only empty directories if taking the lock fails.
@@ -163,20 +195,20 @@ impl LayoutWriter {
             return Ok(None);
         }
         guard.lock = Some(lock);
-        let layout = Layout { root: root.clone() };
+        let layout = Layout::open_unchecked(&root)?
+            .with_limits(limits.clone())
+            .with_progress(progress.clone());
         let has_oci_layout = root.join("oci-layout").exists();
         let (index, initialise) = if has_oci_layout && root.join("index.json").exists() {
             guard.top = None;
-            let opened = Layout::open(&root)?;
+            let opened = open(&root)?;
             (opened.read_index()?, false)
         } else if !create {
             guard.top = None;
-            return Err(Layout::open(&root)
-                .err()
-                .unwrap_or_else(|| Error::NotALayout {
-                    path: root.clone(),
-                    reason: "oci-layout or index.json is missing".into(),
-                }));
+            return Err(open(&root).err().unwrap_or_else(|| Error::NotALayout {
+                path: root.clone(),
+                reason: "oci-layout or index.json is missing".into(),
+            }));
         } else if has_oci_layout {
             // oci-layout without index.json: a writer creating the layout died between
             // the two (oci-layout is written first). Finish the creation.
@@ -477,11 +509,17 @@ impl LayoutWriter {
                 .and_then(|()| file.get_ref().try_clone())
                 .and_then(FlushingFile::new)
             {
-                Ok(mut flushing) => copy_hashing(&mut reader, &mut flushing, limit, hint),
+                Ok(mut flushing) => copy_hashing(
+                    &mut reader,
+                    &mut flushing,
+                    limit,
+                    hint,
+                    self.layout.progress(),
+                ),
                 Err(e) => Err(CopyError::Write(e)),
             }
         } else {
-            copy_hashing(&mut reader, file, limit, hint)
+            copy_hashing(&mut reader, file, limit, hint, self.layout.progress())
         };
         match copied {
             Ok(hasher) => blob.hasher = hasher,

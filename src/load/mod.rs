@@ -52,6 +52,7 @@ mod fixup;
 mod interrupt;
 mod pin;
 
+use crate::program::VerifiedProgram;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -192,20 +193,21 @@ pub struct UnloadReport {
     pub left_in_place: Vec<PathBuf>,
 }
 
-/// Loads `object` (ELF bytes **already verified** by the caller: hash-checked blobs from a
-/// layout), named `name` for libbpf, attaches its programs, then shows its maps on `out`
-/// until Ctrl-C/SIGTERM or `options.duration` (or returns right after pinning with
+/// Loads `program` (a [`VerifiedProgram`]: only [`crate::trust::open_program`] makes one,
+/// after the bytes were hash-checked and the caller's trust decision applied), named by
+/// its image for libbpf, attaches its programs, then shows its maps on `out` until
+/// Ctrl-C/SIGTERM or `options.duration` (or returns right after pinning with
 /// `options.detach`).
 ///
 /// Everything attached is detached again before returning, unless it was pinned. On error,
 /// nothing stays attached or pinned. Errors name the program, map or path concerned and
 /// carry libbpf's and the kernel's words (the verifier log for a rejected program).
 pub fn load(
-    name: &str,
-    object: &[u8],
+    program: &VerifiedProgram,
     options: &LoadOptions,
     out: &mut dyn Write,
 ) -> Result<LoadReport, LoadError> {
+    let (name, object) = (program.name(), program.object());
     if options.detach && options.pin.is_none() {
         return Err(LoadError::DetachRequiresPin);
     }
@@ -499,7 +501,17 @@ mod tests {
             detach: true,
             ..Default::default()
         };
-        let err = load("x", b"", &options, &mut Vec::new()).unwrap_err();
+        let program = VerifiedProgram {
+            reference: "x".into(),
+            location: "x".into(),
+            name: "x".into(),
+            manifest_digest: crate::oci::Digest::of(b""),
+            format: "bee".into(),
+            platform: None,
+            object: Vec::new(),
+            trusted: None,
+        };
+        let err = load(&program, &options, &mut Vec::new()).unwrap_err();
         assert!(matches!(err, LoadError::DetachRequiresPin));
     }
 

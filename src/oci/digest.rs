@@ -165,11 +165,10 @@ impl Hasher {
         Self::default()
     }
 
-    /// Feeds `bytes` (and counts them in [`crate::progress`]).
+    /// Feeds `bytes`.
     pub fn update(&mut self, bytes: &[u8]) {
         self.sha.update(bytes);
         self.len += bytes.len() as u64;
-        crate::progress::add_hashed(bytes.len() as u64);
     }
 
     /// Bytes fed so far.

@@ -11,11 +11,10 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::graph::{is_index, Role, Scope, Walker, MAX_DEPTH};
-use crate::limits::max_manifest_size;
 use crate::oci::{Descriptor, Digest, ImageIndex};
+use crate::report::{Problem, Severity};
 use crate::store::document_reader;
 use crate::store::ImageSource;
-use crate::report::{Problem, Severity};
 
 use super::keys::PublicKey;
 use super::payload::SimpleSigning;
@@ -337,7 +336,7 @@ pub fn require_signature(
 /// Whether the index `entry` lists `manifest`, directly or through nested indexes (as
 /// deep as the graph allows; an index that cannot be read lists nothing).
 fn index_lists(source: &dyn ImageSource, entry: &Descriptor, manifest: &Digest) -> bool {
-    let mut read = document_reader(source, max_manifest_size());
+    let mut read = document_reader(source, source.limits().max_manifest_size);
     let mut walker = Walker::new(&mut read).scope(Scope::Indexes);
     walker.entry(entry);
     walker

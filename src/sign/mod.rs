@@ -25,9 +25,10 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::image::resolve::{available_names, select};
 use crate::layout::{Layout, LayoutWriter};
-use crate::limits::max_manifest_size;
+use crate::limits::Limits;
 use crate::oci::digest::Hasher;
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, Selector};
+use crate::progress::Progress;
 use crate::store::{closure_of, ImageSource};
 
 pub use check::{
@@ -59,6 +60,10 @@ pub struct SignOptions<'a> {
     /// `created` of the signature image's config (from `SOURCE_DATE_EPOCH`); none by
     /// default, so signing is reproducible.
     pub created: Option<String>,
+    /// Bounds on the documents read.
+    pub limits: Limits,
+    /// Where the bytes hashed (every blob of each image is checked) are counted.
+    pub progress: Progress,
 }
 
 /// One image signed.
@@ -131,7 +136,7 @@ pub fn sign(options: &SignOptions<'_>) -> Result<SignReport> {
             reason: format!("--identity {identity:?} is not a repository name: {reason}"),
         })?;
     }
-    let mut writer = LayoutWriter::open(path)?;
+    let mut writer = LayoutWriter::open_existing_with(path, &options.limits, &options.progress)?;
     let index = writer.index().clone();
     let selected = selected_images(writer.layout(), &index, &options.reference.selector)?;
     let public = options.key.public_key();
@@ -256,7 +261,7 @@ fn check_closure(source: &dyn ImageSource, descriptor: &Descriptor) -> Result<()
     let closure = closure_of(
         source,
         std::slice::from_ref(descriptor),
-        max_manifest_size(),
+        source.limits().max_manifest_size,
         true,
     )?;
     for blob in closure.blobs() {
@@ -283,6 +288,7 @@ fn check_blob_streaming(source: &dyn ImageSource, descriptor: &Descriptor) -> Re
             break;
         }
         hasher.update(&buf[..n]);
+        source.progress().add_hashed(n as u64);
     }
     let (found, size) = hasher.finish();
     if size != descriptor.size {

@@ -14,7 +14,6 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::layout::LayoutWriter;
-use crate::limits::max_manifest_size;
 use crate::oci::media_type::{OCI_CONFIG, OCI_MANIFEST};
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest};
 use crate::source::ImageSource;
@@ -44,7 +43,7 @@ pub fn read_signature_manifest(
     source: &dyn ImageSource,
     entry: &Descriptor,
 ) -> Result<ImageManifest> {
-    let bytes = source.read_blob(entry, max_manifest_size())?;
+    let bytes = source.read_blob(entry, source.limits().max_manifest_size)?;
     ImageManifest::from_slice(&bytes).map_err(|e| Error::Schema {
         path: source.location().to_path_buf(),
         what: format!("signature manifest {}", entry.digest),
