@@ -15,53 +15,6 @@ use serde_json::{json, Value};
 
 use crate::util::*;
 
-/// Writes an OCI layout by hand, blob by blob, as another tool would.
-struct Fixture {
-    root: PathBuf,
-}
-
-impl Fixture {
-    fn new(root: &Path) -> Self {
-        std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
-        std::fs::write(
-            root.join("oci-layout"),
-            br#"{"imageLayoutVersion":"1.0.0"}"#,
-        )
-        .unwrap();
-        Self {
-            root: root.to_path_buf(),
-        }
-    }
-
-    /// Stores `bytes` and returns its descriptor.
-    fn blob(&self, media_type: &str, bytes: &[u8]) -> Value {
-        let digest = sha256(bytes);
-        std::fs::write(
-            self.root
-                .join("blobs/sha256")
-                .join(digest.strip_prefix("sha256:").unwrap()),
-            bytes,
-        )
-        .unwrap();
-        json!({"mediaType": media_type, "digest": digest, "size": bytes.len()})
-    }
-
-    /// Stores a JSON document (serialised as given) and returns its descriptor.
-    fn json(&self, media_type: &str, doc: &Value) -> Value {
-        self.blob(media_type, &serde_json::to_vec(doc).unwrap())
-    }
-
-    /// Writes index.json with these entries (no `mediaType`, as skopeo and oras-go write).
-    fn index(&self, entries: Vec<Value>) {
-        let index = json!({"schemaVersion": 2, "manifests": entries});
-        std::fs::write(
-            self.root.join("index.json"),
-            serde_json::to_vec(&index).unwrap(),
-        )
-        .unwrap();
-    }
-}
-
 fn sha256(bytes: &[u8]) -> String {
     ebpf_layout::oci::Digest::of(bytes).to_string()
 }

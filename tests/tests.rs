@@ -2,6 +2,11 @@
 
 mod util;
 
+/// The shared test kit (tests/kit/): the parts this binary uses.
+mod kit {
+    pub mod layout;
+}
+
 mod archive;
 mod bad_input;
 mod cli_extras;
