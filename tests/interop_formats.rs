@@ -972,7 +972,7 @@ mod load {
     //! The kernel loads the program of every format, straight from the layout or archive.
 
     use super::*;
-    use crate::load_cli::{kernel_available, kernel_lock};
+    use crate::kit::kernel::{kernel_test, serial, Need};
 
     /// Loads `reference` for a moment and returns the first JSON event.
     fn loaded(reference: &str) -> Value {
@@ -993,85 +993,85 @@ mod load {
         serde_json::from_str(&first).unwrap()
     }
 
-    #[test]
-    fn load_takes_the_program_from_gadget_bpfman_generic_and_multi_platform_images() {
-        if !kernel_available() {
-            return;
+    kernel_test!(
+        load_takes_the_program_from_gadget_bpfman_generic_and_multi_platform_images,
+        [Need::Kernel],
+        || {
+            let _serial = serial();
+            let d = Dir::new();
+            let gadget = d.path("gadget");
+            gadget_fixture(&gadget, "tp");
+            let bpfman = d.path("bpfman");
+            let f = Fixture::new(&bpfman);
+            let host = ebpf_layout::oci::Platform::host();
+            let image = bpfman_fixture(
+                &f,
+                "tp",
+                "tp_counter.bpf.o",
+                &host.architecture,
+                Builder::Docker,
+            );
+            f.index(vec![named(image, "tp")]);
+            let packed = d.path("packed.tar.gz");
+            ebpf_layout()
+                .arg("pack")
+                .arg(testdata("tp_counter.bpf.o"))
+                .args(["--format", "bpfman", "--tag", "tp", "-o"])
+                .arg(&packed)
+                .assert()
+                .success();
+            let multi = d.path("multi.tar");
+            ebpf_layout()
+                .arg("pack")
+                .arg("--platform")
+                .arg(format!("{host}={}", testdata("tp_counter.bpf.o").display()))
+                .arg("--platform")
+                .arg(format!(
+                    "linux/s390x={}",
+                    testdata("bpfeb/tp_counter.bpfeb.o").display()
+                ))
+                .args(["--tag", "tp", "-o"])
+                .arg(&multi)
+                .assert()
+                .success();
+            for reference in [
+                format!("{}:tp", gadget.display()),
+                format!("{}:tp", bpfman.display()),
+                format!("{}:tp", packed.display()),
+                format!("{}:tp", multi.display()),
+            ] {
+                let event = loaded(&reference);
+                assert_eq!(event["event"], "loaded", "{reference}");
+                assert_eq!(event["programs"][0]["name"], "count_getpid", "{reference}");
+            }
+            let generic = d.path("generic");
+            generic_fixture(&generic, "xdp");
+            // XDP needs an interface to attach to: loading it verifies, then attaches to lo.
+            let out = ebpf_layout()
+                .args(["load", &format!("{}:xdp", generic.display())])
+                .args([
+                    "--attach",
+                    "xdp:lo",
+                    "--duration",
+                    "0.3",
+                    "--output",
+                    "json",
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains("\"xdp_count\""));
+            // The other platform's object is not for this machine.
+            ebpf_layout()
+                .args(["load", &format!("{}:tp", multi.display())])
+                .args(["--platform", "linux/s390x", "--duration", "0.3"])
+                .assert()
+                .failure()
+                .stderr(contains("big-endian"));
         }
-        let _serial = kernel_lock();
-        let d = Dir::new();
-        let gadget = d.path("gadget");
-        gadget_fixture(&gadget, "tp");
-        let bpfman = d.path("bpfman");
-        let f = Fixture::new(&bpfman);
-        let host = ebpf_layout::oci::Platform::host();
-        let image = bpfman_fixture(
-            &f,
-            "tp",
-            "tp_counter.bpf.o",
-            &host.architecture,
-            Builder::Docker,
-        );
-        f.index(vec![named(image, "tp")]);
-        let packed = d.path("packed.tar.gz");
-        ebpf_layout()
-            .arg("pack")
-            .arg(testdata("tp_counter.bpf.o"))
-            .args(["--format", "bpfman", "--tag", "tp", "-o"])
-            .arg(&packed)
-            .assert()
-            .success();
-        let multi = d.path("multi.tar");
-        ebpf_layout()
-            .arg("pack")
-            .arg("--platform")
-            .arg(format!("{host}={}", testdata("tp_counter.bpf.o").display()))
-            .arg("--platform")
-            .arg(format!(
-                "linux/s390x={}",
-                testdata("bpfeb/tp_counter.bpfeb.o").display()
-            ))
-            .args(["--tag", "tp", "-o"])
-            .arg(&multi)
-            .assert()
-            .success();
-        for reference in [
-            format!("{}:tp", gadget.display()),
-            format!("{}:tp", bpfman.display()),
-            format!("{}:tp", packed.display()),
-            format!("{}:tp", multi.display()),
-        ] {
-            let event = loaded(&reference);
-            assert_eq!(event["event"], "loaded", "{reference}");
-            assert_eq!(event["programs"][0]["name"], "count_getpid", "{reference}");
-        }
-        let generic = d.path("generic");
-        generic_fixture(&generic, "xdp");
-        // XDP needs an interface to attach to: loading it verifies, then attaches to lo.
-        let out = ebpf_layout()
-            .args(["load", &format!("{}:xdp", generic.display())])
-            .args([
-                "--attach",
-                "xdp:lo",
-                "--duration",
-                "0.3",
-                "--output",
-                "json",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(String::from_utf8_lossy(&out.stdout).contains("\"xdp_count\""));
-        // The other platform's object is not for this machine.
-        ebpf_layout()
-            .args(["load", &format!("{}:tp", multi.display())])
-            .args(["--platform", "linux/s390x", "--duration", "0.3"])
-            .assert()
-            .failure()
-            .stderr(contains("big-endian"));
-    }
+    );
 }

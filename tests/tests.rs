@@ -4,6 +4,8 @@ mod util;
 
 /// The shared test kit (tests/kit/): the parts this binary uses.
 mod kit {
+    #[cfg(feature = "loader")]
+    pub mod kernel;
     pub mod layout;
 }
 
