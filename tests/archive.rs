@@ -121,11 +121,6 @@ pub fn gunzip(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The digest of the index.json entry named `name`.
-pub fn digest_of(layout: &Path, name: &str) -> String {
-    entry(layout, name)["digest"].as_str().unwrap().to_string()
-}
-
 /// Headers of a tar stream, as the tar crate reads them.
 struct Header {
     path: String,

@@ -7,9 +7,8 @@ use std::path::Path;
 use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::{json, Value};
-use sha2::{Digest as _, Sha256};
 
-use crate::archive::{digest_of, gzip, RawTar};
+use crate::archive::{gzip, RawTar};
 use crate::util::*;
 
 fn copy(
@@ -54,13 +53,6 @@ fn blob_names(layout: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-/// Writes `bytes` as a blob of `layout` and returns its descriptor.
-fn put_blob(layout: &Path, media_type: &str, bytes: &[u8]) -> Value {
-    let hex = hex::encode(Sha256::digest(bytes));
-    std::fs::write(layout.join("blobs/sha256").join(&hex), bytes).unwrap();
-    json!({"mediaType": media_type, "digest": format!("sha256:{hex}"), "size": bytes.len()})
 }
 
 #[test]

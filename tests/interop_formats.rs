@@ -15,53 +15,6 @@ use serde_json::{json, Value};
 
 use crate::util::*;
 
-/// Writes an OCI layout by hand, blob by blob, as another tool would.
-struct Fixture {
-    root: PathBuf,
-}
-
-impl Fixture {
-    fn new(root: &Path) -> Self {
-        std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
-        std::fs::write(
-            root.join("oci-layout"),
-            br#"{"imageLayoutVersion":"1.0.0"}"#,
-        )
-        .unwrap();
-        Self {
-            root: root.to_path_buf(),
-        }
-    }
-
-    /// Stores `bytes` and returns its descriptor.
-    fn blob(&self, media_type: &str, bytes: &[u8]) -> Value {
-        let digest = sha256(bytes);
-        std::fs::write(
-            self.root
-                .join("blobs/sha256")
-                .join(digest.strip_prefix("sha256:").unwrap()),
-            bytes,
-        )
-        .unwrap();
-        json!({"mediaType": media_type, "digest": digest, "size": bytes.len()})
-    }
-
-    /// Stores a JSON document (serialised as given) and returns its descriptor.
-    fn json(&self, media_type: &str, doc: &Value) -> Value {
-        self.blob(media_type, &serde_json::to_vec(doc).unwrap())
-    }
-
-    /// Writes index.json with these entries (no `mediaType`, as skopeo and oras-go write).
-    fn index(&self, entries: Vec<Value>) {
-        let index = json!({"schemaVersion": 2, "manifests": entries});
-        std::fs::write(
-            self.root.join("index.json"),
-            serde_json::to_vec(&index).unwrap(),
-        )
-        .unwrap();
-    }
-}
-
 fn sha256(bytes: &[u8]) -> String {
     ebpf_layout::oci::Digest::of(bytes).to_string()
 }
@@ -1015,7 +968,7 @@ mod load {
     //! The kernel loads the program of every format, straight from the layout or archive.
 
     use super::*;
-    use crate::load_cli::{kernel_available, kernel_lock};
+    use crate::kit::kernel::{kernel_test, serial, Need};
 
     /// Loads `reference` for a moment and returns the first JSON event.
     fn loaded(reference: &str) -> Value {
@@ -1036,85 +989,85 @@ mod load {
         serde_json::from_str(&first).unwrap()
     }
 
-    #[test]
-    fn load_takes_the_program_from_gadget_bpfman_generic_and_multi_platform_images() {
-        if !kernel_available() {
-            return;
+    kernel_test!(
+        load_takes_the_program_from_gadget_bpfman_generic_and_multi_platform_images,
+        [Need::Kernel],
+        || {
+            let _serial = serial();
+            let d = Dir::new();
+            let gadget = d.path("gadget");
+            gadget_fixture(&gadget, "tp");
+            let bpfman = d.path("bpfman");
+            let f = Fixture::new(&bpfman);
+            let host = ebpf_layout::oci::Platform::host();
+            let image = bpfman_fixture(
+                &f,
+                "tp",
+                "tp_counter.bpf.o",
+                &host.architecture,
+                Builder::Docker,
+            );
+            f.index(vec![named(image, "tp")]);
+            let packed = d.path("packed.tar.gz");
+            ebpf_layout()
+                .arg("pack")
+                .arg(testdata("tp_counter.bpf.o"))
+                .args(["--format", "bpfman", "--tag", "tp", "-o"])
+                .arg(&packed)
+                .assert()
+                .success();
+            let multi = d.path("multi.tar");
+            ebpf_layout()
+                .arg("pack")
+                .arg("--platform")
+                .arg(format!("{host}={}", testdata("tp_counter.bpf.o").display()))
+                .arg("--platform")
+                .arg(format!(
+                    "linux/s390x={}",
+                    testdata("bpfeb/tp_counter.bpfeb.o").display()
+                ))
+                .args(["--tag", "tp", "-o"])
+                .arg(&multi)
+                .assert()
+                .success();
+            for reference in [
+                format!("{}:tp", gadget.display()),
+                format!("{}:tp", bpfman.display()),
+                format!("{}:tp", packed.display()),
+                format!("{}:tp", multi.display()),
+            ] {
+                let event = loaded(&reference);
+                assert_eq!(event["event"], "loaded", "{reference}");
+                assert_eq!(event["programs"][0]["name"], "count_getpid", "{reference}");
+            }
+            let generic = d.path("generic");
+            generic_fixture(&generic, "xdp");
+            // XDP needs an interface to attach to: loading it verifies, then attaches to lo.
+            let out = ebpf_layout()
+                .args(["load", &format!("{}:xdp", generic.display())])
+                .args([
+                    "--attach",
+                    "xdp:lo",
+                    "--duration",
+                    "0.3",
+                    "--output",
+                    "json",
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(String::from_utf8_lossy(&out.stdout).contains("\"xdp_count\""));
+            // The other platform's object is not for this machine.
+            ebpf_layout()
+                .args(["load", &format!("{}:tp", multi.display())])
+                .args(["--platform", "linux/s390x", "--duration", "0.3"])
+                .assert()
+                .failure()
+                .stderr(contains("big-endian"));
         }
-        let _serial = kernel_lock();
-        let d = Dir::new();
-        let gadget = d.path("gadget");
-        gadget_fixture(&gadget, "tp");
-        let bpfman = d.path("bpfman");
-        let f = Fixture::new(&bpfman);
-        let host = ebpf_layout::oci::Platform::host();
-        let image = bpfman_fixture(
-            &f,
-            "tp",
-            "tp_counter.bpf.o",
-            &host.architecture,
-            Builder::Docker,
-        );
-        f.index(vec![named(image, "tp")]);
-        let packed = d.path("packed.tar.gz");
-        ebpf_layout()
-            .arg("pack")
-            .arg(testdata("tp_counter.bpf.o"))
-            .args(["--format", "bpfman", "--tag", "tp", "-o"])
-            .arg(&packed)
-            .assert()
-            .success();
-        let multi = d.path("multi.tar");
-        ebpf_layout()
-            .arg("pack")
-            .arg("--platform")
-            .arg(format!("{host}={}", testdata("tp_counter.bpf.o").display()))
-            .arg("--platform")
-            .arg(format!(
-                "linux/s390x={}",
-                testdata("bpfeb/tp_counter.bpfeb.o").display()
-            ))
-            .args(["--tag", "tp", "-o"])
-            .arg(&multi)
-            .assert()
-            .success();
-        for reference in [
-            format!("{}:tp", gadget.display()),
-            format!("{}:tp", bpfman.display()),
-            format!("{}:tp", packed.display()),
-            format!("{}:tp", multi.display()),
-        ] {
-            let event = loaded(&reference);
-            assert_eq!(event["event"], "loaded", "{reference}");
-            assert_eq!(event["programs"][0]["name"], "count_getpid", "{reference}");
-        }
-        let generic = d.path("generic");
-        generic_fixture(&generic, "xdp");
-        // XDP needs an interface to attach to: loading it verifies, then attaches to lo.
-        let out = ebpf_layout()
-            .args(["load", &format!("{}:xdp", generic.display())])
-            .args([
-                "--attach",
-                "xdp:lo",
-                "--duration",
-                "0.3",
-                "--output",
-                "json",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(String::from_utf8_lossy(&out.stdout).contains("\"xdp_count\""));
-        // The other platform's object is not for this machine.
-        ebpf_layout()
-            .args(["load", &format!("{}:tp", multi.display())])
-            .args(["--platform", "linux/s390x", "--duration", "0.3"])
-            .assert()
-            .failure()
-            .stderr(contains("big-endian"));
-    }
+    );
 }

@@ -2,7 +2,6 @@
 //! bee write them.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 
 use ebpf_layout::oci::Digest;
 use predicates::prelude::*;
@@ -129,16 +128,6 @@ fn inspect_by_digest_and_by_sole_image() {
         .stderr(contains(format!("no image with digest {absent}")));
 }
 
-/// Writes `bytes` as a blob of `layout`, read-only like oras does, and returns its digest.
-fn put_blob(layout: &Path, bytes: &[u8]) -> String {
-    let digest = Digest::of(bytes);
-    let path = layout.join("blobs/sha256").join(digest.hex());
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(&path, bytes).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
-    digest.to_string()
-}
-
 #[test]
 fn reads_a_layout_written_the_way_bee_writes_it() {
     // bee (oras-go v1): config `{}`, no manifest mediaType, platform from uname, the
@@ -152,8 +141,14 @@ fn reads_a_layout_written_the_way_bee_writes_it() {
     )
     .unwrap();
     let program = std::fs::read(testdata("tp_counter.bpf.o")).unwrap();
-    let program_digest = put_blob(&layout, &program);
-    let config_digest = put_blob(&layout, b"{}");
+    let program_digest = put_blob(
+        &layout,
+        "application/ebpf.oci.image.program.v1+binary",
+        &program,
+    )["digest"]
+        .clone();
+    let config_digest =
+        put_blob(&layout, "application/ebpf.oci.image.config.v1+json", b"{}")["digest"].clone();
     let manifest = serde_json::to_vec(&json!({
         "schemaVersion": 2,
         "config": {"mediaType": "application/ebpf.oci.image.config.v1+json", "digest": config_digest, "size": 2,
@@ -163,7 +158,17 @@ fn reads_a_layout_written_the_way_bee_writes_it() {
         "annotations": {"org.opencontainers.image.authors": "someone"}
     }))
     .unwrap();
-    let manifest_digest = put_blob(&layout, &manifest);
+    let manifest_digest = put_blob(
+        &layout,
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest,
+    )["digest"]
+        .clone();
+    // Every blob read-only, as oras writes them.
+    for blob in std::fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+        let path = blob.unwrap().path();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
     let index = json!({"schemaVersion": 2, "manifests": [
         {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest.len(),
          "platform": {"os": "Linux", "architecture": "x86_64"},

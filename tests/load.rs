@@ -15,76 +15,23 @@ use std::time::{Duration, Instant};
 use ebpf_layout::load::{self, AttachPoint, LoadError, LoadOptions, LoadReport, OutputMode};
 use serde_json::Value;
 
-/// The environment variable that turns skips into failures.
-const REQUIRE_KERNEL: &str = "EBPF_LAYOUT_REQUIRE_KERNEL";
+use kit::kernel::{can_run, kernel_test, programs_named, serial, wait_until, Need, BPFFS};
+use kit::net::{filter_has_program, send_raw_frames, silence_ipv6, tc_filters, VethInNamespace};
+
+/// The shared test kit (tests/kit/): the parts the kernel tests use.
+mod kit {
+    pub mod kernel;
+    pub mod net;
+}
+
 /// Set in the child process of the unprivileged test, to the object to load.
 const UNPRIVILEGED_CHILD: &str = "EBPF_LAYOUT_TEST_UNPRIVILEGED_CHILD";
-/// Where bpffs is mounted.
-const BPFFS: &str = "/sys/fs/bpf";
 
 fn testdata(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
-
-/// Why this machine cannot load BPF programs, if it cannot.
-fn missing_kernel_support() -> Option<String> {
-    if !nix::unistd::geteuid().is_root() {
-        return Some("loading BPF programs needs root".into());
-    }
-    if !Path::new("/sys/kernel/btf/vmlinux").exists() && !Path::new("/sys/fs/bpf").exists() {
-        return Some("the kernel has no BPF support (no /sys/fs/bpf, no BTF)".into());
-    }
-    if !Path::new("/sys/kernel/tracing/events/syscalls").is_dir()
-        && !Path::new("/sys/kernel/debug/tracing/events/syscalls").is_dir()
-    {
-        // Try to mount tracefs, as an administrator would.
-        let _ = Command::new("mount")
-            .args(["-t", "tracefs", "tracefs", "/sys/kernel/tracing"])
-            .status();
-        if !Path::new("/sys/kernel/tracing/events/syscalls").is_dir() {
-            return Some("tracefs with syscall tracepoints is not available".into());
-        }
-    }
-    None
-}
-
-/// Whether bpffs is mounted at /sys/fs/bpf (mounting it if not, as root may).
-fn missing_bpffs() -> Option<String> {
-    let mounted = || {
-        std::fs::read_to_string("/proc/self/mounts")
-            .unwrap_or_default()
-            .lines()
-            .any(|l| {
-                l.split_whitespace().nth(1) == Some(BPFFS)
-                    && l.split_whitespace().nth(2) == Some("bpf")
-            })
-    };
-    if !mounted() {
-        let _ = Command::new("mount")
-            .args(["-t", "bpf", "bpf", BPFFS])
-            .status();
-    }
-    (!mounted()).then(|| format!("bpffs is not mounted at {BPFFS} and could not be mounted"))
-}
-
-/// True if the test can run; otherwise prints why and returns false, or panics under
-/// `EBPF_LAYOUT_REQUIRE_KERNEL=1`.
-fn can_run(test: &str, needs: &[fn() -> Option<String>]) -> bool {
-    for need in needs {
-        if let Some(reason) = need() {
-            if std::env::var(REQUIRE_KERNEL).as_deref() == Ok("1") {
-                panic!(
-                    "{test}: cannot run here ({reason}), and {REQUIRE_KERNEL}=1 forbids skipping"
-                );
-            }
-            eprintln!("SKIPPED {test}: {reason}");
-            return false;
-        }
-    }
-    true
 }
 
 /// An in-memory output that notices the "loaded" line (written once everything is attached).
@@ -176,134 +123,124 @@ fn last_snapshot<'a>(lines: &'a [Value], map: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no snapshot of {map} in {lines:?}"))
 }
 
-#[test]
-fn tracepoint_counter_counts_getpid_calls_in_json_output() {
-    if !can_run(
-        "tracepoint_counter_counts_getpid_calls_in_json_output",
-        &[missing_kernel_support],
-    ) {
-        return;
+kernel_test!(
+    tracepoint_counter_counts_getpid_calls_in_json_output,
+    [Need::Kernel],
+    || {
+        const CALLS: u64 = 25;
+        let mut output = Output::default();
+        let trigger = output.after_attach("ebl-getpid", || {
+            for _ in 0..CALLS {
+                // A real getpid(2) each time (glibc does not cache it).
+                let _ = nix::unistd::getpid();
+            }
+        });
+        let report = load::load(
+            "tp_counter",
+            &testdata("tp_counter.bpf.o"),
+            &json_options(1500),
+            &mut output,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        trigger.join().unwrap();
+
+        assert_eq!(report.programs.len(), 1);
+        let program = &report.programs[0];
+        assert_eq!(program.name, "count_getpid");
+        assert_eq!(program.prog_type, "tracepoint");
+        assert_eq!(
+            program.attached_to,
+            vec!["tracepoint/syscalls/sys_enter_getpid"]
+        );
+        assert!(program.id > 0);
+
+        let lines = output.json_lines();
+        assert_eq!(lines.first().unwrap()["event"], "loaded");
+        assert_eq!(
+            lines.last().unwrap(),
+            &serde_json::json!({"event": "stopped", "reason": "duration"})
+        );
+        let snapshot = last_snapshot(&lines, "counter_getpid");
+        assert_eq!(snapshot["type"], "array");
+        assert_eq!(snapshot["kind"], "counter");
+        let entries = snapshot["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 1, "{snapshot}");
+        assert_eq!(entries[0]["key"], 0);
+        let count = entries[0]["value"].as_u64().unwrap();
+        // Other processes call getpid too, so at least ours.
+        assert!(
+            count >= CALLS,
+            "counter_getpid[0] = {count}, expected at least {CALLS}"
+        );
+
+        assert_program_gone(program.id);
     }
-    const CALLS: u64 = 25;
-    let mut output = Output::default();
-    let trigger = output.after_attach("ebl-getpid", || {
-        for _ in 0..CALLS {
-            // A real getpid(2) each time (glibc does not cache it).
-            let _ = nix::unistd::getpid();
+);
+
+kernel_test!(
+    bee_ring_buffer_with_declared_value_type_prints_decoded_records,
+    [Need::Kernel],
+    || {
+        const CALLS: usize = 5;
+        let mut output = Output::default();
+        let trigger = output.after_attach("ebl-getppid", || {
+            for _ in 0..CALLS {
+                let _ = nix::unistd::getppid();
+            }
+        });
+        let report = load::load(
+            "ringbuf_events",
+            &testdata("ringbuf_events.bpf.o"),
+            &json_options(1500),
+            &mut output,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        trigger.join().unwrap();
+        assert_eq!(report.fixed_maps, vec!["print_events"]);
+        let ring = report
+            .maps
+            .iter()
+            .find(|m| m.name == "print_events")
+            .unwrap();
+        assert_eq!(ring.map_type, "ringbuf");
+        assert_eq!((ring.key_size, ring.value_size), (0, 0));
+
+        let lines = output.json_lines();
+        let ours: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l["event"] == "record" && l["map"] == "print_events")
+            .map(|l| &l["record"])
+            .filter(|r| r["pid"] == std::process::id() && r["comm"] == "ebl-getppid")
+            .collect();
+        assert_eq!(
+            ours.len(),
+            CALLS,
+            "records of our getppid calls in {lines:#?}"
+        );
+        for record in &ours {
+            assert_eq!(record.as_object().unwrap().len(), 4, "{record}");
+            assert_eq!(record["uid"], 0);
         }
-    });
-    let report = load::load(
-        "tp_counter",
-        &testdata("tp_counter.bpf.o"),
-        &json_options(1500),
-        &mut output,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    trigger.join().unwrap();
-
-    assert_eq!(report.programs.len(), 1);
-    let program = &report.programs[0];
-    assert_eq!(program.name, "count_getpid");
-    assert_eq!(program.prog_type, "tracepoint");
-    assert_eq!(
-        program.attached_to,
-        vec!["tracepoint/syscalls/sys_enter_getpid"]
-    );
-    assert!(program.id > 0);
-
-    let lines = output.json_lines();
-    assert_eq!(lines.first().unwrap()["event"], "loaded");
-    assert_eq!(
-        lines.last().unwrap(),
-        &serde_json::json!({"event": "stopped", "reason": "duration"})
-    );
-    let snapshot = last_snapshot(&lines, "counter_getpid");
-    assert_eq!(snapshot["type"], "array");
-    assert_eq!(snapshot["kind"], "counter");
-    let entries = snapshot["entries"].as_array().unwrap();
-    assert_eq!(entries.len(), 1, "{snapshot}");
-    assert_eq!(entries[0]["key"], 0);
-    let count = entries[0]["value"].as_u64().unwrap();
-    // Other processes call getpid too, so at least ours.
-    assert!(
-        count >= CALLS,
-        "counter_getpid[0] = {count}, expected at least {CALLS}"
-    );
-
-    assert_program_gone(program.id);
-}
-
-#[test]
-fn bee_ring_buffer_with_declared_value_type_prints_decoded_records() {
-    if !can_run(
-        "bee_ring_buffer_with_declared_value_type_prints_decoded_records",
-        &[missing_kernel_support],
-    ) {
-        return;
+        // Fields come in declaration order (checked on the raw text: serde_json's Value sorts).
+        let raw = String::from_utf8(output.bytes.lock().unwrap().clone()).unwrap();
+        let line = raw
+            .lines()
+            .find(|l| l.contains("\"comm\":\"ebl-getppid\""))
+            .unwrap();
+        assert!(
+            line.contains(r#""record":{"pid":"#)
+                && line.contains(r#""uid":0,"comm":"ebl-getppid","count":"#),
+            "{line}"
+        );
+        let counts: Vec<u64> = ours.iter().map(|r| r["count"].as_u64().unwrap()).collect();
+        assert!(
+            counts.windows(2).all(|w| w[0] < w[1]),
+            "count must increase: {counts:?}"
+        );
     }
-    const CALLS: usize = 5;
-    let mut output = Output::default();
-    let trigger = output.after_attach("ebl-getppid", || {
-        for _ in 0..CALLS {
-            let _ = nix::unistd::getppid();
-        }
-    });
-    let report = load::load(
-        "ringbuf_events",
-        &testdata("ringbuf_events.bpf.o"),
-        &json_options(1500),
-        &mut output,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    trigger.join().unwrap();
-    assert_eq!(report.fixed_maps, vec!["print_events"]);
-    let ring = report
-        .maps
-        .iter()
-        .find(|m| m.name == "print_events")
-        .unwrap();
-    assert_eq!(ring.map_type, "ringbuf");
-    assert_eq!((ring.key_size, ring.value_size), (0, 0));
+);
 
-    let lines = output.json_lines();
-    let ours: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["event"] == "record" && l["map"] == "print_events")
-        .map(|l| &l["record"])
-        .filter(|r| r["pid"] == std::process::id() && r["comm"] == "ebl-getppid")
-        .collect();
-    assert_eq!(
-        ours.len(),
-        CALLS,
-        "records of our getppid calls in {lines:#?}"
-    );
-    for record in &ours {
-        assert_eq!(record.as_object().unwrap().len(), 4, "{record}");
-        assert_eq!(record["uid"], 0);
-    }
-    // Fields come in declaration order (checked on the raw text: serde_json's Value sorts).
-    let raw = String::from_utf8(output.bytes.lock().unwrap().clone()).unwrap();
-    let line = raw
-        .lines()
-        .find(|l| l.contains("\"comm\":\"ebl-getppid\""))
-        .unwrap();
-    assert!(
-        line.contains(r#""record":{"pid":"#)
-            && line.contains(r#""uid":0,"comm":"ebl-getppid","count":"#),
-        "{line}"
-    );
-    let counts: Vec<u64> = ours.iter().map(|r| r["count"].as_u64().unwrap()).collect();
-    assert!(
-        counts.windows(2).all(|w| w[0] < w[1]),
-        "count must increase: {counts:?}"
-    );
-}
-
-#[test]
-fn text_output_shows_counter_lines() {
-    if !can_run("text_output_shows_counter_lines", &[missing_kernel_support]) {
-        return;
-    }
+kernel_test!(text_output_shows_counter_lines, [Need::Kernel], || {
     let options = LoadOptions {
         duration: Some(Duration::from_millis(300)),
         output: OutputMode::Text,
@@ -328,90 +265,84 @@ fn text_output_shows_counter_lines() {
         !text.contains('\x1b'),
         "no escape codes in text mode: {text:?}"
     );
-}
+});
 
-#[test]
-fn program_option_loads_and_attaches_only_the_named_programs() {
-    if !can_run(
-        "program_option_loads_and_attaches_only_the_named_programs",
-        &[missing_kernel_support],
-    ) {
-        return;
-    }
-    let options = LoadOptions {
-        programs: vec!["on_getuid".into()],
-        ..json_options(200)
-    };
-    let report = load::load(
-        "multi_prog",
-        &testdata("multi_prog.bpf.o"),
-        &options,
-        &mut Vec::new(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let names: Vec<&str> = report.programs.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["on_getuid"]);
-    assert_eq!(
-        report.programs[0].attached_to,
-        ["tracepoint/syscalls/sys_enter_getuid"]
-    );
-    let counter = report
-        .maps
-        .iter()
-        .find(|m| m.name == "counter_calls")
-        .unwrap();
-    assert_eq!(counter.map_type, "percpu_array");
-
-    let err = load::load(
-        "multi_prog",
-        &testdata("multi_prog.bpf.o"),
-        &LoadOptions {
-            programs: vec!["nope".into()],
+kernel_test!(
+    program_option_loads_and_attaches_only_the_named_programs,
+    [Need::Kernel],
+    || {
+        let options = LoadOptions {
+            programs: vec!["on_getuid".into()],
             ..json_options(200)
-        },
-        &mut Vec::new(),
-    )
-    .unwrap_err();
-    let text = err.to_string();
-    assert!(matches!(err, LoadError::UnknownProgram { .. }), "{text}");
-    assert!(
-        text.contains("'nope'") && text.contains("on_getuid, on_getgid, on_sys_enter"),
-        "{text}"
-    );
-}
+        };
+        let report = load::load(
+            "multi_prog",
+            &testdata("multi_prog.bpf.o"),
+            &options,
+            &mut Vec::new(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let names: Vec<&str> = report.programs.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["on_getuid"]);
+        assert_eq!(
+            report.programs[0].attached_to,
+            ["tracepoint/syscalls/sys_enter_getuid"]
+        );
+        let counter = report
+            .maps
+            .iter()
+            .find(|m| m.name == "counter_calls")
+            .unwrap();
+        assert_eq!(counter.map_type, "percpu_array");
 
-#[test]
-fn verifier_rejection_shows_the_verifiers_words() {
-    if !can_run(
-        "verifier_rejection_shows_the_verifiers_words",
-        &[missing_kernel_support],
-    ) {
-        return;
+        let err = load::load(
+            "multi_prog",
+            &testdata("multi_prog.bpf.o"),
+            &LoadOptions {
+                programs: vec!["nope".into()],
+                ..json_options(200)
+            },
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, LoadError::UnknownProgram { .. }), "{text}");
+        assert!(
+            text.contains("'nope'") && text.contains("on_getuid, on_getgid, on_sys_enter"),
+            "{text}"
+        );
     }
-    let err = load::load(
-        "verifier_reject",
-        &testdata("verifier_reject.bpf.o"),
-        &json_options(100),
-        &mut Vec::new(),
-    )
-    .unwrap_err();
-    let text = err.to_string();
-    match &err {
-        LoadError::VerifierRejected { program, log } => {
-            assert_eq!(program, "missing_null_check");
-            assert!(
-                log.contains("R0 invalid mem access 'map_value_or_null'"),
-                "{log}"
-            );
+);
+
+kernel_test!(
+    verifier_rejection_shows_the_verifiers_words,
+    [Need::Kernel],
+    || {
+        let err = load::load(
+            "verifier_reject",
+            &testdata("verifier_reject.bpf.o"),
+            &json_options(100),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        match &err {
+            LoadError::VerifierRejected { program, log } => {
+                assert_eq!(program, "missing_null_check");
+                assert!(
+                    log.contains("R0 invalid mem access 'map_value_or_null'"),
+                    "{log}"
+                );
+            }
+            other => panic!("expected a verifier rejection, got: {other}"),
         }
-        other => panic!("expected a verifier rejection, got: {other}"),
+        assert!(
+            text.starts_with("the kernel verifier rejected program 'missing_null_check':"),
+            "{text}"
+        );
+        assert!(!text.contains("Unknown error"), "{text}");
     }
-    assert!(
-        text.starts_with("the kernel verifier rejected program 'missing_null_check':"),
-        "{text}"
-    );
-    assert!(!text.contains("Unknown error"), "{text}");
-}
+);
 
 #[test]
 fn objects_that_are_not_bpf_for_this_machine_are_refused_before_libbpf() {
@@ -480,8 +411,7 @@ fn missing_interface_is_named_before_anything_is_loaded() {
     assert!(err.to_string().contains("--attach xdp:IFACE"), "{err}");
 }
 
-#[test]
-fn pin_folder_must_be_on_bpffs_and_unused() {
+kernel_test!(pin_folder_must_be_on_bpffs_and_unused, |test| {
     let tmp = tempfile::tempdir().unwrap();
     let options = LoadOptions {
         pin: Some(tmp.path().join("pins")),
@@ -501,10 +431,7 @@ fn pin_folder_must_be_on_bpffs_and_unused() {
         "{err}"
     );
 
-    if !can_run(
-        "pin_folder_must_be_on_bpffs_and_unused",
-        &[missing_kernel_support, missing_bpffs],
-    ) {
+    if !can_run(test, &[Need::Kernel, Need::Bpffs]) {
         return;
     }
     let dir = PinDir::new("in-use");
@@ -529,164 +456,141 @@ fn pin_folder_must_be_on_bpffs_and_unused() {
         dir.0.join("someone-elses").is_dir(),
         "unload must not touch a folder it did not create"
     );
-}
+});
 
-#[test]
-fn tracepoint_pinned_and_detached_keeps_counting_until_unload() {
-    if !can_run(
-        "tracepoint_pinned_and_detached_keeps_counting_until_unload",
-        &[missing_kernel_support, missing_bpffs],
-    ) {
-        return;
+kernel_test!(
+    tracepoint_pinned_and_detached_keeps_counting_until_unload,
+    [Need::Kernel, Need::Bpffs],
+    || {
+        let dir = PinDir::new("tp-detach");
+        let options = LoadOptions {
+            pin: Some(dir.0.clone()),
+            detach: true,
+            output: OutputMode::Json,
+            ..Default::default()
+        };
+        let mut output = Output::default();
+        let report = load::load(
+            "tp_counter",
+            &testdata("tp_counter.bpf.o"),
+            &options,
+            &mut output,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(report.detached);
+        let lines = output.json_lines();
+        assert_eq!(lines.last().unwrap()["reason"], "detached");
+
+        // Still attached after load returned: the pinned counter moves.
+        let counter =
+            libbpf_rs::MapHandle::from_pinned_path(dir.0.join("maps/counter_getpid")).unwrap();
+        let read = || {
+            use libbpf_rs::MapCore as _;
+            let bytes = counter
+                .lookup(&0u32.to_ne_bytes(), libbpf_rs::MapFlags::ANY)
+                .unwrap()
+                .unwrap();
+            u64::from_ne_bytes(bytes.try_into().unwrap())
+        };
+        let before = read();
+        for _ in 0..10 {
+            let _ = nix::unistd::getpid();
+        }
+        assert!(read() >= before + 10);
+
+        // A second load into the same folder is refused.
+        let err = load::load(
+            "tp_counter",
+            &testdata("tp_counter.bpf.o"),
+            &options,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("ebpf-layout unload"), "{err}");
+
+        let unloaded = load::unload(&dir.0).unwrap_or_else(|e| panic!("{e}"));
+        assert!(unloaded.missing.is_empty(), "{unloaded:?}");
+        assert!(!dir.0.exists(), "the pin folder must be gone");
+        assert_program_gone(report.programs[0].id);
     }
-    let dir = PinDir::new("tp-detach");
-    let options = LoadOptions {
-        pin: Some(dir.0.clone()),
-        detach: true,
-        output: OutputMode::Json,
-        ..Default::default()
-    };
-    let mut output = Output::default();
-    let report = load::load(
-        "tp_counter",
-        &testdata("tp_counter.bpf.o"),
-        &options,
-        &mut output,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert!(report.detached);
-    let lines = output.json_lines();
-    assert_eq!(lines.last().unwrap()["reason"], "detached");
+);
 
-    // Still attached after load returned: the pinned counter moves.
-    let counter =
-        libbpf_rs::MapHandle::from_pinned_path(dir.0.join("maps/counter_getpid")).unwrap();
-    let read = || {
-        use libbpf_rs::MapCore as _;
-        let bytes = counter
-            .lookup(&0u32.to_ne_bytes(), libbpf_rs::MapFlags::ANY)
-            .unwrap()
-            .unwrap();
-        u64::from_ne_bytes(bytes.try_into().unwrap())
-    };
-    let before = read();
-    for _ in 0..10 {
-        let _ = nix::unistd::getpid();
-    }
-    assert!(read() >= before + 10);
-
-    // A second load into the same folder is refused.
-    let err = load::load(
-        "tp_counter",
-        &testdata("tp_counter.bpf.o"),
-        &options,
-        &mut Vec::new(),
-    )
-    .unwrap_err();
-    assert!(err.to_string().contains("ebpf-layout unload"), "{err}");
-
-    let unloaded = load::unload(&dir.0).unwrap_or_else(|e| panic!("{e}"));
-    assert!(unloaded.missing.is_empty(), "{unloaded:?}");
-    assert!(!dir.0.exists(), "the pin folder must be gone");
-    assert_program_gone(report.programs[0].id);
-}
-
-#[test]
-fn xdp_on_veth_counts_pings_pinned_detached_then_unload_leaves_nothing() {
-    if !can_run(
-        "xdp_on_veth_counts_pings_pinned_detached_then_unload_leaves_nothing",
-        &[missing_kernel_support, missing_bpffs, missing_ip_tool],
-    ) {
-        return;
-    }
-    let net = VethInNamespace::new("xdp");
-    let dir = PinDir::new("xdp");
-    let options = LoadOptions {
-        attach: vec![AttachPoint::Xdp {
-            iface: net.outside.clone(),
-        }],
-        pin: Some(dir.0.clone()),
-        detach: true,
-        output: OutputMode::Json,
-        ..Default::default()
-    };
-    let report: LoadReport = load::load(
-        "xdp_count",
-        &testdata("xdp_count.bpf.o"),
-        &options,
-        &mut Vec::new(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    let program = &report.programs[0];
-    assert_eq!(program.prog_type, "xdp");
-    assert_eq!(program.attached_to, [format!("xdp:{}", net.outside)]);
-    let link = dir.0.join(format!("links/xdp_count_xdp_{}", net.outside));
-    assert!(report.pinned.contains(&link), "{:?}", report.pinned);
-    assert!(
-        net.xdp_attached(),
-        "XDP must stay attached after a detached load"
-    );
-
-    // Attaching a second XDP program to the same interface fails, naming the program, and
-    // leaves nothing of the second load behind.
-    let second = LoadOptions {
-        attach: options.attach.clone(),
-        ..json_options(100)
-    };
-    let err = load::load(
-        "xdp_count",
-        &testdata("xdp_count.bpf.o"),
-        &second,
-        &mut Vec::new(),
-    )
-    .unwrap_err();
-    assert!(matches!(err, LoadError::Attach { .. }), "{err}");
-    assert!(
-        err.to_string()
-            .contains("attaching program 'xdp_count' to xdp:"),
-        "{err}"
-    );
-    wait_until("the failed load's program to be unloaded", || {
-        programs_named("xdp_count") == [program.id]
-    });
-
-    let (sent, protocol) = net.send_packets(5);
-    let counter = read_pinned_u64(&dir.0.join("maps/counter_packets"), 0);
-    assert!(
-        counter >= sent,
-        "counter_packets[0] = {counter}, sent {sent}"
-    );
-    let by_protocol = read_pinned_u64(&dir.0.join("maps/hist_protocols"), protocol);
-    assert!(
-        by_protocol >= sent,
-        "hist_protocols[{protocol}] = {by_protocol}, sent {sent}"
-    );
-
-    let unloaded = load::unload(&dir.0).unwrap_or_else(|e| panic!("{e}"));
-    assert!(unloaded.removed.contains(&link), "{unloaded:?}");
-    assert!(!dir.0.exists(), "the pin folder must be gone");
-    assert_program_gone(program.id);
-    assert!(!net.xdp_attached(), "XDP must be detached after unload");
-}
-
-/// The ids of the loaded programs called `name`.
-fn programs_named(name: &str) -> Vec<u32> {
-    libbpf_rs::query::ProgInfoIter::default()
-        .filter(|p| p.name == name)
-        .map(|p| p.id)
-        .collect()
-}
-
-fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    let start = Instant::now();
-    while !condition() {
+kernel_test!(
+    xdp_on_veth_counts_pings_pinned_detached_then_unload_leaves_nothing,
+    [Need::Kernel, Need::Bpffs, Need::Tool("ip")],
+    || {
+        // Counts programs by name (below): no other test may load one so named meanwhile.
+        let _serial = serial();
+        let net = VethInNamespace::new("xdp");
+        let dir = PinDir::new("xdp");
+        let options = LoadOptions {
+            attach: vec![AttachPoint::Xdp {
+                iface: net.outside.clone(),
+            }],
+            pin: Some(dir.0.clone()),
+            detach: true,
+            output: OutputMode::Json,
+            ..Default::default()
+        };
+        let report: LoadReport = load::load(
+            "xdp_count",
+            &testdata("xdp_count.bpf.o"),
+            &options,
+            &mut Vec::new(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let program = &report.programs[0];
+        assert_eq!(program.prog_type, "xdp");
+        assert_eq!(program.attached_to, [format!("xdp:{}", net.outside)]);
+        let link = dir.0.join(format!("links/xdp_count_xdp_{}", net.outside));
+        assert!(report.pinned.contains(&link), "{:?}", report.pinned);
         assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "timed out waiting for {what}"
+            net.xdp_attached(),
+            "XDP must stay attached after a detached load"
         );
-        std::thread::sleep(Duration::from_millis(50));
+
+        // Attaching a second XDP program to the same interface fails, naming the program, and
+        // leaves nothing of the second load behind.
+        let second = LoadOptions {
+            attach: options.attach.clone(),
+            ..json_options(100)
+        };
+        let err = load::load(
+            "xdp_count",
+            &testdata("xdp_count.bpf.o"),
+            &second,
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, LoadError::Attach { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("attaching program 'xdp_count' to xdp:"),
+            "{err}"
+        );
+        wait_until("the failed load's program to be unloaded", || {
+            programs_named("xdp_count") == [program.id]
+        });
+
+        let (sent, protocol) = net.send_packets(5);
+        let counter = read_pinned_u64(&dir.0.join("maps/counter_packets"), 0);
+        assert!(
+            counter >= sent,
+            "counter_packets[0] = {counter}, sent {sent}"
+        );
+        let by_protocol = read_pinned_u64(&dir.0.join("maps/hist_protocols"), protocol);
+        assert!(
+            by_protocol >= sent,
+            "hist_protocols[{protocol}] = {by_protocol}, sent {sent}"
+        );
+
+        let unloaded = load::unload(&dir.0).unwrap_or_else(|e| panic!("{e}"));
+        assert!(unloaded.removed.contains(&link), "{unloaded:?}");
+        assert!(!dir.0.exists(), "the pin folder must be gone");
+        assert_program_gone(program.id);
+        assert!(!net.xdp_attached(), "XDP must be detached after unload");
     }
-}
+);
 
 fn read_pinned_u64(path: &Path, key: u32) -> u64 {
     use libbpf_rs::MapCore as _;
@@ -698,8 +602,7 @@ fn read_pinned_u64(path: &Path, key: u32) -> u64 {
         .unwrap_or(0)
 }
 
-#[test]
-fn unprivileged_load_says_it_needs_privileges() {
+kernel_test!(unprivileged_load_says_it_needs_privileges, |test| {
     if let Some(object) = std::env::var_os(UNPRIVILEGED_CHILD) {
         // The child, running as nobody.
         let object = std::fs::read(&object).unwrap();
@@ -709,10 +612,7 @@ fn unprivileged_load_says_it_needs_privileges() {
         assert!(matches!(err, LoadError::NotPrivileged { .. }), "{err}");
         return;
     }
-    if !can_run(
-        "unprivileged_load_says_it_needs_privileges",
-        &[missing_kernel_support, missing_setpriv],
-    ) {
+    if !can_run(test, &[Need::Kernel, Need::Tool("setpriv")]) {
         return;
     }
     // nobody may not be able to reach the build folder (a checkout under /root): run a copy
@@ -729,12 +629,7 @@ fn unprivileged_load_says_it_needs_privileges() {
     let output = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(&exe)
-        .args([
-            "--exact",
-            "unprivileged_load_says_it_needs_privileges",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", test, "--nocapture", "--test-threads=1"])
         .env(UNPRIVILEGED_CHILD, &object)
         .current_dir(shared.path())
         .output()
@@ -756,22 +651,7 @@ fn unprivileged_load_says_it_needs_privileges() {
         !stderr.contains("libbpf:"),
         "libbpf must not print on its own: {stderr}"
     );
-}
-
-fn missing_setpriv() -> Option<String> {
-    tool_missing("setpriv", "--version")
-}
-
-fn missing_ip_tool() -> Option<String> {
-    tool_missing("ip", "-V")
-}
-
-fn tool_missing(tool: &str, arg: &str) -> Option<String> {
-    match Command::new(tool).arg(arg).output() {
-        Ok(o) if o.status.success() => None,
-        _ => Some(format!("`{tool}` is not installed")),
-    }
-}
+});
 
 /// A unique bpffs folder for one test; removed (with whatever is left in it) on drop.
 struct PinDir(PathBuf);
@@ -794,386 +674,245 @@ impl Drop for PinDir {
     }
 }
 
-/// A veth pair: one end (`outside`, no address) in this namespace, the other inside a new
-/// network namespace with 192.0.2.1/24 and a static neighbour 192.0.2.2 at `outside`'s MAC,
-/// so that packets sent from the namespace arrive on `outside`. Removed on drop, even on panic.
-struct VethInNamespace {
-    namespace: String,
-    outside: String,
-}
-
-impl VethInNamespace {
-    fn new(test: &str) -> Self {
-        let id = std::process::id() % 100_000;
-        let net = VethInNamespace {
-            namespace: format!("ebl-{test}-{id}"),
-            outside: format!("eblo{test}{id}").chars().take(15).collect(),
-        };
-        let inside: String = format!("ebli{test}{id}").chars().take(15).collect();
-        net.cleanup();
-        ip(&["netns", "add", &net.namespace]);
-        ip(&[
-            "link",
-            "add",
-            &net.outside,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &inside,
-            "netns",
-            &net.namespace,
-        ]);
-        ip(&["link", "set", &net.outside, "up"]);
-        ip(&["-n", &net.namespace, "link", "set", "lo", "up"]);
-        ip(&["-n", &net.namespace, "link", "set", &inside, "up"]);
-        ip(&[
-            "-n",
-            &net.namespace,
-            "addr",
-            "add",
-            "192.0.2.1/24",
-            "dev",
-            &inside,
-        ]);
-        let mac =
-            std::fs::read_to_string(format!("/sys/class/net/{}/address", net.outside)).unwrap();
-        ip(&[
-            "-n",
-            &net.namespace,
-            "neigh",
-            "add",
-            "192.0.2.2",
-            "lladdr",
-            mac.trim(),
-            "dev",
-            &inside,
-            "nud",
-            "permanent",
-        ]);
-        net
-    }
-
-    fn xdp_attached(&self) -> bool {
-        let out = Command::new("ip")
-            .args(["-d", "link", "show", "dev", &self.outside])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
-    }
-
-    /// Sends `count` IPv4 packets from inside the namespace towards `outside`: pings if
-    /// `ping` is installed (protocol 1), UDP datagrams otherwise (protocol 17).
-    fn send_packets(&self, count: u64) -> (u64, u32) {
-        let with_ping = Command::new("ping")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        let status = if with_ping {
-            let count = count.to_string();
-            // No reply will come (nothing answers on the other side): the exit code is 1.
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &self.namespace,
-                    "ping",
-                    "-q",
-                    "-c",
-                    &count,
-                    "-i",
-                    "0.2",
-                    "-W",
-                    "1",
-                ])
-                .arg("192.0.2.2")
-                .output()
-                .map(|o| o.status)
-        } else {
-            let script = format!(
-                "for i in $(seq {count}); do echo ebpf-layout > /dev/udp/192.0.2.2/9; done"
-            );
-            Command::new("ip")
-                .args(["netns", "exec", &self.namespace, "bash", "-c", &script])
-                .status()
-        };
-        status.expect("sending packets from the namespace");
-        (count, if with_ping { 1 } else { 17 })
-    }
-
-    fn cleanup(&self) {
-        let quiet = |args: &[&str]| {
-            let _ = Command::new("ip").args(args).output();
-        };
-        quiet(&["link", "del", &self.outside]);
-        quiet(&["netns", "del", &self.namespace]);
-    }
-}
-
-impl Drop for VethInNamespace {
-    fn drop(&mut self) {
-        self.cleanup();
-    }
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("running ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-#[test]
-fn bee_perf_buffer_with_declared_value_type_prints_records_in_call_order() {
-    if !can_run(
-        "bee_perf_buffer_with_declared_value_type_prints_records_in_call_order",
-        &[missing_kernel_support, missing_taskset],
-    ) {
-        return;
-    }
-    const CALLS: usize = 8;
-    const THREAD: &str = "ebl-getpgid";
-    let mut output = Output::default();
-    let tid = Arc::new(AtomicI32::new(0));
-    let trigger = output.after_attach(THREAD, {
-        let tid = Arc::clone(&tid);
-        move || {
-            let me = nix::unistd::gettid();
-            tid.store(me.as_raw(), Ordering::SeqCst);
-            // On one CPU, every record goes to the same per-CPU perf buffer, so they arrive
-            // in call order (across CPUs, a perf buffer gives no order).
-            pin_thread_to_one_cpu(me.as_raw());
-            for _ in 0..CALLS {
-                // A real getpgid(2) each time (glibc does not cache it).
-                let _ = nix::unistd::getpgid(None);
-            }
-        }
-    });
-    let report = load::load(
-        "perf_events",
-        &testdata("perf_events.bpf.o"),
-        &json_options(1500),
-        &mut output,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    trigger.join().unwrap();
-    let tid = tid.load(Ordering::SeqCst);
-
-    // The bee declaration (value type struct event, 32 bytes) was fixed up to what the
-    // kernel accepts for a perf event array: 4-byte keys and values.
-    assert_eq!(report.fixed_maps, vec!["print_events"]);
-    let perf = report
-        .maps
-        .iter()
-        .find(|m| m.name == "print_events")
-        .unwrap();
-    assert_eq!(perf.map_type, "perf_event_array");
-    assert_eq!((perf.key_size, perf.value_size), (4, 4));
-    // No max_entries declared: libbpf gives it one slot per possible CPU.
-    assert_eq!(perf.max_entries, possible_cpus(), "{perf:?}");
-    assert_eq!(perf.display, load::DisplayKind::Print);
-    assert_eq!(report.programs.len(), 1);
-    assert_eq!(report.programs[0].name, "emit_getpgid");
-    assert_eq!(
-        report.programs[0].attached_to,
-        ["tracepoint/syscalls/sys_enter_getpgid"]
-    );
-
-    let lines = output.json_lines();
-    assert_eq!(lines.first().unwrap()["event"], "loaded");
-    assert_eq!(lines.last().unwrap()["reason"], "duration");
-    let lost: Vec<&Value> = lines.iter().filter(|l| l["event"] == "lost").collect();
-    assert!(lost.is_empty(), "no record may be lost: {lost:?}");
-    let records: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l["event"] == "record" && l["map"] == "print_events")
-        .inspect(|l| assert_eq!(l["type"], "perf_event_array", "{l}"))
-        .map(|l| &l["record"])
-        .collect();
-    let ours: Vec<&Value> = records
-        .iter()
-        .copied()
-        .filter(|r| r["tgid"] == std::process::id())
-        .collect();
-    assert_eq!(
-        ours.len(),
-        CALLS,
-        "records of our getpgid calls in {lines:#?}"
-    );
-    for record in &ours {
-        assert_eq!(record.as_object().unwrap().len(), 4, "{record}");
-        assert_eq!(record["pid"], tid, "{record}");
-        assert_eq!(record["comm"], THREAD, "{record}");
-    }
-    let seqs: Vec<u64> = ours.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
-    assert!(
-        seqs[0] >= 1 && seqs.windows(2).all(|w| w[0] < w[1]),
-        "records must arrive in call order (seq increasing): {seqs:?}"
-    );
-    // Fields come in declaration order (checked on the raw text: serde_json's Value sorts).
-    let raw = String::from_utf8(output.bytes.lock().unwrap().clone()).unwrap();
-    let line = raw
-        .lines()
-        .find(|l| l.contains(&format!("\"comm\":\"{THREAD}\"")))
-        .unwrap();
-    let expected = format!(
-        r#""record":{{"pid":{tid},"tgid":{},"comm":"{THREAD}","seq":"#,
-        std::process::id()
-    );
-    assert!(line.contains(&expected), "{line}");
-}
-
-#[test]
-fn tc_on_veth_counts_ingress_and_egress_packets_and_leaves_no_filter() {
-    if !can_run(
-        "tc_on_veth_counts_ingress_and_egress_packets_and_leaves_no_filter",
-        &[missing_kernel_support, missing_ip_tool, missing_tc_tool],
-    ) {
-        return;
-    }
-    let net = VethInNamespace::new("tc");
-    silence_ipv6(&net);
-    for direction in ["ingress", "egress"] {
-        let point = format!("tc:{}:{direction}", net.outside);
-        let options = LoadOptions {
-            attach: vec![point.parse().unwrap()],
-            // Long enough for the pings (about 2 s without replies) to end before the final
-            // snapshot.
-            ..json_options(3500)
-        };
-        let (report, sent, lines) =
-            load_while_triggering("tc_count", &options, &format!("ebl-tc-{direction}"), || {
-                if direction == "ingress" {
-                    // From the namespace towards `outside`: they arrive on it.
-                    net.send_packets(5).0
-                } else {
-                    // Out of `outside` (no address needed): they leave through it.
-                    send_raw_frames(&net.outside, 5)
+kernel_test!(
+    bee_perf_buffer_with_declared_value_type_prints_records_in_call_order,
+    [Need::Kernel, Need::Tool("taskset")],
+    || {
+        const CALLS: usize = 8;
+        const THREAD: &str = "ebl-getpgid";
+        let mut output = Output::default();
+        let tid = Arc::new(AtomicI32::new(0));
+        let trigger = output.after_attach(THREAD, {
+            let tid = Arc::clone(&tid);
+            move || {
+                let me = nix::unistd::gettid();
+                tid.store(me.as_raw(), Ordering::SeqCst);
+                // On one CPU, every record goes to the same per-CPU perf buffer, so they arrive
+                // in call order (across CPUs, a perf buffer gives no order).
+                pin_thread_to_one_cpu(me.as_raw());
+                for _ in 0..CALLS {
+                    // A real getpgid(2) each time (glibc does not cache it).
+                    let _ = nix::unistd::getpgid(None);
                 }
-            });
-        assert_eq!(report.programs.len(), 1);
-        let program = &report.programs[0];
-        assert_eq!(program.name, "tc_count");
-        assert_eq!(program.section, "tc");
-        assert_eq!(program.prog_type, "sched_cls");
-        assert_eq!(program.attached_to, [point.as_str()]);
-        assert!(program.id > 0);
-        let counter = report
+            }
+        });
+        let report = load::load(
+            "perf_events",
+            &testdata("perf_events.bpf.o"),
+            &json_options(1500),
+            &mut output,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        trigger.join().unwrap();
+        let tid = tid.load(Ordering::SeqCst);
+
+        // The bee declaration (value type struct event, 32 bytes) was fixed up to what the
+        // kernel accepts for a perf event array: 4-byte keys and values.
+        assert_eq!(report.fixed_maps, vec!["print_events"]);
+        let perf = report
             .maps
             .iter()
-            .find(|m| m.name == "counter_tc_packets")
+            .find(|m| m.name == "print_events")
             .unwrap();
-        assert_eq!(counter.map_type, "array");
-        assert_eq!(counter.display, load::DisplayKind::Counter);
-
-        assert_eq!(lines.first().unwrap()["event"], "loaded");
+        assert_eq!(perf.map_type, "perf_event_array");
+        assert_eq!((perf.key_size, perf.value_size), (4, 4));
+        // No max_entries declared: libbpf gives it one slot per possible CPU.
+        assert_eq!(perf.max_entries, possible_cpus(), "{perf:?}");
+        assert_eq!(perf.display, load::DisplayKind::Print);
+        assert_eq!(report.programs.len(), 1);
+        assert_eq!(report.programs[0].name, "emit_getpgid");
         assert_eq!(
-            lines.first().unwrap()["programs"][0]["attached_to"],
-            serde_json::json!([point])
+            report.programs[0].attached_to,
+            ["tracepoint/syscalls/sys_enter_getpgid"]
         );
+
+        let lines = output.json_lines();
+        assert_eq!(lines.first().unwrap()["event"], "loaded");
         assert_eq!(lines.last().unwrap()["reason"], "duration");
-        let snapshot = last_snapshot(&lines, "counter_tc_packets");
-        assert_eq!(snapshot["kind"], "counter");
-        let entries = snapshot["entries"].as_array().unwrap();
-        assert_eq!(entries.len(), 1, "{snapshot}");
-        assert_eq!(entries[0]["key"], 0);
-        // Nothing else crosses the veth pair (see `silence_ipv6`), so the count is ours.
-        let count = entries[0]["value"].as_u64().unwrap();
+        let lost: Vec<&Value> = lines.iter().filter(|l| l["event"] == "lost").collect();
+        assert!(lost.is_empty(), "no record may be lost: {lost:?}");
+        let records: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l["event"] == "record" && l["map"] == "print_events")
+            .inspect(|l| assert_eq!(l["type"], "perf_event_array", "{l}"))
+            .map(|l| &l["record"])
+            .collect();
+        let ours: Vec<&Value> = records
+            .iter()
+            .copied()
+            .filter(|r| r["tgid"] == std::process::id())
+            .collect();
+        assert_eq!(
+            ours.len(),
+            CALLS,
+            "records of our getpgid calls in {lines:#?}"
+        );
+        for record in &ours {
+            assert_eq!(record.as_object().unwrap().len(), 4, "{record}");
+            assert_eq!(record["pid"], tid, "{record}");
+            assert_eq!(record["comm"], THREAD, "{record}");
+        }
+        let seqs: Vec<u64> = ours.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
+        assert!(
+            seqs[0] >= 1 && seqs.windows(2).all(|w| w[0] < w[1]),
+            "records must arrive in call order (seq increasing): {seqs:?}"
+        );
+        // Fields come in declaration order (checked on the raw text: serde_json's Value sorts).
+        let raw = String::from_utf8(output.bytes.lock().unwrap().clone()).unwrap();
+        let line = raw
+            .lines()
+            .find(|l| l.contains(&format!("\"comm\":\"{THREAD}\"")))
+            .unwrap();
+        let expected = format!(
+            r#""record":{{"pid":{tid},"tgid":{},"comm":"{THREAD}","seq":"#,
+            std::process::id()
+        );
+        assert!(line.contains(&expected), "{line}");
+    }
+);
+
+kernel_test!(
+    tc_on_veth_counts_ingress_and_egress_packets_and_leaves_no_filter,
+    [Need::Kernel, Need::Tool("ip"), Need::Tool("tc")],
+    || {
+        let net = VethInNamespace::new("tc");
+        silence_ipv6(&net);
+        for direction in ["ingress", "egress"] {
+            let point = format!("tc:{}:{direction}", net.outside);
+            let options = LoadOptions {
+                attach: vec![point.parse().unwrap()],
+                // Long enough for the pings (about 2 s without replies) to end before the final
+                // snapshot.
+                ..json_options(3500)
+            };
+            let (report, sent, lines) =
+                load_while_triggering("tc_count", &options, &format!("ebl-tc-{direction}"), || {
+                    if direction == "ingress" {
+                        // From the namespace towards `outside`: they arrive on it.
+                        net.send_packets(5).0
+                    } else {
+                        // Out of `outside` (no address needed): they leave through it.
+                        send_raw_frames(&net.outside, 5)
+                    }
+                });
+            assert_eq!(report.programs.len(), 1);
+            let program = &report.programs[0];
+            assert_eq!(program.name, "tc_count");
+            assert_eq!(program.section, "tc");
+            assert_eq!(program.prog_type, "sched_cls");
+            assert_eq!(program.attached_to, [point.as_str()]);
+            assert!(program.id > 0);
+            let counter = report
+                .maps
+                .iter()
+                .find(|m| m.name == "counter_tc_packets")
+                .unwrap();
+            assert_eq!(counter.map_type, "array");
+            assert_eq!(counter.display, load::DisplayKind::Counter);
+
+            assert_eq!(lines.first().unwrap()["event"], "loaded");
+            assert_eq!(
+                lines.first().unwrap()["programs"][0]["attached_to"],
+                serde_json::json!([point])
+            );
+            assert_eq!(lines.last().unwrap()["reason"], "duration");
+            let snapshot = last_snapshot(&lines, "counter_tc_packets");
+            assert_eq!(snapshot["kind"], "counter");
+            let entries = snapshot["entries"].as_array().unwrap();
+            assert_eq!(entries.len(), 1, "{snapshot}");
+            assert_eq!(entries[0]["key"], 0);
+            // Nothing else crosses the veth pair (see `silence_ipv6`), so the count is ours.
+            let count = entries[0]["value"].as_u64().unwrap();
+            assert!(
+                count >= sent,
+                "{point}: counter_tc_packets[0] = {count}, sent {sent}"
+            );
+
+            // load detached the filter when it stopped, and the program is gone.
+            let filters = tc_filters(&net.outside, direction);
+            assert!(
+                filters.trim().is_empty(),
+                "{point}: a filter is left: {filters}"
+            );
+            assert_program_gone(program.id);
+        }
+    }
+);
+
+kernel_test!(
+    tc_pinned_and_detached_keeps_counting_until_unload_removes_the_filter,
+    [
+        Need::Kernel,
+        Need::Bpffs,
+        Need::Tool("ip"),
+        Need::Tool("tc")
+    ],
+    || {
+        let net = VethInNamespace::new("tcpin");
+        silence_ipv6(&net);
+        let dir = PinDir::new("tc");
+        let point = format!("tc:{}:ingress", net.outside);
+        let options = LoadOptions {
+            attach: vec![point.parse().unwrap()],
+            pin: Some(dir.0.clone()),
+            detach: true,
+            output: OutputMode::Json,
+            ..Default::default()
+        };
+        let report = load::load(
+            "tc_count",
+            &testdata("tc_count.bpf.o"),
+            &options,
+            &mut Vec::new(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(report.detached);
+        let program = &report.programs[0];
+        assert_eq!(program.attached_to, [point.as_str()]);
+        // A TC filter has no link to pin: the map and the program are pinned, the filter is
+        // recorded in the manifest.
+        let counter_pin = dir.0.join("maps/counter_tc_packets");
+        assert!(report.pinned.contains(&counter_pin), "{:?}", report.pinned);
+        assert!(
+            report.pinned.contains(&dir.0.join("programs/tc_count")),
+            "{:?}",
+            report.pinned
+        );
+        assert!(
+            !report
+                .pinned
+                .iter()
+                .any(|p| p.starts_with(dir.0.join("links"))),
+            "{:?}",
+            report.pinned
+        );
+
+        // The filter stays after load returned, with our program, and keeps counting.
+        let filters = tc_filters(&net.outside, "ingress");
+        assert!(
+            filter_has_program(&filters, program.id),
+            "no filter with program id {} on {point}: {filters}",
+            program.id
+        );
+        let (sent, _) = net.send_packets(3);
+        let count = read_pinned_u64(&counter_pin, 0);
         assert!(
             count >= sent,
-            "{point}: counter_tc_packets[0] = {count}, sent {sent}"
+            "counter_tc_packets[0] = {count}, sent {sent}"
         );
 
-        // load detached the filter when it stopped, and the program is gone.
-        let filters = tc_filters(&net.outside, direction);
+        let unloaded = load::unload(&dir.0).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(unloaded.tc_detached, [point.as_str()], "{unloaded:?}");
+        assert!(unloaded.missing.is_empty(), "{unloaded:?}");
+        assert!(!dir.0.exists(), "the pin folder must be gone");
+        let filters = tc_filters(&net.outside, "ingress");
         assert!(
             filters.trim().is_empty(),
-            "{point}: a filter is left: {filters}"
+            "unload must remove the filter: {filters}"
         );
         assert_program_gone(program.id);
     }
-}
-
-#[test]
-fn tc_pinned_and_detached_keeps_counting_until_unload_removes_the_filter() {
-    if !can_run(
-        "tc_pinned_and_detached_keeps_counting_until_unload_removes_the_filter",
-        &[
-            missing_kernel_support,
-            missing_bpffs,
-            missing_ip_tool,
-            missing_tc_tool,
-        ],
-    ) {
-        return;
-    }
-    let net = VethInNamespace::new("tcpin");
-    silence_ipv6(&net);
-    let dir = PinDir::new("tc");
-    let point = format!("tc:{}:ingress", net.outside);
-    let options = LoadOptions {
-        attach: vec![point.parse().unwrap()],
-        pin: Some(dir.0.clone()),
-        detach: true,
-        output: OutputMode::Json,
-        ..Default::default()
-    };
-    let report = load::load(
-        "tc_count",
-        &testdata("tc_count.bpf.o"),
-        &options,
-        &mut Vec::new(),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert!(report.detached);
-    let program = &report.programs[0];
-    assert_eq!(program.attached_to, [point.as_str()]);
-    // A TC filter has no link to pin: the map and the program are pinned, the filter is
-    // recorded in the manifest.
-    let counter_pin = dir.0.join("maps/counter_tc_packets");
-    assert!(report.pinned.contains(&counter_pin), "{:?}", report.pinned);
-    assert!(
-        report.pinned.contains(&dir.0.join("programs/tc_count")),
-        "{:?}",
-        report.pinned
-    );
-    assert!(
-        !report
-            .pinned
-            .iter()
-            .any(|p| p.starts_with(dir.0.join("links"))),
-        "{:?}",
-        report.pinned
-    );
-
-    // The filter stays after load returned, with our program, and keeps counting.
-    let filters = tc_filters(&net.outside, "ingress");
-    assert!(
-        filter_has_program(&filters, program.id),
-        "no filter with program id {} on {point}: {filters}",
-        program.id
-    );
-    let (sent, _) = net.send_packets(3);
-    let count = read_pinned_u64(&counter_pin, 0);
-    assert!(
-        count >= sent,
-        "counter_tc_packets[0] = {count}, sent {sent}"
-    );
-
-    let unloaded = load::unload(&dir.0).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(unloaded.tc_detached, [point.as_str()], "{unloaded:?}");
-    assert!(unloaded.missing.is_empty(), "{unloaded:?}");
-    assert!(!dir.0.exists(), "the pin folder must be gone");
-    let filters = tc_filters(&net.outside, "ingress");
-    assert!(
-        filters.trim().is_empty(),
-        "unload must remove the filter: {filters}"
-    );
-    assert_program_gone(program.id);
-}
+);
 
 /// Runs `load::load` on testdata's `NAME.bpf.o` while `trigger` runs on a thread called
 /// `thread` once everything is attached (it may borrow from the test); returns the report,
@@ -1206,80 +945,6 @@ fn load_while_triggering<T: Send>(
         let report = result.unwrap_or_else(|e| panic!("{e}"));
         let value = triggered.join().unwrap().expect("attached");
         (report, value, output.json_lines())
-    })
-}
-
-/// Turns IPv6 off on both ends of the veth pair (only there: on `outside`, and in the test's
-/// own namespace), so that the kernel's neighbour discovery and MLD packets do not cross it
-/// and a packet count is only what the test sent. What was sent before (when the links came
-/// up) is sent before anything is attached.
-fn silence_ipv6(net: &VethInNamespace) {
-    let outside = format!("/proc/sys/net/ipv6/conf/{}/disable_ipv6", net.outside);
-    if !Path::new(&outside).exists() {
-        return; // no IPv6 in this kernel
-    }
-    std::fs::write(&outside, "1").unwrap_or_else(|e| panic!("{outside}: {e}"));
-    ip(&[
-        "netns",
-        "exec",
-        &net.namespace,
-        "sh",
-        "-c",
-        "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6",
-    ]);
-}
-
-/// Sends `count` Ethernet broadcast frames with the local experimental EtherType 0x88b5 out
-/// of `iface` through a packet socket (so no IP address is needed; the peer drops them).
-/// They go through the interface's TC egress hook like any other packet.
-fn send_raw_frames(iface: &str, count: u64) -> u64 {
-    use nix::sys::socket::{sendto, socket, AddressFamily, MsgFlags, SockFlag, SockType};
-    use std::os::fd::AsRawFd as _;
-    let link = nix::ifaddrs::getifaddrs()
-        .unwrap()
-        .filter(|a| a.interface_name == iface)
-        .find_map(|a| a.address.and_then(|s| s.as_link_addr().copied()))
-        .unwrap_or_else(|| panic!("no link-layer address for {iface}"));
-    let socket = socket(
-        AddressFamily::Packet,
-        SockType::Raw,
-        SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .expect("opening a packet socket");
-    let mut frame = [0u8; 60];
-    frame[..6].fill(0xff);
-    frame[6..12].copy_from_slice(&link.addr().unwrap());
-    frame[12..14].copy_from_slice(&0x88b5u16.to_be_bytes());
-    frame[14..25].copy_from_slice(b"ebpf-layout");
-    for _ in 0..count {
-        let sent = sendto(socket.as_raw_fd(), &frame, &link, MsgFlags::empty())
-            .unwrap_or_else(|e| panic!("sending a frame out of {iface}: {e}"));
-        assert_eq!(sent, frame.len());
-    }
-    count
-}
-
-/// `tc filter show dev IFACE DIRECTION` (in this network namespace).
-fn tc_filters(iface: &str, direction: &str) -> String {
-    let out = Command::new("tc")
-        .args(["filter", "show", "dev", iface, direction])
-        .output()
-        .expect("running tc");
-    assert!(
-        out.status.success(),
-        "tc filter show dev {iface} {direction}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Whether `tc filter show` output lists a BPF filter running program `id`.
-fn filter_has_program(filters: &str, id: u32) -> bool {
-    let id = id.to_string();
-    filters.lines().any(|line| {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        line.contains(" bpf ") && words.windows(2).any(|w| w == ["id", id.as_str()])
     })
 }
 
@@ -1316,12 +981,4 @@ fn possible_cpus() -> u32 {
             None => 1,
         })
         .sum()
-}
-
-fn missing_tc_tool() -> Option<String> {
-    tool_missing("tc", "-V")
-}
-
-fn missing_taskset() -> Option<String> {
-    tool_missing("taskset", "-V")
 }

@@ -51,10 +51,6 @@ pub fn assert_verifies(layout: &Path, strict: bool) {
     );
 }
 
-fn digest_of(layout: &Path, name: &str) -> String {
-    entry(layout, name)["digest"].as_str().unwrap().to_string()
-}
-
 /// The digests of an image's manifest, config and program layer.
 fn closure(layout: &Path, name: &str) -> Vec<String> {
     let manifest = digest_of(layout, name);
@@ -68,13 +64,6 @@ fn closure(layout: &Path, name: &str) -> Vec<String> {
 
 fn hex(digest: &str) -> String {
     digest.strip_prefix("sha256:").unwrap().to_string()
-}
-
-/// Stores `bytes` as a blob (as another tool would) and returns its descriptor.
-fn put_blob(layout: &Path, media_type: &str, bytes: &[u8]) -> Value {
-    let digest = Digest::of(bytes);
-    std::fs::write(layout.join("blobs/sha256").join(digest.hex()), bytes).unwrap();
-    json!({"mediaType": media_type, "digest": digest.to_string(), "size": bytes.len()})
 }
 
 /// Stores a signature-like referrer manifest of `subject` and returns its descriptor

@@ -165,10 +165,6 @@ fn skopeo(args: &[&str]) {
     run_tool("skopeo", &full);
 }
 
-fn digest_of(layout: &Path, name: &str) -> String {
-    entry(layout, name)["digest"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn our_archive_goes_through_a_registry_and_comes_back_with_the_same_digests() {
     if !require_tool("skopeo") {

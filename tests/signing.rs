@@ -121,19 +121,17 @@ fn problems(v: &Value) -> Vec<Value> {
     v["reports"][0]["problems"].as_array().unwrap().clone()
 }
 
-/// Writes `bytes` as a blob of the layout and returns its digest string.
-fn put_blob(root: &Path, bytes: &[u8]) -> String {
-    let digest = Digest::of(bytes);
-    std::fs::write(root.join(digest.blob_path()), bytes).unwrap();
-    digest.to_string()
-}
-
 /// Replaces the signature manifest of image `name` by `manifest` (written as a new blob,
 /// with index.json pointing at it): a tampering that leaves every digest consistent, so
 /// only the signature check can catch it.
 fn replace_signature_manifest(s: &Signed, name: &str, manifest: &Value) {
     let bytes = serde_json::to_vec(manifest).unwrap();
-    let digest = put_blob(&s.root, &bytes);
+    let digest = put_blob(
+        &s.root,
+        "application/vnd.oci.image.manifest.v1+json",
+        &bytes,
+    )["digest"]
+        .clone();
     let sig_name = signature_name(&s.digest(name));
     let mut index = index_json(&s.root);
     for d in index["manifests"].as_array_mut().unwrap() {
@@ -405,8 +403,8 @@ fn a_payload_replaced_consistently_fails_only_the_signature_check() {
     let forged = String::from_utf8(old)
         .unwrap()
         .replace("\"tp_counter\"", "\"evil/probe\"");
-    let digest = put_blob(&s.root, forged.as_bytes());
-    manifest["layers"][0]["digest"] = json!(digest);
+    let digest = put_blob(&s.root, SIMPLE_SIGNING, forged.as_bytes())["digest"].clone();
+    manifest["layers"][0]["digest"] = digest;
     manifest["layers"][0]["size"] = json!(forged.len());
     replace_signature_manifest(&s, "tp_counter", &manifest);
     // Every digest is consistent: plain verify is content.

@@ -2,6 +2,13 @@
 
 mod util;
 
+/// The shared test kit (tests/kit/): the parts this binary uses.
+mod kit {
+    #[cfg(feature = "loader")]
+    pub mod kernel;
+    pub mod layout;
+}
+
 mod architecture;
 mod archive;
 mod bad_input;

@@ -1,4 +1,5 @@
-//! Test helpers: temporary directories, the binary, test objects, tree snapshots.
+//! Test helpers: temporary directories, the binary, test objects, tree snapshots; and the
+//! kit's layout helpers (tests/kit/layout.rs), so that `use crate::util::*` brings them too.
 
 #![allow(dead_code)]
 
@@ -6,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command as StdCommand;
 
+pub use crate::kit::layout::*;
 use assert_cmd::Command;
-use serde_json::Value;
 
 /// A temporary directory removed on drop.
 pub struct Dir {
@@ -77,28 +78,6 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     walk(root, root, &mut out);
     out
-}
-
-/// index.json of a layout, parsed.
-pub fn index_json(layout: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap()
-}
-
-/// A blob of a layout by digest string.
-pub fn blob(layout: &Path, digest: &str) -> Vec<u8> {
-    let hex = digest.strip_prefix("sha256:").unwrap();
-    std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap()
-}
-
-/// The manifest descriptor named `name` in index.json.
-pub fn entry(layout: &Path, name: &str) -> Value {
-    index_json(layout)["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["annotations"]["org.opencontainers.image.ref.name"] == name)
-        .cloned()
-        .unwrap_or_else(|| panic!("no entry named {name}"))
 }
 
 /// Packs `objects` into a new layout `out` and asserts success.
