@@ -9,7 +9,7 @@ use crate::store::ImageSource;
 
 use crate::graph::is_index;
 use crate::image::format::Format;
-use crate::image::resolve::{open_image, resolve_one, Image};
+use crate::image::resolve::{open_image, open_image_at, resolve_one, Image};
 
 /// One line of `list`.
 #[derive(Debug, Clone, Serialize)]
@@ -65,7 +65,7 @@ fn summarise(source: &dyn ImageSource, entry: &Descriptor) -> Result<ImageSummar
         for child in &nested.manifests {
             if let Some(p) = &child.platform {
                 platforms.push(p.normalized().to_string());
-                let image = open_image(source, child, Some(&p.normalized()))?;
+                let image = open_image_at(source, child, Some(&p.normalized()), 1)?;
                 size += image_size(&image);
                 formats.insert(image.format.to_string());
             }

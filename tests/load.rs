@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ebpf_layout::load::{self, AttachPoint, LoadError, LoadOptions, LoadReport, OutputMode};
+use ebpf_layout::program::VerifiedProgram;
 use serde_json::Value;
 
 use kit::kernel::{can_run, kernel_test, programs_named, serial, wait_until, Need, BPFFS};
@@ -32,6 +33,58 @@ fn testdata(name: &str) -> Vec<u8> {
         .join("testdata")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// `testdata/FILE` as the program of a bee image named `name`, through the library's one
+/// gate to the kernel ([`ebpf_layout::trust::open_program`], unsigned images accepted).
+fn verified(name: &str, file: &str) -> VerifiedProgram {
+    verified_bytes(name, &testdata(file))
+}
+
+/// `object` (any bytes: the loader's own checks are under test) as the program of a bee
+/// image named `name` in a fresh layout, opened through the library's gate to the kernel.
+fn verified_bytes(name: &str, object: &[u8]) -> VerifiedProgram {
+    use ebpf_layout::oci::media_type::{
+        ANNOTATION_REF_NAME, ANNOTATION_TITLE, EBPF_CONFIG, EBPF_PROGRAM, OCI_INDEX, OCI_MANIFEST,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("blobs/sha256")).unwrap();
+    let put = |bytes: &[u8], media_type: &str, title: Option<&str>| {
+        let digest = ebpf_layout::oci::Digest::of(bytes);
+        std::fs::write(root.join(digest.blob_path()), bytes).unwrap();
+        let mut d = serde_json::json!({
+            "mediaType": media_type, "digest": digest.to_string(), "size": bytes.len(),
+        });
+        if let Some(t) = title {
+            d["annotations"] = serde_json::json!({ ANNOTATION_TITLE: t });
+        }
+        d
+    };
+    let config = put(b"{}", EBPF_CONFIG, Some("config.json"));
+    let layer = put(object, EBPF_PROGRAM, Some("program.o"));
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": [layer],
+    });
+    let mut entry = put(&serde_json::to_vec(&manifest).unwrap(), OCI_MANIFEST, None);
+    entry["annotations"] = serde_json::json!({ ANNOTATION_REF_NAME: name });
+    let index =
+        serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]});
+    std::fs::write(root.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(
+        root.join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )
+    .unwrap();
+    let layout = ebpf_layout::layout::Layout::open(root).unwrap();
+    ebpf_layout::trust::open_program(
+        &layout,
+        name,
+        &ebpf_layout::oci::Selector::Name(name.to_string()),
+        None,
+        &ebpf_layout::trust::Trust::AcceptUnsigned,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// An in-memory output that notices the "loaded" line (written once everything is attached).
@@ -136,8 +189,7 @@ kernel_test!(
             }
         });
         let report = load::load(
-            "tp_counter",
-            &testdata("tp_counter.bpf.o"),
+            &verified("tp_counter", "tp_counter.bpf.o"),
             &json_options(1500),
             &mut output,
         )
@@ -189,8 +241,7 @@ kernel_test!(
             }
         });
         let report = load::load(
-            "ringbuf_events",
-            &testdata("ringbuf_events.bpf.o"),
+            &verified("ringbuf_events", "ringbuf_events.bpf.o"),
             &json_options(1500),
             &mut output,
         )
@@ -248,8 +299,7 @@ kernel_test!(text_output_shows_counter_lines, [Need::Kernel], || {
     };
     let mut out = Vec::new();
     load::load(
-        "tp_counter",
-        &testdata("tp_counter.bpf.o"),
+        &verified("tp_counter", "tp_counter.bpf.o"),
         &options,
         &mut out,
     )
@@ -276,8 +326,7 @@ kernel_test!(
             ..json_options(200)
         };
         let report = load::load(
-            "multi_prog",
-            &testdata("multi_prog.bpf.o"),
+            &verified("multi_prog", "multi_prog.bpf.o"),
             &options,
             &mut Vec::new(),
         )
@@ -296,8 +345,7 @@ kernel_test!(
         assert_eq!(counter.map_type, "percpu_array");
 
         let err = load::load(
-            "multi_prog",
-            &testdata("multi_prog.bpf.o"),
+            &verified("multi_prog", "multi_prog.bpf.o"),
             &LoadOptions {
                 programs: vec!["nope".into()],
                 ..json_options(200)
@@ -319,8 +367,7 @@ kernel_test!(
     [Need::Kernel],
     || {
         let err = load::load(
-            "verifier_reject",
-            &testdata("verifier_reject.bpf.o"),
+            &verified("verifier_reject", "verifier_reject.bpf.o"),
             &json_options(100),
             &mut Vec::new(),
         )
@@ -348,8 +395,7 @@ kernel_test!(
 fn objects_that_are_not_bpf_for_this_machine_are_refused_before_libbpf() {
     // No kernel needed: these are refused by the header check.
     let err = load::load(
-        "hello",
-        &testdata("not-bpf/hello.o"),
+        &verified("hello", "not-bpf/hello.o"),
         &json_options(100),
         &mut Vec::new(),
     )
@@ -362,8 +408,7 @@ fn objects_that_are_not_bpf_for_this_machine_are_refused_before_libbpf() {
     );
 
     let err = load::load(
-        "readme",
-        &testdata("not-bpf/README.txt"),
+        &verified("readme", "not-bpf/README.txt"),
         &json_options(100),
         &mut Vec::new(),
     )
@@ -372,8 +417,7 @@ fn objects_that_are_not_bpf_for_this_machine_are_refused_before_libbpf() {
 
     if cfg!(target_endian = "little") {
         let err = load::load(
-            "bpfeb",
-            &testdata("bpfeb/tp_counter.bpfeb.o"),
+            &verified("bpfeb", "bpfeb/tp_counter.bpfeb.o"),
             &json_options(100),
             &mut Vec::new(),
         )
@@ -392,8 +436,7 @@ fn missing_interface_is_named_before_anything_is_loaded() {
         ..json_options(100)
     };
     let err = load::load(
-        "xdp_count",
-        &testdata("xdp_count.bpf.o"),
+        &verified("xdp_count", "xdp_count.bpf.o"),
         &options,
         &mut Vec::new(),
     )
@@ -402,8 +445,7 @@ fn missing_interface_is_named_before_anything_is_loaded() {
     assert!(err.to_string().contains("'ebl-nosuch0' not found"), "{err}");
 
     let err = load::load(
-        "xdp_count",
-        &testdata("xdp_count.bpf.o"),
+        &verified("xdp_count", "xdp_count.bpf.o"),
         &json_options(100),
         &mut Vec::new(),
     )
@@ -419,8 +461,7 @@ kernel_test!(pin_folder_must_be_on_bpffs_and_unused, |test| {
         ..json_options(100)
     };
     let err = load::load(
-        "tp_counter",
-        &testdata("tp_counter.bpf.o"),
+        &verified("tp_counter", "tp_counter.bpf.o"),
         &options,
         &mut Vec::new(),
     )
@@ -442,8 +483,7 @@ kernel_test!(pin_folder_must_be_on_bpffs_and_unused, |test| {
         ..json_options(100)
     };
     let err = load::load(
-        "tp_counter",
-        &testdata("tp_counter.bpf.o"),
+        &verified("tp_counter", "tp_counter.bpf.o"),
         &options,
         &mut Vec::new(),
     )
@@ -471,8 +511,7 @@ kernel_test!(
         };
         let mut output = Output::default();
         let report = load::load(
-            "tp_counter",
-            &testdata("tp_counter.bpf.o"),
+            &verified("tp_counter", "tp_counter.bpf.o"),
             &options,
             &mut output,
         )
@@ -500,8 +539,7 @@ kernel_test!(
 
         // A second load into the same folder is refused.
         let err = load::load(
-            "tp_counter",
-            &testdata("tp_counter.bpf.o"),
+            &verified("tp_counter", "tp_counter.bpf.o"),
             &options,
             &mut Vec::new(),
         )
@@ -533,8 +571,7 @@ kernel_test!(
             ..Default::default()
         };
         let report: LoadReport = load::load(
-            "xdp_count",
-            &testdata("xdp_count.bpf.o"),
+            &verified("xdp_count", "xdp_count.bpf.o"),
             &options,
             &mut Vec::new(),
         )
@@ -556,8 +593,7 @@ kernel_test!(
             ..json_options(100)
         };
         let err = load::load(
-            "xdp_count",
-            &testdata("xdp_count.bpf.o"),
+            &verified("xdp_count", "xdp_count.bpf.o"),
             &second,
             &mut Vec::new(),
         )
@@ -606,8 +642,12 @@ kernel_test!(unprivileged_load_says_it_needs_privileges, |test| {
     if let Some(object) = std::env::var_os(UNPRIVILEGED_CHILD) {
         // The child, running as nobody.
         let object = std::fs::read(&object).unwrap();
-        let err =
-            load::load("tp_counter", &object, &json_options(100), &mut Vec::new()).unwrap_err();
+        let err = load::load(
+            &verified_bytes("tp_counter", &object),
+            &json_options(100),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
         println!("child error: {err}");
         assert!(matches!(err, LoadError::NotPrivileged { .. }), "{err}");
         return;
@@ -697,8 +737,7 @@ kernel_test!(
             }
         });
         let report = load::load(
-            "perf_events",
-            &testdata("perf_events.bpf.o"),
+            &verified("perf_events", "perf_events.bpf.o"),
             &json_options(1500),
             &mut output,
         )
@@ -860,8 +899,7 @@ kernel_test!(
             ..Default::default()
         };
         let report = load::load(
-            "tc_count",
-            &testdata("tc_count.bpf.o"),
+            &verified("tc_count", "tc_count.bpf.o"),
             &options,
             &mut Vec::new(),
         )
@@ -926,7 +964,7 @@ fn load_while_triggering<T: Send>(
     let mut output = Output::default();
     let attached = Arc::clone(&output.attached);
     let returned = AtomicBool::new(false);
-    let object = testdata(&format!("{name}.bpf.o"));
+    let program = verified(name, &format!("{name}.bpf.o"));
     std::thread::scope(|scope| {
         let triggered = std::thread::Builder::new()
             .name(thread.into())
@@ -940,7 +978,7 @@ fn load_while_triggering<T: Send>(
                 Some(trigger())
             })
             .unwrap();
-        let result = load::load(name, &object, options, &mut output);
+        let result = load::load(&program, options, &mut output);
         returned.store(true, Ordering::SeqCst);
         let report = result.unwrap_or_else(|e| panic!("{e}"));
         let value = triggered.join().unwrap().expect("attached");

@@ -15,6 +15,7 @@ mod bad_input;
 mod cli_extras;
 mod copy;
 mod faults;
+mod graph;
 mod hostile;
 mod interop;
 mod interop_formats;

@@ -188,10 +188,21 @@ pub fn open_image(
     entry: &Descriptor,
     platform: Option<&Platform>,
 ) -> Result<Image> {
+    open_image_at(source, entry, platform, 0)
+}
+
+/// [`open_image`] for a descriptor found `depth` references below its index.json entry
+/// (a child of a nested index), so that the one depth limit counts from the entry.
+pub fn open_image_at(
+    source: &dyn ImageSource,
+    entry: &Descriptor,
+    platform: Option<&Platform>,
+    depth: usize,
+) -> Result<Image> {
     let host = Platform::host();
     let wanted = platform.unwrap_or(&host);
     let mut descriptor = entry.clone();
-    let mut depth = 0;
+    let mut depth = depth;
     while is_index(&descriptor) {
         let nested = read_index_blob(source, &descriptor)?;
         let choice = nested
