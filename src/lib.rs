@@ -1,30 +1,35 @@
 //! ebpf-layout: pack compiled eBPF programs into OCI image layouts and tarballs,
 //! verify them offline, and load them into the kernel.
 //!
-//! Modules, by purpose:
+//! Modules, by layer (each imports only from its own layer or those below; a test,
+//! `tests/architecture.rs`, keeps it so; docs/architecture.md draws the map):
 //!
-//! * Format primitives — [`oci`]: digests, descriptors, media types, canonical JSON,
-//!   ref names and image references.
-//! * Storage — [`layout`]: an OCI image layout directory (blob writer, index.json
-//!   updates, the writer lock).
-//! * eBPF images — [`image`]: the image formats we write and read, and [`elf`]:
-//!   inspection of BPF ELF objects without the kernel.
-//! * Reading — [`source`]: one read interface over layouts and archives.
-//! * Archives — [`archive`]: deterministic `.tar`/`.tar.gz` writer, in-place readers
-//!   (random access for `.tar`, one streaming pass for `.tar.gz` and standard input),
-//!   and the limits that keep hostile archives harmless; [`copy`]: between layouts and
-//!   archives, digests preserved.
-//! * Operations — [`pack`], and [`summary::list`] / [`summary::inspect`]: what the CLI
-//!   exposes, usable as a library.
-//! * Management — [`tag`]: naming images and removing names; [`layout::gc`]:
-//!   reclaiming unreferenced blobs (see docs/durability.md).
-//! * Integrity — [`verify`]: complete offline verification with a report.
-//! * Trust — [`sign`]: offline signatures inside the layout, in cosign's format (keys,
-//!   signing, checking against trusted keys).
-//! * [`load`] (feature `loader`): libbpf-rs loading, attaching, pinning and map display.
-//! * [`cli`]: the command-line front end (argument parsing and rendering).
+//! * **Format** — no I/O: [`oci`] (digests, descriptors, manifests, canonical JSON, ref
+//!   names, cosign's naming rules), [`elf`] (BPF objects inspected without the kernel),
+//!   [`graph`] (the image graph: roles, the one walker, the one depth limit), [`limits`]
+//!   (bounds on untrusted input, as values), [`report`] (integrity findings),
+//!   [`progress`] (a handle counting bytes hashed), [`program`] (the verified object the
+//!   loader accepts), [`error`].
+//! * **Storage** — [`store`] (the one read trait, [`store::ImageSource`]), [`layout`] (a
+//!   layout directory: safe reads, the writer and its lock, gc), [`archive`] (`.tar`,
+//!   `.tar.gz`, standard input: readers and the deterministic writer), [`source`] (opens
+//!   whichever a path names).
+//! * **Operations** — [`pack`], [`copy`], [`verify`], [`sign`], [`tag`], [`image`]
+//!   (formats and resolving a reference), [`summary`] (`list` and `inspect`), [`trust`]
+//!   (the gate to the kernel: resolve, trust check, verified bytes).
+//! * **Loading** — [`load`] (feature `loader`): libbpf-rs loading, attaching, pinning and
+//!   map display; it takes only a [`program::VerifiedProgram`].
+//! * **Front end** — `cli` (feature `cli`): argument parsing, rendering, exit codes; the
+//!   only place that reads flags and the environment.
+//!
+//! An embedder opens a layout or archive with [`source::open_with`], resolves and checks
+//! with [`trust::open_program`], verifies with [`verify::verify`], copies with
+//! [`copy::copy`], packs with [`pack::pack`], signs with [`sign::sign`] and loads with
+//! `load::load`; `default-features = false` leaves out libbpf and the command-line
+//! crates.
 
 pub mod archive;
+#[cfg(feature = "cli")]
 pub mod cli;
 pub mod copy;
 pub mod elf;
@@ -45,7 +50,7 @@ pub mod source;
 pub mod store;
 pub mod summary;
 pub mod tag;
-pub mod transfer;
+pub(crate) mod transfer;
 pub mod trust;
 pub mod verify;
 

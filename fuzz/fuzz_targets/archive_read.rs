@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ebpf_layout::archive::{Limits, StreamArchive};
 use ebpf_layout::oci::Selector;
-use ebpf_layout::source::ImageSource;
+use ebpf_layout::store::ImageSource;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -18,11 +18,16 @@ fuzz_target!(|data: &[u8]| {
         ..Limits::default()
     };
     let reader = Box::new(std::io::Cursor::new(data.to_vec()));
-    let Ok(archive) = StreamArchive::from_reader(reader, Path::new("fuzz"), &limits) else {
+    let Ok(archive) = StreamArchive::from_reader(
+        reader,
+        Path::new("fuzz"),
+        &limits,
+        &ebpf_layout::progress::Progress::none(),
+    ) else {
         return;
     };
     let _ = archive.scan();
-    let _ = ebpf_layout::image::list(&archive);
+    let _ = ebpf_layout::summary::list(&archive);
     let _ = ebpf_layout::verify::verify(
         &archive,
         "fuzz",

@@ -152,7 +152,7 @@ impl Layout {
         &self.root
     }
 
-    /// Reads and parses index.json (at most [`max_index_size`] bytes).
+    /// Reads and parses index.json (at most the layout's [`Limits::max_index_size`] bytes).
     pub fn read_index(&self) -> Result<ImageIndex> {
         let bytes = self.read_index_bytes()?;
         ImageIndex::from_slice(&bytes).map_err(|source| Error::Schema {
@@ -162,7 +162,7 @@ impl Layout {
         })
     }
 
-    /// The raw bytes of index.json (at most [`max_index_size`] bytes).
+    /// The raw bytes of index.json (at most the layout's [`Limits::max_index_size`] bytes).
     pub fn read_index_bytes(&self) -> Result<Vec<u8>> {
         read_regular_file(&self.root, "index.json", self.limits.max_index_size)
     }
