@@ -14,6 +14,8 @@ mod list_inspect;
 #[cfg(feature = "loader")]
 mod load_cli;
 mod manage;
+#[cfg(feature = "oci-spec")]
+mod oci_spec_bridge;
 mod pack;
 mod property;
 mod registry;
