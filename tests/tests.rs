@@ -7,6 +7,7 @@ mod bad_input;
 mod cli_extras;
 mod copy;
 mod faults;
+mod golden;
 mod hostile;
 mod interop;
 mod interop_formats;
