@@ -84,18 +84,21 @@ fn bee_images_in_layouts_and_archives_cross_to_oci_spec_and_back() {
     );
     assert_eq!(round_trip_layout(&out), 4, "index.json + 3 manifests");
     assert_eq!(oci_spec_check(&out), 9);
-    // The same images through a .tar.gz and back into a layout.
-    let archive = d.path("bundle.tar.gz");
-    let back = d.path("back");
-    for (from, to) in [(&out, &archive), (&archive, &back)] {
-        ebpf_layout()
-            .arg("copy")
-            .arg(from)
-            .arg(to)
-            .assert()
-            .success();
+    // The same images through a .tar and a .tar.gz and back into layouts.
+    for archive in ["bundle.tar", "bundle.tar.gz"] {
+        let archive = d.path(archive);
+        let back = d.path(&format!("{}-back", archive.display()));
+        for (from, to) in [(&out, &archive), (&archive, &back)] {
+            ebpf_layout()
+                .arg("copy")
+                .arg(from)
+                .arg(to)
+                .assert()
+                .success();
+        }
+        assert_eq!(round_trip_layout(&back), 4, "{}", archive.display());
+        assert_eq!(oci_spec_check(&back), 9, "{}", archive.display());
     }
-    assert_eq!(round_trip_layout(&back), 4);
 }
 
 #[test]
