@@ -610,7 +610,20 @@ impl TempFile {
         let persisted = if overwrite {
             self.file.persist(dest)
         } else {
-            self.file.persist_noclobber(dest)
+            match self.file.persist_noclobber(dest) {
+                // A file system with neither RENAME_NOREPLACE nor hard links (some FUSE
+                // mounts): fall back to the plain rename, after checking once more.
+                Err(e)
+                    if matches!(
+                        e.error.raw_os_error(),
+                        Some(libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS)
+                    ) && fs::symlink_metadata(dest)
+                        .is_err_and(|m| m.kind() == io::ErrorKind::NotFound) =>
+                {
+                    e.file.persist(dest)
+                }
+                other => other,
+            }
         };
         // On failure the temporary file comes back in the error and is removed with it.
         persisted.map_err(|e| match e.error.kind() {
