@@ -261,3 +261,30 @@ fn the_oracle_catches_a_blob_that_does_not_match_its_descriptor() {
     let caught = std::panic::catch_unwind(|| oci_spec_check(&out));
     assert!(caught.is_err(), "a flipped bit must fail the oracle");
 }
+
+/// Why our own OCI types read and write the JSON (docs/dependencies.md): oci-spec 0.10
+/// drops fields it does not know and spells `os.version` as `os_version`. If a new
+/// oci-spec fixes both, this fails, and the choice can be revisited.
+#[test]
+fn oci_spec_loses_what_our_types_keep() {
+    let json = r#"{"digest":"sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855","mediaType":"application/vnd.oci.image.manifest.v1+json","platform":{"architecture":"amd64","os":"linux","os.version":"6.1"},"size":0,"x-vendor":{"a":1}}"#;
+    let theirs: oci_spec::image::Descriptor = serde_json::from_str(json).unwrap();
+    let rewritten = serde_json::to_string(&theirs).unwrap();
+    assert!(!rewritten.contains("x-vendor"), "{rewritten}");
+    assert!(
+        !rewritten.contains("6.1"),
+        "os.version is not read: {rewritten}"
+    );
+    let mut with_version = theirs.clone();
+    let mut platform = with_version.platform().clone().unwrap();
+    platform.set_os_version(Some("6.1".into()));
+    with_version.set_platform(Some(platform));
+    let rewritten = serde_json::to_string(&with_version).unwrap();
+    assert!(rewritten.contains(r#""os_version":"6.1""#), "{rewritten}");
+    // Ours keeps both, byte for byte.
+    let ours: ebpf_layout::oci::Descriptor = serde_json::from_str(json).unwrap();
+    assert_eq!(
+        ebpf_layout::oci::canonical::to_vec(&ours).unwrap(),
+        json.as_bytes()
+    );
+}
