@@ -13,3 +13,4 @@ cargo clippy --all-targets --locked -- -D warnings
 cargo build --no-default-features --locked
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked
 cargo test --locked
+cargo test --locked --features oci-spec --test tests oci_spec

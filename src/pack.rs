@@ -668,21 +668,25 @@ fn classify_file(path: &Path) -> Result<std::result::Result<ByteOrder, String>> 
     Ok(elf::classify(&header).map_err(|e| e.to_string()))
 }
 
-/// Collects regular files below `dir` in sorted order. Symlinks to directories are not
-/// followed (no loops); symlinks to files are taken like files.
+/// Collects regular files below `dir`, depth first, siblings sorted by file name.
+/// Symlinks to directories are not followed (no loops); symlinks to files are taken like
+/// files; a symlink given as `dir` itself is followed. An unreadable entry stops the walk
+/// with an error naming its path.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir)
-        .map_err(io_err("reading", dir))?
-        .collect::<std::io::Result<Vec<_>>>()
-        .map_err(io_err("reading", dir))?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let file_type = entry.file_type().map_err(io_err("reading", &path))?;
-        if file_type.is_dir() {
-            walk(&path, out)?;
-        } else if file_type.is_file() || (file_type.is_symlink() && path.is_file()) {
-            out.push(path);
+    for entry in walkdir::WalkDir::new(dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|e| {
+            let path = e.path().unwrap_or(dir).to_path_buf();
+            let source = e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("file system loop"));
+            io_err("reading", path)(source)
+        })?;
+        let file_type = entry.file_type();
+        if file_type.is_file() || (file_type.is_symlink() && entry.path().is_file()) {
+            out.push(entry.into_path());
         }
     }
     Ok(())

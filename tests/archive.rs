@@ -431,6 +431,29 @@ fn temporary_files_of_killed_writers_are_cleaned_up() {
 }
 
 #[test]
+fn archives_get_the_mode_a_plain_create_gives_under_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = Dir::new();
+    let out = d.path("bundle.tar");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("umask 027 && exec \"$0\" \"$@\"")
+        .arg(assert_cmd::cargo::cargo_bin("ebpf-layout"))
+        .arg("pack")
+        .arg(testdata("tp_counter.bpf.o"))
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode, 0o640,
+        "0666 less umask 027, not a temporary file's 0600"
+    );
+}
+
+#[test]
 fn an_archive_in_a_missing_folder_is_named() {
     let d = Dir::new();
     pack_to(&d.path("no/such/bundle.tar"), &["tp_counter.bpf.o"])

@@ -19,7 +19,7 @@ fn sha256(bytes: &[u8]) -> String {
     ebpf_layout::oci::Digest::of(bytes).to_string()
 }
 
-fn named(mut descriptor: Value, name: &str) -> Value {
+pub(crate) fn named(mut descriptor: Value, name: &str) -> Value {
     descriptor["annotations"] = json!({"org.opencontainers.image.ref.name": name});
     descriptor
 }
@@ -38,7 +38,7 @@ fn object(name: &str) -> Vec<u8> {
 /// the object as the `application/vnd.gadget.ebpf.program.v1+binary` layer titled
 /// `program.o`, an image index over them, tagged in index.json — plus the untagged
 /// entry oras-go's store adds.
-fn gadget_fixture(root: &Path, name: &str) -> Fixture {
+pub(crate) fn gadget_fixture(root: &Path, name: &str) -> Fixture {
     let f = Fixture::new(root);
     let metadata = b"name: tp counter\ndescription: counts getpid calls\ndatasources: {}\n";
     let mut config = f.blob("application/vnd.gadget.config.v1+yaml", metadata);
@@ -98,7 +98,7 @@ fn tar_gz(files: &[(&str, &[u8])], with_dir: bool) -> (Vec<u8>, String) {
 
 /// How a bpfman bytecode image was built.
 #[derive(Clone, Copy)]
-enum Builder {
+pub(crate) enum Builder {
     /// `docker build` with bpfman's Containerfile.bytecode and the current labels, pushed
     /// as a Docker schema 2 image (`application/vnd.docker.*` media types).
     Docker,
@@ -109,7 +109,13 @@ enum Builder {
 
 /// A bpfman bytecode image as bpfman's shipping-bytecode.md describes it: an ordinary
 /// image, the object at the root of its one tar+gzip layer, the labels in the config.
-fn bpfman_fixture(f: &Fixture, name: &str, object_file: &str, arch: &str, how: Builder) -> Value {
+pub(crate) fn bpfman_fixture(
+    f: &Fixture,
+    name: &str,
+    object_file: &str,
+    arch: &str,
+    how: Builder,
+) -> Value {
     let file_name = Path::new(object_file)
         .file_name()
         .unwrap()
@@ -167,7 +173,7 @@ fn bpfman_fixture(f: &Fixture, name: &str, object_file: &str, arch: &str, how: B
 /// A generic artifact as `oras push REGISTRY/x:1 README.md probe.bpf.o` writes it with
 /// oras-go v2 (OCI 1.1: `artifactType`, the empty config), each file a layer of the
 /// default media type titled with its file name.
-fn generic_fixture(root: &Path, name: &str) -> Fixture {
+pub(crate) fn generic_fixture(root: &Path, name: &str) -> Fixture {
     let f = Fixture::new(root);
     let mut config = f.blob("application/vnd.oci.empty.v1+json", b"{}");
     config["data"] = json!("e30=");

@@ -339,3 +339,79 @@ fn json_report_lists_images_and_changes() {
         entry(&out, "tp_counter")["digest"]
     );
 }
+
+#[test]
+fn directory_walk_takes_symlinked_files_but_not_symlinked_directories() {
+    let d = Dir::new();
+    let src = d.path("src");
+    std::fs::create_dir_all(src.join("b_dir")).unwrap();
+    std::fs::copy(
+        testdata("tp_counter.bpf.o"),
+        src.join("b_dir/tp_counter.bpf.o"),
+    )
+    .unwrap();
+    // A file symlink is packed like the file it names.
+    std::os::unix::fs::symlink(testdata("xdp_count.bpf.o"), src.join("a_link.bpf.o")).unwrap();
+    // A symlink back to the root would loop; one to a folder outside would pack strangers.
+    std::os::unix::fs::symlink(&src, src.join("c_loop")).unwrap();
+    let outside = d.path("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::copy(
+        testdata("multi_prog.bpf.o"),
+        outside.join("multi_prog.bpf.o"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&outside, src.join("d_outside")).unwrap();
+    // A dangling symlink is neither an object nor an error.
+    std::os::unix::fs::symlink(d.path("gone.o"), src.join("e_dangling.o")).unwrap();
+    let out = d.path("bundle");
+    ebpf_layout()
+        .arg("pack")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let names: Vec<String> = index_json(&out)["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["annotations"]["org.opencontainers.image.ref.name"].to_string())
+        .collect();
+    assert_eq!(names, ["\"a_link\"", "\"tp_counter\""]);
+}
+
+#[test]
+fn an_unreadable_folder_in_the_walk_is_an_error_naming_it_and_writes_nothing() {
+    // Running as root, permissions do not stop reading; a path longer than PATH_MAX
+    // does (ENAMETOOLONG), for any user. Built one level at a time, relative to an open
+    // directory, since no single path may name it.
+    let d = Dir::new();
+    let src = d.path("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::copy(testdata("tp_counter.bpf.o"), src.join("tp_counter.bpf.o")).unwrap();
+    let long = "d".repeat(250);
+    let mut dir = std::fs::File::open(&src).unwrap();
+    for _ in 0..20 {
+        use rustix::fs::{mkdirat, openat, Mode, OFlags};
+        mkdirat(&dir, long.as_str(), Mode::from_raw_mode(0o755)).unwrap();
+        let fd = openat(
+            &dir,
+            long.as_str(),
+            OFlags::DIRECTORY | OFlags::RDONLY,
+            Mode::empty(),
+        )
+        .unwrap();
+        dir = std::fs::File::from(fd);
+    }
+    let out = d.path("bundle");
+    ebpf_layout()
+        .arg("pack")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("reading").and(contains(format!("{long}/{long}"))));
+    assert!(!out.exists(), "nothing is written");
+}

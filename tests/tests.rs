@@ -15,6 +15,7 @@ mod bad_input;
 mod cli_extras;
 mod copy;
 mod faults;
+mod golden;
 mod graph;
 mod hostile;
 mod interop;
@@ -23,6 +24,8 @@ mod list_inspect;
 #[cfg(feature = "loader")]
 mod load_cli;
 mod manage;
+#[cfg(feature = "oci-spec")]
+mod oci_spec_bridge;
 mod pack;
 mod property;
 mod registry;

@@ -11,15 +11,17 @@
 //! depend on the system's zlib either.
 //!
 //! The file is written to a temporary name beside the destination, synced, and renamed
-//! over it: readers see the old archive or the new one, never a partial one. Every blob
+//! to it (over it only with `overwrite`; without, a file that appears meanwhile is
+//! refused atomically, by `renameat2(RENAME_NOREPLACE)`): readers see the old archive or
+//! the new one, never a partial one. Every blob
 //! is hashed while it is copied in; a mismatch with its descriptor stops the write and
 //! removes the temporary file.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use miniz_oxide::deflate::core::CompressorOxide;
 use miniz_oxide::deflate::CompressionLevel;
@@ -254,19 +256,20 @@ impl<'a> ArchiveBuilder<'a> {
             path: dest.join("index.json"),
             source: io::Error::other(e),
         })?;
-        let mut temp = TempFile::create(dest)?;
+        let temp = TempFile::create(dest)?;
         let file = temp
             .file
+            .as_file()
             .try_clone()
-            .map_err(io_err("opening", &temp.path))?;
+            .map_err(io_err("opening", temp.path()))?;
         // Write-back starts in the background while later blobs are hashed.
-        let file = FlushingFile::new(file).map_err(io_err("opening", &temp.path))?;
+        let file = FlushingFile::new(file).map_err(io_err("opening", temp.path()))?;
         let buffered = BufWriter::with_capacity(BUF_SIZE, file);
         let mut out: Box<dyn ArchiveSink> = match options.compression {
             Compression::None => Box::new(buffered),
             Compression::Gzip => Box::new(GzipWriter::new(buffered)),
         };
-        let temp_path = temp.path.clone();
+        let temp_path = temp.path().to_path_buf();
         let werr = |e: io::Error| io_err("writing", &temp_path)(e);
         let mtime = options.mtime;
         write_file(&mut *out, "oci-layout", OCI_LAYOUT_FILE_CONTENT, mtime).map_err(werr)?;
@@ -313,7 +316,7 @@ impl<'a> ArchiveBuilder<'a> {
         out.write_all(&ZEROS[..2 * BLOCK as usize]).map_err(werr)?;
         out.finish().map_err(werr)?;
         drop(out);
-        let size = temp.commit(dest)?;
+        let size = temp.commit(dest, options.overwrite)?;
         Ok(WrittenArchive {
             path: dest.to_path_buf(),
             compression: options.compression,
@@ -530,8 +533,6 @@ impl<W: Write> ArchiveSink for GzipWriter<W> {
     }
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
 /// Takes an exclusive lock on the folder that holds `dest` (`flock` on the directory),
 /// waiting for other writers there: `pack` into an existing archive reads it and writes
 /// its replacement, and two such updates must not interleave (no image is lost). The
@@ -556,7 +557,7 @@ fn folder_of(dest: &Path) -> &Path {
     }
 }
 
-/// Removes `.NAME.PID-N.tmp` files beside `dest` left by writers that died (killed
+/// Removes `.NAME.PID-XXXXXX.tmp` files beside `dest` left by writers that died (killed
 /// mid-write: their `Drop` never ran). A file whose process is alive is left alone.
 fn remove_stale_temps(dest: &Path) {
     let Some(name) = dest.file_name().and_then(|n| n.to_str()) else {
@@ -584,48 +585,72 @@ fn remove_stale_temps(dest: &Path) {
     }
 }
 
-/// The archive being written: `.NAME.PID-N.tmp` beside the destination, removed on drop
-/// unless committed.
+/// The archive being written: `.NAME.PID-XXXXXX.tmp` beside the destination (random
+/// suffix, created exclusively), a [`tempfile::NamedTempFile`], so it is removed when
+/// dropped unless committed — on an error, a panic, or an interrupt that unwinds.
 struct TempFile {
-    path: PathBuf,
-    file: File,
-    committed: bool,
+    file: tempfile::NamedTempFile,
 }
 
 impl TempFile {
     fn create(dest: &Path) -> Result<Self> {
         remove_stale_temps(dest);
-        let dir = folder_of(dest).to_path_buf();
+        let dir = folder_of(dest);
         let name = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "archive".into());
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".{name}.{}-{n}.tmp", std::process::id()));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io_err("creating", &path))?;
-        Ok(Self {
-            path,
-            file,
-            committed: false,
-        })
+        let prefix = format!(".{name}.{}-", std::process::id());
+        let file = tempfile::Builder::new()
+            .prefix(&prefix)
+            .suffix(".tmp")
+            // As a plain create would: 0666 less the umask (tempfile's default is 0600).
+            .permissions(fs::Permissions::from_mode(0o666))
+            .tempfile_in(dir)
+            .map_err(io_err("creating", dir.join(format!("{prefix}XXXXXX.tmp"))))?;
+        Ok(Self { file })
     }
 
-    /// Syncs, renames over `dest`, syncs the folder; returns the file's size.
-    fn commit(&mut self, dest: &Path) -> Result<u64> {
-        self.file
-            .sync_all()
-            .map_err(io_err("syncing", &self.path))?;
-        let size = self
-            .file
-            .metadata()
-            .map_err(io_err("reading", &self.path))?
-            .len();
-        fs::rename(&self.path, dest).map_err(io_err("renaming into", dest))?;
-        self.committed = true;
+    fn path(&self) -> &Path {
+        self.file.path()
+    }
+
+    /// Syncs, renames to `dest` (over it only with `overwrite`; otherwise atomically
+    /// refusing a file that appeared since [`check_destination`]), syncs the folder;
+    /// returns the file's size.
+    fn commit(self, dest: &Path, overwrite: bool) -> Result<u64> {
+        let path = self.path().to_path_buf();
+        let file = self.file.as_file();
+        file.sync_all().map_err(io_err("syncing", &path))?;
+        let size = file.metadata().map_err(io_err("reading", &path))?.len();
+        let persisted = if overwrite {
+            self.file.persist(dest)
+        } else {
+            match self.file.persist_noclobber(dest) {
+                // A file system with neither RENAME_NOREPLACE nor hard links (some FUSE
+                // mounts): fall back to the plain rename, after checking once more.
+                Err(e)
+                    if matches!(
+                        e.error.raw_os_error(),
+                        Some(libc::EPERM | libc::EOPNOTSUPP | libc::ENOSYS)
+                    ) && fs::symlink_metadata(dest)
+                        .is_err_and(|m| m.kind() == io::ErrorKind::NotFound) =>
+                {
+                    e.file.persist(dest)
+                }
+                other => other,
+            }
+        };
+        // On failure the temporary file comes back in the error and is removed with it.
+        persisted.map_err(|e| match e.error.kind() {
+            io::ErrorKind::AlreadyExists => Error::Input {
+                path: dest.to_path_buf(),
+                reason: "already exists (created while the archive was written); \
+                         pass --force to replace it"
+                    .into(),
+            },
+            _ => io_err("renaming into", dest)(e.error),
+        })?;
         let dir = folder_of(dest);
         File::open(dir)
             .and_then(|d| d.sync_all())
@@ -634,17 +659,64 @@ impl TempFile {
     }
 }
 
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_destination_that_appears_during_the_write_is_kept_without_overwrite() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("bundle.tar");
+        check_destination(&dest, false).unwrap();
+        let mut temp = TempFile::create(&dest).unwrap();
+        let name = temp
+            .path()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let pid = std::process::id();
+        assert!(
+            name.starts_with(&format!(".bundle.tar.{pid}-")) && name.ends_with(".tmp"),
+            "{name}: the stale-file sweep parses this form"
+        );
+        temp.file.write_all(b"new").unwrap();
+        // Another process creates the destination between the check and the rename.
+        fs::write(&dest, b"theirs").unwrap();
+        let e = temp.commit(&dest, false).unwrap_err();
+        assert!(e.to_string().contains("--force"), "{e}");
+        assert_eq!(fs::read(&dest).unwrap(), b"theirs");
+        assert_eq!(
+            names_in(dir.path()),
+            ["bundle.tar"],
+            "temporary file removed"
+        );
+        // With overwrite the new archive replaces it.
+        let mut temp = TempFile::create(&dest).unwrap();
+        temp.file.write_all(b"new").unwrap();
+        assert_eq!(temp.commit(&dest, true).unwrap(), 3);
+        assert_eq!(fs::read(&dest).unwrap(), b"new");
+        assert_eq!(names_in(dir.path()), ["bundle.tar"]);
+    }
+
+    #[test]
+    fn a_dropped_temporary_file_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let temp = TempFile::create(&dir.path().join("x.tar.gz")).unwrap();
+        assert_eq!(names_in(dir.path()).len(), 1);
+        drop(temp);
+        assert!(names_in(dir.path()).is_empty());
+    }
 
     #[test]
     fn gzip_output_is_a_valid_fixed_header_stream() {

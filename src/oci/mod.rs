@@ -11,6 +11,8 @@ pub mod digest;
 pub mod manifest;
 pub mod media_type;
 pub mod reference;
+#[cfg(feature = "oci-spec")]
+pub mod spec;
 
 pub use descriptor::{Descriptor, Platform};
 pub use digest::Digest;
