@@ -39,6 +39,9 @@ pub struct CopyOptions {
     pub name: Option<RefName>,
     /// Replace the destination archive if it exists.
     pub force: bool,
+    /// Modification time of every entry of a destination archive, in seconds since 1970
+    /// (0 for reproducible archives; the command line takes `SOURCE_DATE_EPOCH`).
+    pub mtime: u64,
     /// Bounds on reading untrusted input (an existing archive or layout read on the way).
     pub limits: Limits,
     /// Where the bytes hashed are counted.
@@ -108,7 +111,7 @@ enum Destination {
 impl Destination {
     /// Decides from the path: an existing directory is a layout; a name ending in
     /// `.tar`, `.tar.gz` or `.tgz` is an archive; anything else a (new) layout.
-    fn of(path: &Path, force: bool, progress: &Progress) -> Result<Self> {
+    fn of(path: &Path, force: bool, mtime: u64, progress: &Progress) -> Result<Self> {
         if path == Path::new("-") {
             return Err(Error::Input {
                 path: path.to_path_buf(),
@@ -121,6 +124,7 @@ impl Destination {
         match WriteOptions::for_path(path) {
             Some(mut options) => {
                 options.overwrite = force;
+                options.mtime = mtime;
                 options.progress = progress.clone();
                 check_destination(path, force)?;
                 Ok(Self::Archive(options))
@@ -134,7 +138,12 @@ impl Destination {
 /// the guarantees; errors name the source or destination and the blob concerned.
 pub fn copy(options: &CopyOptions) -> Result<CopyReport> {
     // Refuse an existing archive before reading anything.
-    let destination = Destination::of(&options.destination, options.force, &options.progress)?;
+    let destination = Destination::of(
+        &options.destination,
+        options.force,
+        options.mtime,
+        &options.progress,
+    )?;
     let source = source::open_with(&options.source.path, &options.limits, &options.progress)?;
     copy_from(source.as_ref(), options, destination)
 }

@@ -70,6 +70,9 @@ pub struct PackOptions {
     /// not empty, `inputs` must be empty and `platform` is not used; each object's byte
     /// order must be its platform's.
     pub platform_objects: Vec<(Platform, PathBuf)>,
+    /// Modification time of every entry of an archive written, in seconds since 1970 (0
+    /// for reproducible archives; the command line takes `SOURCE_DATE_EPOCH`).
+    pub mtime: u64,
     /// Bounds on reading untrusted input (an existing archive or layout read on the way).
     pub limits: Limits,
     /// Where the bytes hashed are counted.
@@ -88,6 +91,7 @@ impl Default for PackOptions {
             created: None,
             format: PackFormat::Bee,
             platform_objects: Vec::new(),
+            mtime: 0,
             limits: Limits::default(),
             progress: Progress::none(),
         }
@@ -168,6 +172,7 @@ pub fn pack(options: &PackOptions) -> Result<PackReport> {
     };
     if !options.output.is_dir() {
         if let Some(mut archive) = WriteOptions::for_path(&options.output) {
+            archive.mtime = options.mtime;
             // Objects are hashed once to build the manifests, and again as they are
             // copied into the archive: constant memory, no staging folder. The folder
             // lock keeps a concurrent `pack` into the same archive from losing images.

@@ -83,6 +83,7 @@ proptest! {
                 destination: to,
                 name: None,
                 force: false,
+                mtime: 0,
                 limits: Default::default(),
                 progress: Default::default(),
             }).unwrap();

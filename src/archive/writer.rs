@@ -82,15 +82,12 @@ pub struct WriteOptions {
 
 impl WriteOptions {
     /// Options for an output path, if it names an archive: compression from the
-    /// extension, mtime from `SOURCE_DATE_EPOCH` (a non-negative integer; anything else
-    /// gives 0), no overwrite.
+    /// extension, mtime 0 (callers set another, e.g. from `SOURCE_DATE_EPOCH`), no
+    /// overwrite.
     pub fn for_path(path: &Path) -> Option<Self> {
         Some(Self {
             compression: Compression::for_path(path)?,
-            mtime: std::env::var("SOURCE_DATE_EPOCH")
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .unwrap_or(0),
+            mtime: 0,
             overwrite: false,
             progress: Progress::none(),
         })

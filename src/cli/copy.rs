@@ -60,6 +60,7 @@ pub(crate) fn run(args: CopyArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         destination: PathBuf::from(&destination.path),
         name,
         force: args.force,
+        mtime: ctx.archive_mtime,
         limits: ctx.limits.clone(),
         progress: ctx.progress.clone(),
     })?;

@@ -92,6 +92,11 @@ where
     let ctx = Context {
         limits: cli.limits.limits(),
         progress: crate::progress::Progress::new(),
+        // Reproducible archives: entries' mtime (anything but a number of seconds gives 0).
+        archive_mtime: std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0),
     };
     let busy = match &cli.command {
         Command::Pack(_) => Some("packing"),
@@ -142,6 +147,8 @@ pub(crate) struct Context {
     pub limits: crate::limits::Limits,
     /// Where the library counts the bytes it hashes.
     pub progress: crate::progress::Progress,
+    /// The modification time written into archives (`SOURCE_DATE_EPOCH`, else 0).
+    pub archive_mtime: u64,
 }
 
 impl Context {

@@ -130,6 +130,7 @@ pub(crate) fn run(args: PackArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         created,
         format,
         platform_objects,
+        mtime: ctx.archive_mtime,
         limits: ctx.limits.clone(),
         progress: ctx.progress.clone(),
     })?;
