@@ -3,24 +3,31 @@
 # each command's time divided by `openssl dgst -sha256` over the same bytes (the
 # physical limit: SHA-256 on one core), and by the tool users would pick instead.
 #
-#   bash scripts/bench.sh [SIZE_MIB] [SMALL_IMAGES]     (defaults: 512 and 1000)
+#   bash scripts/bench.sh [SIZE_MIB] [SMALL_IMAGES] [NAMES]   (defaults: 512, 1000, 60000)
 #
-# Peak memory (max RSS) is reported for each of our commands. Each timing is the best
+# The last part times the name-handling commands on a layout with NAMES ref names (and
+# on one with a quarter as many): growth is the ratio of the two times, 4.00 when a
+# command is linear in the number of index.json entries.
+#
+# Peak memory (max RSS) and CPU time (user + system, which other load on the machine
+# disturbs less than wall time) are reported for each command. Each timing is the best
 # of 3 runs with a warm page cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-ensure_packages "${BUILD_PACKAGES[@]}" llvm openssl time skopeo
+ensure_packages "${BUILD_PACKAGES[@]}" llvm openssl time skopeo jq
 
 size_mib=${1:-512}
 small=${2:-1000}
+names=${3:-60000}
 cargo build --release --locked --quiet
 bin=$PWD/target/release/ebpf-layout
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/ebpf-layout-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # best_of CMD...: prints the best wall time (seconds) of 3 runs and records the max RSS
-# (KiB) of the best run in $work/rss (it runs in a subshell). $setup, when set, runs
+# (KiB) and CPU seconds of the best run in $work/rss and $work/cpu (it runs in a
+# subshell). $setup, when set, runs
 # (untimed) before each run.
 setup=
 best_of() {
@@ -28,15 +35,16 @@ best_of() {
     for _ in 1 2 3; do
         if [ -n "$setup" ]; then bash -c "$setup"; fi
         local t0=$EPOCHREALTIME
-        /usr/bin/time -f "%M" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || {
+        /usr/bin/time -f "%M %U %S" -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || {
             cat "$work/stderr" >&2
             return 1
         }
         t=$(awk "BEGIN{print $EPOCHREALTIME - $t0}")
-        read -r r <"$work/time"
+        read -r r user sys <"$work/time"
         if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then
             best=$t
             echo "$r" >"$work/rss"
+            awk "BEGIN{print $user + $sys}" >"$work/cpu"
         fi
     done
     echo "$best"
@@ -51,7 +59,8 @@ report() { # name time baseline_time [other_name other_time]
         line+=$(printf "  %6s× %s" "$(ratio "$2" "$5")" "$4")
     fi
     if [ -s "$work/rss" ]; then
-        line+=$(printf "  max RSS %6.1f MiB" "$(awk "BEGIN{print $(cat "$work/rss")/1024}")")
+        line+=$(printf "  max RSS %6.1f MiB  cpu %5.2f s" "$(awk "BEGIN{print $(cat "$work/rss")/1024}")" \
+            "$(cat "$work/cpu")")
     fi
     echo "$line"
 }
@@ -86,7 +95,7 @@ report "skopeo copy oci: → oci-archive: (for scale)" "$t_skopeo" "$t_openssl"
 t_copy_tar=$(best_of "$bin" copy "$work/big-layout" "$work/big.tar")
 report "copy layout → .tar" "$t_copy_tar" "$t_openssl" "skopeo" "$t_skopeo"
 t_pack_tar=$(best_of "$bin" pack "$work/big.bpf.o" -o "$work/big2.tar")
-report "pack → .tar" "$t_pack_tar" "$t_openssl"
+report "pack → .tar" "$t_pack_tar" "$t_openssl" "skopeo" "$t_skopeo"
 setup=
 "$bin" copy "$work/big-layout" "$work/big.tar" >/dev/null
 t_verify_tar=$(best_of "$bin" verify "$work/big.tar")
@@ -127,3 +136,55 @@ setup="rm -rf '$work/small-copy'; cp -a '$work/small-layout' '$work/small-copy';
 t_add=$(best_of "$bin" pack "$work/one-more.bpf.o" -o "$work/small-copy")
 setup=
 report "add one image to the ${small}-image layout" "$t_add" "$t_cat"
+echo
+
+# --- many names --------------------------------------------------------------------
+# Two signed images under NAMES ref names (names on few manifests: what a long-lived
+# bundle with a tag per build looks like), written straight into index.json.
+echo "== ${names} names on 2 signed images (growth: time ÷ time with $((names / 4)) names; linear = 4.00) =="
+rm -rf "$work/few"
+"$bin" pack testdata/tp_counter.bpf.o testdata/xdp_count.bpf.o -o "$work/few" >/dev/null
+EBPF_LAYOUT_PASSWORD= "$bin" keygen -o "$work/bench" >/dev/null 2>&1
+EBPF_LAYOUT_PASSWORD= "$bin" sign "$work/few" --key "$work/bench.key" \
+    --identity registry.local/ebpf/probe >/dev/null
+victim=$(jq -r '.manifests[0].digest' "$work/few/index.json")
+# many_names N DIR: a copy of the signed layout with N names (the signatures kept).
+many_names() {
+    rm -rf "$2"
+    cp -a "$work/few" "$2"
+    jq -c --argjson n "$1" '
+        [.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] | startswith("sha256-"))] as $sigs
+        | [.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] | startswith("sha256-") | not)] as $imgs
+        | .manifests = [range($n) as $i | $imgs[$i % ($imgs | length)] | del(.platform)
+                        | .annotations = {"org.opencontainers.image.ref.name": "probe:v\($i)"}] + $sigs
+    ' "$work/few/index.json" >"$2/index.json"
+}
+scale_report() { # name time time_with_a_quarter
+    printf "%-48s %7.3f s  growth %5s×\n" "$1" "$2" "$(ratio "$2" "$3")"
+}
+declare -A quarter
+for n in $((names / 4)) "$names"; do
+    many_names "$n" "$work/names"
+    last="probe:v$((n - 1))"
+    declare -A t=()
+    t[list]=$(best_of "$bin" list "$work/names")
+    t[verify]=$(best_of "$bin" verify "$work/names")
+    t[inspect]=$(best_of "$bin" inspect "$work/names:$last")
+    t[verify_key]=$(best_of "$bin" verify --key "$work/bench.pub" "$work/names:$last")
+    setup="rm -rf '$work/names2'; cp -a '$work/names' '$work/names2'"
+    t[tag]=$(best_of "$bin" tag "$work/names2:$last" probe:new)
+    t[rm]=$(best_of "$bin" rm "$work/names2:probe:v$((n / 2))")
+    t[rm_digest]=$(best_of "$bin" rm "$work/names2@$victim")
+    setup=
+    if [ "$n" != "$names" ]; then
+        for k in "${!t[@]}"; do quarter[$k]=${t[$k]}; done
+        continue
+    fi
+    scale_report "list" "${t[list]}" "${quarter[list]}"
+    scale_report "verify" "${t[verify]}" "${quarter[verify]}"
+    scale_report "inspect NAME" "${t[inspect]}" "${quarter[inspect]}"
+    scale_report "verify --key PUB NAME" "${t[verify_key]}" "${quarter[verify_key]}"
+    scale_report "tag NAME NEW" "${t[tag]}" "${quarter[tag]}"
+    scale_report "rm NAME" "${t[rm]}" "${quarter[rm]}"
+    scale_report "rm @DIGEST ($((names / 2)) names, 1 signature)" "${t[rm_digest]}" "${quarter[rm_digest]}"
+done

@@ -173,9 +173,11 @@ pub fn pack(options: &PackOptions) -> Result<PackReport> {
     if !options.output.is_dir() {
         if let Some(mut archive) = WriteOptions::for_path(&options.output) {
             archive.mtime = options.mtime;
-            // Objects are hashed once to build the manifests, and again as they are
-            // copied into the archive: constant memory, no staging folder. The folder
-            // lock keeps a concurrent `pack` into the same archive from losing images.
+            // Objects are hashed once, to build the manifests (index.json comes first
+            // in the archive), then copied in as they are if their inode, size, mtime
+            // and ctime show them unchanged (see `ArchiveBuilder::put_file`): one hash
+            // pass, constant memory, no staging folder. The folder lock keeps a
+            // concurrent `pack` into the same archive from losing images.
             let _lock = crate::archive::writer::lock_folder(&options.output)?;
             let existing = match options.output.exists() {
                 true => Some(crate::archive::open(

@@ -1,5 +1,7 @@
 //! What `list` and `inspect` report, as data (the CLI renders it).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use crate::elf::{self, ObjectInfo};
@@ -34,20 +36,56 @@ pub struct ImageSummary {
 }
 
 /// Lists every entry of index.json, in order. Untagged entries are listed with no name.
+///
+/// Linear in the number of entries: signatures are counted once for the whole index, and
+/// an image reached by many names is read once (what it reports does not depend on the
+/// name).
 pub fn list(source: &dyn ImageSource) -> Result<Vec<ImageSummary>> {
     let index = source.index()?;
+    let signatures = crate::sign::signature_counts(source, &index);
+    let mut read: HashMap<EntryKey, ImageSummary> = HashMap::new();
     index
         .manifests
         .iter()
         .map(|entry| {
-            let mut summary = summarise(source, entry)?;
-            summary.signatures = crate::sign::count_signatures(source, &index, &entry.digest);
+            let key = EntryKey::of(entry);
+            let mut summary = match read.get(&key) {
+                Some(known) => known.clone(),
+                None => {
+                    let summary = summarise(source, entry)?;
+                    read.insert(key, summary.clone());
+                    summary
+                }
+            };
+            summary.name = entry.ref_name().map(str::to_string);
+            summary.signatures = signatures.get(&entry.digest).copied().unwrap_or(0);
             if crate::sign::is_signature_entry(entry) && summary.format == "other" {
                 summary.format = "signature".into();
             }
             Ok(summary)
         })
         .collect()
+}
+
+/// What [`summarise`] reads of an index.json entry besides its name: entries equal in
+/// these summarise the same.
+#[derive(PartialEq, Eq, Hash)]
+struct EntryKey {
+    digest: Digest,
+    media_type: String,
+    size: u64,
+    platform: Option<String>,
+}
+
+impl EntryKey {
+    fn of(entry: &Descriptor) -> Self {
+        Self {
+            digest: entry.digest.clone(),
+            media_type: entry.media_type.clone(),
+            size: entry.size,
+            platform: entry.platform.as_ref().map(|p| p.normalized().to_string()),
+        }
+    }
 }
 
 fn summarise(source: &dyn ImageSource, entry: &Descriptor) -> Result<ImageSummary> {

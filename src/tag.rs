@@ -4,6 +4,7 @@
 //! are never touched (`rm` leaves them for [`gc`](crate::layout::gc)). Both work on
 //! layout directories only: an archive is written once, so copy it to a layout first.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -141,29 +142,42 @@ pub fn remove(reference: &ImageRef) -> Result<RemoveReport> {
         });
     }
     // A signature (cosign's sha256-<hex>.sig) goes with the last entry of the image it
-    // signs; otherwise it would outlive the image it vouches for.
+    // signs; otherwise it would outlive the image it vouches for. Sets and maps built
+    // once keep this linear in the entries, however many are removed.
+    let listed: HashSet<&Digest> = writer.index().manifests.iter().map(|e| &e.digest).collect();
+    let mut seen = HashSet::new();
     let unlisted: Vec<Digest> = removed
         .iter()
-        .map(|d| d.digest.clone())
-        .filter(|digest| !writer.index().manifests.iter().any(|e| &e.digest == digest))
+        .map(|d| &d.digest)
+        .filter(|digest| !listed.contains(digest) && seen.insert(*digest))
+        .cloned()
         .collect();
     let mut removed = removed;
-    for digest in unlisted {
-        let name = signature_name(&digest);
-        removed.extend(writer.remove_entries(|d| d.ref_name() == Some(name.as_str())));
+    if !unlisted.is_empty() {
+        // Reported in the order of the images they sign, as removed one image at a time.
+        let rank: HashMap<String, usize> = unlisted
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (signature_name(d).as_str().to_string(), i))
+            .collect();
+        let mut signatures =
+            writer.remove_entries(|d| d.ref_name().is_some_and(|n| rank.contains_key(n)));
+        signatures.sort_by_key(|d| d.ref_name().and_then(|n| rank.get(n)).copied());
+        removed.extend(signatures);
     }
     let index = writer.index().clone();
     writer.commit()?;
+    let mut names_of: HashMap<&Digest, Vec<String>> = HashMap::new();
+    for e in &index.manifests {
+        if let Some(n) = e.ref_name() {
+            names_of.entry(&e.digest).or_default().push(n.to_string());
+        }
+    }
     let removed = removed
         .into_iter()
         .map(|d| RemovedEntry {
             name: d.ref_name().map(str::to_string),
-            still_named: index
-                .manifests
-                .iter()
-                .filter(|e| e.digest == d.digest)
-                .filter_map(|e| e.ref_name().map(str::to_string))
-                .collect(),
+            still_named: names_of.get(&d.digest).cloned().unwrap_or_default(),
             digest: d.digest,
         })
         .collect();

@@ -15,13 +15,17 @@
 //! refused atomically, by `renameat2(RENAME_NOREPLACE)`): readers see the old archive or
 //! the new one, never a partial one. Every blob
 //! is hashed while it is copied in; a mismatch with its descriptor stops the write and
-//! removes the temporary file.
+//! removes the temporary file. The one exception is an object file added by
+//! [`ArchiveBuilder::put_file`]: it was hashed when added, and is copied without hashing
+//! it again when its inode, size, mtime and ctime are still those it had then and it had
+//! settled before the hashing began (see [`FileStamp`]); otherwise it is hashed again.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use miniz_oxide::deflate::core::CompressorOxide;
 use miniz_oxide::deflate::CompressionLevel;
@@ -32,8 +36,8 @@ use super::tar::{padded, BLOCK};
 use crate::error::{io_err, Error, Result};
 use crate::oci::digest::Hasher;
 use crate::oci::media_type::{OCI_INDEX, OCI_LAYOUT_FILE_CONTENT};
-use crate::oci::IndexChange;
 use crate::oci::{canonical, Descriptor, Digest, ImageIndex, RefName};
+use crate::oci::{IndexChange, IndexEditor};
 use crate::progress::Progress;
 use crate::store::ImageSource;
 use crate::transfer::{copy_hashing, CopyError, FlushingFile};
@@ -113,8 +117,14 @@ pub struct WrittenArchive {
 enum Origin<'a> {
     /// In memory (configs and manifests we made or already read and verified).
     Bytes(Vec<u8>),
-    /// A file on disk (an object being packed), hashed when added and again when written.
-    File(PathBuf),
+    /// A file on disk (an object being packed), hashed when added; hashed again when
+    /// written unless `stamp` shows it unchanged since.
+    File {
+        /// Where it is.
+        path: PathBuf,
+        /// What it looked like when it was hashed, if it had settled by then.
+        stamp: Option<FileStamp>,
+    },
     /// Another layout or archive.
     Source(&'a dyn ImageSource),
 }
@@ -122,7 +132,7 @@ enum Origin<'a> {
 /// An archive assembled in memory as an index plus where each blob comes from, then
 /// written in one go by [`write`](Self::write). Nothing touches the disk before that.
 pub struct ArchiveBuilder<'a> {
-    index: ImageIndex,
+    index: IndexEditor,
     blobs: BTreeMap<Digest, (Descriptor, Origin<'a>)>,
 }
 
@@ -136,14 +146,14 @@ impl<'a> ArchiveBuilder<'a> {
     /// An empty archive: an empty index with our media type.
     pub fn new() -> Self {
         Self {
-            index: ImageIndex::empty(),
+            index: IndexEditor::new(ImageIndex::empty()),
             blobs: BTreeMap::new(),
         }
     }
 
     /// The index as it will be written.
     pub fn index(&self) -> &ImageIndex {
-        &self.index
+        self.index.index()
     }
 
     /// Whether a blob with this digest is already included.
@@ -192,9 +202,20 @@ impl<'a> ArchiveBuilder<'a> {
     }
 
     /// Adds the file at `path` as a blob: it is hashed now (constant memory) and copied
-    /// when the archive is written, where it must hash the same (or the write fails).
+    /// when the archive is written. Fails with [`Error::Input`] if the file changes while
+    /// it is hashed. When it is written, a file that had settled before it was hashed
+    /// (see [`FileStamp`]) must still be the same inode with the same size, mtime and
+    /// ctime, and is copied without hashing it a second time; any other file is hashed
+    /// again and must give the same digest. Either way, a change fails the write.
     pub fn put_file(&mut self, path: &Path) -> Result<(Digest, u64)> {
+        self.put_file_at(path, SystemTime::now())
+    }
+
+    /// [`put_file`](Self::put_file), with `now` the time the hashing starts (tests
+    /// pretend a file is older than it is).
+    fn put_file_at(&mut self, path: &Path, now: SystemTime) -> Result<(Digest, u64)> {
         let mut file = File::open(path).map_err(io_err("opening", path))?;
+        let before = FileStamp::of(&file).map_err(io_err("reading", path))?;
         let mut hasher = Hasher::new();
         let mut buf = vec![0u8; BUF_SIZE];
         loop {
@@ -207,9 +228,17 @@ impl<'a> ArchiveBuilder<'a> {
             hasher.update(&buf[..n]);
         }
         let (digest, size) = hasher.finish();
+        let after = FileStamp::of(&file).map_err(io_err("reading", path))?;
+        if after != before || after.size != size {
+            return Err(changed(path));
+        }
+        let stamp = after.settled_before(now).then_some(after);
         self.insert(
             &Descriptor::new("", digest.clone(), size),
-            Origin::File(path.to_path_buf()),
+            Origin::File {
+                path: path.to_path_buf(),
+                stamp,
+            },
         )?;
         Ok((digest, size))
     }
@@ -244,7 +273,7 @@ impl<'a> ArchiveBuilder<'a> {
     /// temporary file is removed and `dest` is left as it was.
     pub fn write(self, dest: &Path, options: &WriteOptions) -> Result<WrittenArchive> {
         check_destination(dest, options.overwrite)?;
-        let mut index = self.index;
+        let mut index = self.index.into_index();
         if index.media_type.is_none() {
             index.media_type = Some(OCI_INDEX.to_string());
         }
@@ -285,10 +314,29 @@ impl<'a> ArchiveBuilder<'a> {
         for (digest, (descriptor, origin)) in &self.blobs {
             let (reader, from): (Box<dyn Read + '_>, PathBuf) = match origin {
                 Origin::Bytes(b) => (Box::new(&b[..]), dest.to_path_buf()),
-                Origin::File(p) => (
-                    Box::new(File::open(p).map_err(io_err("opening", p))?),
-                    p.clone(),
+                Origin::File { path, stamp: None } => (
+                    Box::new(File::open(path).map_err(io_err("opening", path))?),
+                    path.clone(),
                 ),
+                Origin::File {
+                    path,
+                    stamp: Some(stamp),
+                } => {
+                    // Hashed once already, and provably unchanged: copied as is.
+                    write_header(
+                        &mut *out,
+                        &digest.blob_path(),
+                        tar::EntryType::Regular,
+                        descriptor.size,
+                        mtime,
+                    )
+                    .map_err(werr)?;
+                    copy_unchanged(path, stamp, &mut *out, &temp_path)?;
+                    out.write_all(&ZEROS[..(padded(descriptor.size) - descriptor.size) as usize])
+                        .map_err(werr)?;
+                    blob_bytes += descriptor.size;
+                    continue;
+                }
                 Origin::Source(s) => (s.open_blob(descriptor)?, s.location().to_path_buf()),
             };
             write_header(
@@ -347,6 +395,95 @@ pub fn check_destination(dest: &Path, overwrite: bool) -> Result<()> {
         },
         Err(e) => Err(io_err("reading", dest)(e)),
     }
+}
+
+/// What identifies a file's content without reading it: the inode and its size, mtime
+/// and ctime (to the nanosecond). Any write to the file, or a rename of another file
+/// over it, changes one of them, provided the file had settled: its ctime is older than
+/// the moment the stamp was taken by more than [`SETTLE`]. A later change then gets a
+/// later ctime even where timestamps are coarse (a clock tick, or seconds on some file
+/// systems). `touch` can set mtime but not ctime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+/// How long before the hashing starts a file must have last changed for its stamp to
+/// stand for its content (twice the coarsest common timestamp granularity, FAT's 2 s).
+const SETTLE: Duration = Duration::from_secs(4);
+
+impl FileStamp {
+    fn of(file: &File) -> io::Result<Self> {
+        let m = file.metadata()?;
+        Ok(Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        })
+    }
+
+    /// Whether the file last changed more than [`SETTLE`] before `now`.
+    fn settled_before(&self, now: SystemTime) -> bool {
+        let Ok(now) = now.duration_since(UNIX_EPOCH) else {
+            return false;
+        };
+        let (Ok(secs), Ok(nanos)) = (u64::try_from(self.ctime.0), u32::try_from(self.ctime.1))
+        else {
+            return false;
+        };
+        Duration::new(secs, nanos.min(999_999_999)) + SETTLE < now
+    }
+}
+
+fn changed(path: &Path) -> Error {
+    Error::Input {
+        path: path.to_path_buf(),
+        reason: "changed while being packed; pack it again once it is complete".into(),
+    }
+}
+
+/// Copies a file hashed when it was added, checking (before and after) that it is
+/// still what was hashed: same inode, size, mtime and ctime.
+fn copy_unchanged(
+    path: &Path,
+    stamp: &FileStamp,
+    out: &mut dyn ArchiveSink,
+    temp_path: &Path,
+) -> Result<()> {
+    let file = File::open(path).map_err(io_err("opening", path))?;
+    let same = |file: &File| -> Result<bool> {
+        Ok(FileStamp::of(file).map_err(io_err("reading", path))? == *stamp)
+    };
+    if !same(&file)? {
+        return Err(changed(path));
+    }
+    let mut reader = (&file).take(stamp.size + 1);
+    let mut buf = vec![0u8; crate::transfer::CHUNK];
+    let mut copied = 0;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io_err("reading", path)(e)),
+        };
+        copied += n as u64;
+        if copied > stamp.size {
+            return Err(changed(path));
+        }
+        out.write_all(&buf[..n])
+            .map_err(io_err("writing", temp_path))?;
+    }
+    if copied != stamp.size || !same(&file)? {
+        return Err(changed(path));
+    }
+    Ok(())
 }
 
 /// Copies exactly `descriptor.size` bytes from `reader`, hashing them on a second core
@@ -748,6 +885,69 @@ mod tests {
             .read_to_end(&mut back)
             .unwrap();
         assert!(back.is_empty());
+    }
+
+    /// Packs `object` alone into an archive with `now` as the time hashing starts;
+    /// `change` runs between adding the file and writing the archive.
+    fn archive_of(
+        dir: &Path,
+        object: &Path,
+        now: SystemTime,
+        change: impl FnOnce(),
+    ) -> Result<Vec<u8>> {
+        static ARCHIVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = ARCHIVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dest = dir.join(format!("out-{n}.tar"));
+        let mut builder = ArchiveBuilder::new();
+        let (digest, size) = builder.put_file_at(object, now)?;
+        let name = RefName::parse("probe").unwrap();
+        builder.set_name(&name, Descriptor::new("x", digest, size));
+        change();
+        let written = builder.write(&dest, &WriteOptions::for_path(&dest).unwrap());
+        let bytes = fs::read(&dest).ok();
+        let _ = fs::remove_file(&dest);
+        written.map(|_| bytes.unwrap())
+    }
+
+    #[test]
+    fn a_settled_file_hashed_once_gives_the_same_archive_as_one_hashed_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let object = dir.path().join("p.o");
+        fs::write(&object, vec![7u8; 3 << 20]).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(3600);
+        let once = archive_of(dir.path(), &object, later, || {}).unwrap();
+        let twice = archive_of(dir.path(), &object, SystemTime::now(), || {}).unwrap();
+        assert_eq!(once, twice);
+        assert!(once.windows(1 << 20).any(|w| w.iter().all(|&b| b == 7)));
+    }
+
+    #[test]
+    fn a_file_changed_after_hashing_fails_the_write_on_both_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let object = dir.path().join("p.o");
+        let later = SystemTime::now() + Duration::from_secs(3600);
+        for now in [later, SystemTime::now()] {
+            fs::write(&object, vec![1u8; 5 << 20]).unwrap();
+            // Same size, other bytes: only the content (and its ctime) tell.
+            let result = archive_of(dir.path(), &object, now, || {
+                // Past the clock tick of the first write, as a settled file would be.
+                std::thread::sleep(Duration::from_millis(50));
+                fs::write(&object, vec![2u8; 5 << 20]).unwrap()
+            });
+            assert!(
+                matches!(
+                    result,
+                    Err(Error::Input { .. }) | Err(Error::DigestMismatch { .. })
+                ),
+                "{result:?}"
+            );
+        }
+        // Nothing left behind: no archive, no temporary file.
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("p.o")]);
     }
 
     #[test]

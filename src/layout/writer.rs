@@ -14,7 +14,7 @@ use crate::error::{io_err, Error, Result};
 use crate::limits::Limits;
 use crate::oci::digest::Hasher;
 use crate::oci::media_type::OCI_LAYOUT_FILE_CONTENT;
-use crate::oci::{canonical, Descriptor, Digest, ImageIndex, IndexChange, RefName};
+use crate::oci::{canonical, Descriptor, Digest, ImageIndex, IndexChange, IndexEditor, RefName};
 use crate::progress::Progress;
 use crate::transfer::{copy_hashing, CopyError, FlushingFile};
 
@@ -28,7 +28,7 @@ use crate::transfer::{copy_hashing, CopyError, FlushingFile};
 /// brought back by a rollback.
 pub struct LayoutWriter {
     layout: Layout,
-    index: ImageIndex,
+    index: IndexEditor,
     index_changed: bool,
     /// Whether oci-layout/index.json must be written on commit (a new layout).
     initialise: bool,
@@ -246,7 +246,7 @@ impl LayoutWriter {
         let lock = guard.lock.take().expect("the lock is held");
         Ok(Some(Self {
             layout,
-            index,
+            index: IndexEditor::new(index),
             index_changed: initialise,
             initialise,
             created_root,
@@ -272,7 +272,7 @@ impl LayoutWriter {
 
     /// index.json as it will be written by `commit`.
     pub fn index(&self) -> &ImageIndex {
-        &self.index
+        self.index.index()
     }
 
     /// Starts a blob: a new temporary file inside the layout.
@@ -567,13 +567,15 @@ impl LayoutWriter {
         mut remove: impl FnMut(&Descriptor) -> bool,
     ) -> Vec<Descriptor> {
         let mut removed = Vec::new();
-        self.index.manifests.retain(|d| {
-            if remove(d) {
-                removed.push(d.clone());
-                false
-            } else {
-                true
-            }
+        self.index.edit(|index| {
+            index.manifests.retain(|d| {
+                if remove(d) {
+                    removed.push(d.clone());
+                    false
+                } else {
+                    true
+                }
+            })
         });
         if !removed.is_empty() {
             self.index_changed = true;
@@ -627,10 +629,11 @@ impl LayoutWriter {
                 .map_err(|e| full_disk_hint(&root, io_err("writing", &path)(e)))?;
         }
         if self.index_changed {
-            if self.index.media_type.is_none() {
-                self.index.media_type = Some(crate::oci::media_type::OCI_INDEX.to_string());
+            let mut index = self.index.index().clone();
+            if index.media_type.is_none() {
+                index.media_type = Some(crate::oci::media_type::OCI_INDEX.to_string());
             }
-            let bytes = canonical::to_vec(&self.index).map_err(|e| Error::Io {
+            let bytes = canonical::to_vec(&index).map_err(|e| Error::Io {
                 op: "serialising",
                 path: root.join("index.json"),
                 source: io::Error::other(e),

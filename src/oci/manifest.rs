@@ -1,6 +1,6 @@
 //! Image manifests and image indexes (index.json has the index's shape).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -150,6 +150,121 @@ impl ImageIndex {
     }
 }
 
+/// An index edited by many names at once (a copy or a pack of thousands of images): it
+/// keeps where each name and each digest sits, so [`set_name`](Self::set_name) and
+/// [`add_untagged`](Self::add_untagged) cost O(1) instead of a scan of the index each,
+/// with exactly [`ImageIndex::set_name`]'s and [`ImageIndex::add_untagged`]'s results.
+#[derive(Debug, Clone)]
+pub struct IndexEditor {
+    index: ImageIndex,
+    by_name: HashMap<String, Vec<usize>>,
+    by_digest: HashMap<Digest, Vec<usize>>,
+}
+
+impl IndexEditor {
+    /// Starts editing `index`.
+    pub fn new(index: ImageIndex) -> Self {
+        let mut editor = Self {
+            index,
+            by_name: HashMap::new(),
+            by_digest: HashMap::new(),
+        };
+        editor.rebuild();
+        editor
+    }
+
+    fn rebuild(&mut self) {
+        self.by_name.clear();
+        self.by_digest.clear();
+        for (i, d) in self.index.manifests.iter().enumerate() {
+            if let Some(name) = d.ref_name() {
+                self.by_name.entry(name.to_string()).or_default().push(i);
+            }
+            self.by_digest.entry(d.digest.clone()).or_default().push(i);
+        }
+    }
+
+    /// The index as edited so far.
+    pub fn index(&self) -> &ImageIndex {
+        &self.index
+    }
+
+    /// The index as edited.
+    pub fn into_index(self) -> ImageIndex {
+        self.index
+    }
+
+    /// Any other change to the index, made by `change` (the positions are recomputed
+    /// after it: O(n)).
+    pub fn edit<T>(&mut self, change: impl FnOnce(&mut ImageIndex) -> T) -> T {
+        let result = change(&mut self.index);
+        self.rebuild();
+        result
+    }
+
+    /// As [`ImageIndex::set_name`].
+    pub fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange {
+        let positions = self.by_name.get(name.as_str()).map_or(0, Vec::len);
+        if positions > 1 {
+            // The name is duplicated (a hostile or hand-edited index): the general case
+            // removes entries, which moves every later position.
+            return self.edit(|index| index.set_name(name, descriptor));
+        }
+        let descriptor = descriptor.with_annotation(ANNOTATION_REF_NAME, name.as_str());
+        match self
+            .by_name
+            .get(name.as_str())
+            .and_then(|p| p.first())
+            .copied()
+        {
+            None => {
+                let i = self.index.manifests.len();
+                self.by_name.insert(name.to_string(), vec![i]);
+                self.by_digest
+                    .entry(descriptor.digest.clone())
+                    .or_default()
+                    .push(i);
+                self.index.manifests.push(descriptor);
+                IndexChange::Added
+            }
+            Some(i) if self.index.manifests[i] == descriptor => IndexChange::Unchanged,
+            Some(i) => {
+                let from = self.index.manifests[i].digest.clone();
+                if let Some(at) = self.by_digest.get_mut(&from) {
+                    at.retain(|&p| p != i);
+                }
+                self.by_digest
+                    .entry(descriptor.digest.clone())
+                    .or_default()
+                    .push(i);
+                self.index.manifests[i] = descriptor;
+                IndexChange::Moved { from }
+            }
+        }
+    }
+
+    /// As [`ImageIndex::add_untagged`].
+    pub fn add_untagged(&mut self, descriptor: Descriptor) -> IndexChange {
+        let present = self
+            .by_digest
+            .get(&descriptor.digest)
+            .is_some_and(|at| at.iter().any(|&i| self.index.manifests[i] == descriptor));
+        if present {
+            return IndexChange::Unchanged;
+        }
+        let i = self.index.manifests.len();
+        self.by_digest
+            .entry(descriptor.digest.clone())
+            .or_default()
+            .push(i);
+        if let Some(name) = descriptor.ref_name() {
+            self.by_name.entry(name.to_string()).or_default().push(i);
+        }
+        self.index.manifests.push(descriptor);
+        IndexChange::Added
+    }
+}
+
 impl ImageManifest {
     /// Parses and checks the schema version and media type.
     pub fn from_slice(bytes: &[u8]) -> Result<Self, SchemaError> {
@@ -192,6 +307,46 @@ pub enum SchemaError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_editor_gives_the_same_index_and_changes_as_one_name_at_a_time() {
+        let d = |n: u8| Descriptor::new(media_type::OCI_MANIFEST, Digest::of(&[n]), 1);
+        let name = |s: &str| RefName::parse(s).unwrap();
+        let mut start = ImageIndex::empty();
+        start.set_name(&name("a"), d(1));
+        start.add_untagged(d(2));
+        // A duplicated name, as a hand-edited index may have.
+        start
+            .manifests
+            .push(d(3).with_annotation(ANNOTATION_REF_NAME, "b"));
+        start
+            .manifests
+            .push(d(4).with_annotation(ANNOTATION_REF_NAME, "b"));
+        let steps: Vec<(Option<&str>, u8)> = vec![
+            (Some("a"), 1),
+            (Some("a"), 5),
+            (Some("c"), 6),
+            (None, 2),
+            (None, 7),
+            (Some("b"), 8),
+            (Some("c"), 6),
+            (None, 7),
+            (Some("d"), 2),
+        ];
+        let mut one = start.clone();
+        let mut editor = IndexEditor::new(start);
+        for (n, i) in steps {
+            let (a, b) = match n {
+                Some(n) => (
+                    one.set_name(&name(n), d(i)),
+                    editor.set_name(&name(n), d(i)),
+                ),
+                None => (one.add_untagged(d(i)), editor.add_untagged(d(i))),
+            };
+            assert_eq!(a, b, "{n:?} {i}");
+            assert_eq!(&one, editor.index());
+        }
+    }
 
     #[test]
     fn skopeo_index_without_media_type_is_accepted() {

@@ -16,5 +16,5 @@ pub mod spec;
 
 pub use descriptor::{Descriptor, Platform};
 pub use digest::Digest;
-pub use manifest::{ImageIndex, ImageManifest, IndexChange};
+pub use manifest::{ImageIndex, ImageManifest, IndexChange, IndexEditor};
 pub use reference::{ImageRef, RefName, Selector};
