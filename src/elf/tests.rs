@@ -1067,6 +1067,7 @@ fn tp_counter_info(byte_order: ByteOrder) -> ObjectInfo {
         )],
         maps: vec![u32_to_u64("counter_getpid", "array", 2, 1)],
         globals: vec![],
+        variables: vec![],
     }
 }
 
@@ -1111,6 +1112,15 @@ fn testdata_ringbuf_events_reports_the_declared_value_type() {
                 value_type: Some("struct event".into()),
             }],
             globals: vec![".bss".into()],
+            variables: vec![crate::elf::GlobalVariable {
+                name: "seen".into(),
+                section: ".bss".into(),
+                offset: 0,
+                size: 8,
+                type_name: "__u64".into(),
+                default: Some("0".into()),
+                kind: crate::elf::ValueKind::Integer { signed: false },
+            }],
         }
     );
 }
@@ -1135,6 +1145,7 @@ fn testdata_xdp_count() {
                 u32_to_u64("hist_protocols", "hash", 1, 256),
             ],
             globals: vec![],
+            variables: vec![],
         })
     );
 }
@@ -1164,6 +1175,15 @@ fn testdata_multi_prog() {
                 u32_to_u64("gauge_last_uid", "array", 2, 1),
             ],
             globals: vec![".rodata".into()],
+            variables: vec![crate::elf::GlobalVariable {
+                name: "target_pid".into(),
+                section: ".rodata".into(),
+                offset: 0,
+                size: 4,
+                type_name: "const volatile __u32".into(),
+                default: Some("0".into()),
+                kind: crate::elf::ValueKind::Integer { signed: false },
+            }],
         })
     );
 }
@@ -1183,6 +1203,7 @@ fn testdata_verifier_reject_inspects_fine() {
             )],
             maps: vec![u32_to_u64("counter_rejected", "hash", 1, 64)],
             globals: vec![],
+            variables: vec![],
         })
     );
 }
@@ -1216,6 +1237,7 @@ fn testdata_legacy_maps_are_read_from_the_maps_section() {
                 legacy("hist_legacy", "hash", 1, 64),
             ],
             globals: vec![],
+            variables: vec![],
         })
     );
 }
