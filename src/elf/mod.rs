@@ -266,6 +266,10 @@ pub struct Map {
     pub key_type: Option<String>,
     /// The value's C type when declared with `__type(value, ...)`, e.g. `struct event`.
     pub value_type: Option<String>,
+    /// Declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)`: libbpf on its own would pin
+    /// it at `/sys/fs/bpf/NAME` and reuse whatever is pinned there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned_by_name: bool,
 }
 
 /// The kernel's lower-case name for a `BPF_MAP_TYPE_*` value, `unknown(N)` otherwise.
@@ -854,6 +858,7 @@ fn legacy_map<'d, R: ReadRef<'d>>(
         flags: field(4),
         key_type: None,
         value_type: None,
+        pinned_by_name: false,
     })
 }
 
@@ -936,6 +941,7 @@ fn decode_map_def(btf: &Btf<'_>, name: String, def: &btf::Type<'_>) -> Result<Ma
     let mut key = None;
     let mut value = None;
     let mut has_values = false;
+    let mut pinning = 0;
     for i in 0..def.vlen {
         let Some(member) = def.member(i) else {
             continue;
@@ -957,8 +963,10 @@ fn decode_map_def(btf: &Btf<'_>, name: String, def: &btf::Type<'_>) -> Result<Ma
             value = Some(type_field(btf, &name, "value", member.type_id)?);
         } else if is("values") {
             has_values = true;
+        } else if is("pinning") {
+            pinning = uint_field(btf, &name, "pinning", member.type_id)?;
         }
-        // Other fields (pinning, numa_node, map_extra, ...) do not change what we report.
+        // Other fields (numa_node, map_extra, ...) do not change what we report.
     }
     let key_size = reconcile(&name, "key", key_size, key.as_ref())?;
     let mut value_size = reconcile(&name, "value", value_size, value.as_ref())?;
@@ -977,6 +985,8 @@ fn decode_map_def(btf: &Btf<'_>, name: String, def: &btf::Type<'_>) -> Result<Ma
         flags,
         key_type: key.map(|(_, ty)| ty),
         value_type: value.map(|(_, ty)| ty),
+        // LIBBPF_PIN_BY_NAME is 1.
+        pinned_by_name: pinning == 1,
     })
 }
 
@@ -1087,6 +1097,7 @@ fn struct_ops_maps(btf: &Btf<'_>, sec_name: &str) -> Result<Vec<Map>, ElfError> 
             },
             key_type: None,
             value_type: Some(btf.render(def.id)?),
+            pinned_by_name: false,
             name,
         });
     }

@@ -578,6 +578,7 @@ fn legacy_maps_are_read_in_the_object_byte_order() {
                     flags: 1,
                     key_type: None,
                     value_type: None,
+                    pinned_by_name: false,
                 },
                 Map {
                     name: "odd".into(),
@@ -589,6 +590,7 @@ fn legacy_maps_are_read_in_the_object_byte_order() {
                     flags: 0,
                     key_type: None,
                     value_type: None,
+                    pinned_by_name: false,
                 },
             ]
         );
@@ -670,6 +672,8 @@ fn btf_defined_maps_are_decoded_in_both_byte_orders() {
             flags: 1,
             key_type: Some("__u32".into()),
             value_type: Some("struct event".into()),
+            // Its `pinning` member is 1 (LIBBPF_PIN_BY_NAME).
+            pinned_by_name: true,
         };
         let also = Map {
             name: "also_events".into(),
@@ -685,6 +689,7 @@ fn btf_defined_maps_are_decoded_in_both_byte_orders() {
             flags: 0,
             key_type: None,
             value_type: None,
+            pinned_by_name: false,
         };
         assert_eq!(info.maps, [also, events, ring]);
         assert!(info.btf);
@@ -950,6 +955,7 @@ fn struct_ops_variables_become_struct_ops_maps() {
             flags: 1 << 13,
             key_type: None,
             value_type: Some("struct tcp_congestion_ops".into()),
+            pinned_by_name: false,
         }]
     );
     assert_eq!(info.programs[0].program_type, "struct_ops");
@@ -1052,6 +1058,7 @@ fn u32_to_u64(name: &str, map_type: &str, map_type_id: u32, max_entries: u32) ->
         flags: 0,
         key_type: Some("__u32".into()),
         value_type: Some("__u64".into()),
+        pinned_by_name: false,
     }
 }
 
@@ -1110,6 +1117,7 @@ fn testdata_ringbuf_events_reports_the_declared_value_type() {
                 flags: 0,
                 key_type: None,
                 value_type: Some("struct event".into()),
+                pinned_by_name: false,
             }],
             globals: vec![".bss".into()],
             variables: vec![crate::elf::GlobalVariable {
@@ -1220,6 +1228,7 @@ fn testdata_legacy_maps_are_read_from_the_maps_section() {
         flags: 0,
         key_type: None,
         value_type: None,
+        pinned_by_name: false,
     };
     assert_eq!(
         inspect(LEGACY_MAPS),
