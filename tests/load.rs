@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ebpf_layout::load::{self, AttachPoint, LoadError, LoadOptions, LoadReport, OutputMode};
+use ebpf_layout::load::{self, LoadError, LoadOptions, LoadReport, OutputMode};
 use serde_json::Value;
 
 /// The environment variable that turns skips into failures.
@@ -602,9 +602,7 @@ fn xdp_on_veth_counts_pings_pinned_detached_then_unload_leaves_nothing() {
     let net = VethInNamespace::new("xdp");
     let dir = PinDir::new("xdp");
     let options = LoadOptions {
-        attach: vec![AttachPoint::Xdp {
-            iface: net.outside.clone(),
-        }],
+        attach: vec![format!("xdp:{}", net.outside).parse().unwrap()],
         pin: Some(dir.0.clone()),
         detach: true,
         output: OutputMode::Json,

@@ -54,11 +54,37 @@ pub enum DisplayKind {
     Gauge,
     /// `hist_*`: key → count.
     Hist,
+    /// Any other map asked for (`--map`, or every map in JSON output): all entries.
+    Entries,
     /// Anything else: listed, not read.
     Other,
 }
 
 impl DisplayKind {
+    /// How a map is shown: by bee's naming convention, else, if `asked` (named with
+    /// `--map`, or JSON output), its records or entries when its type can be read.
+    /// `.rodata` and `.kconfig` maps (constants) are never read.
+    pub(crate) fn for_map(name: &str, map_type: MapType, asked: bool) -> DisplayKind {
+        let bee = DisplayKind::of(name, map_type);
+        if bee != DisplayKind::Other || !asked {
+            return bee;
+        }
+        let constant = name.contains(".rodata") || name.ends_with(".kconfig");
+        match map_type {
+            _ if constant => DisplayKind::Other,
+            MapType::RingBuf | MapType::PerfEventArray => DisplayKind::Print,
+            MapType::Array
+            | MapType::Hash
+            | MapType::LruHash
+            | MapType::PercpuArray
+            | MapType::PercpuHash
+            | MapType::LruPercpuHash
+            | MapType::StackTrace
+            | MapType::LpmTrie => DisplayKind::Entries,
+            _ => DisplayKind::Other,
+        }
+    }
+
     /// Classifies a map by bee's naming convention, checking that its type fits.
     pub(crate) fn of(name: &str, map_type: MapType) -> DisplayKind {
         let readable = matches!(
@@ -659,6 +685,7 @@ impl Snapshot {
             DisplayKind::Counter => "counter",
             DisplayKind::Gauge => "gauge",
             DisplayKind::Hist => "hist",
+            DisplayKind::Entries => "entries",
             DisplayKind::Other => "other",
         }
     }
@@ -746,7 +773,10 @@ pub(crate) fn watch(
         for (map, view) in maps.iter().zip(views) {
             if matches!(
                 view.kind,
-                DisplayKind::Counter | DisplayKind::Gauge | DisplayKind::Hist
+                DisplayKind::Counter
+                    | DisplayKind::Gauge
+                    | DisplayKind::Hist
+                    | DisplayKind::Entries
             ) {
                 snapshots.push(snapshot(map, view)?);
             }
