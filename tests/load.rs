@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use ebpf_layout::load::{self, LoadError, LoadOptions, LoadReport, OutputMode};
 use serde_json::Value;
 
+mod load_programs;
+
 /// The environment variable that turns skips into failures.
 const REQUIRE_KERNEL: &str = "EBPF_LAYOUT_REQUIRE_KERNEL";
 /// Set in the child process of the unprivileged test, to the object to load.

@@ -1127,23 +1127,91 @@ fn attach_error(
     }
 }
 
-/// Whether `ifindex` has a clsact qdisc. libbpf-rs's `create` hides the EEXIST that would
-/// say so, so this asks netlink for a filter that cannot exist: the kernel answers ENOENT
-/// when the qdisc is there (no such filter) and EINVAL when there is no clsact qdisc.
+/// Whether `ifindex` has a clsact qdisc, asked of the kernel with an `RTM_GETQDISC` dump
+/// over rtnetlink (libbpf-rs's `create` hides the EEXIST that would say so). When the
+/// question cannot be asked, the answer is "yes": then nothing is removed afterwards.
 fn clsact_exists(ifindex: i32) -> bool {
-    let Ok(null) = std::fs::File::open("/dev/null") else {
-        return true;
+    qdisc_kinds(ifindex).is_none_or(|kinds| kinds.iter().any(|k| k == "clsact"))
+}
+
+/// The kinds of the qdiscs on `ifindex` (`noqueue`, `clsact`, …), from rtnetlink.
+fn qdisc_kinds(ifindex: i32) -> Option<Vec<String>> {
+    use nix::sys::socket::{
+        bind, recv, send, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol,
+        SockType,
     };
-    let mut probe = TcHook::new(null.as_fd());
-    probe
-        .ifindex(ifindex)
-        .attach_point(TC_INGRESS)
-        .handle(0xffff_fffe)
-        .priority(0xfffe);
-    match probe.query() {
-        Ok(_) => true,
-        Err(e) => capture::errno(&e) != Some(22),
+    use std::os::fd::AsRawFd as _;
+    const RTM_NEWQDISC: u16 = 36;
+    const RTM_GETQDISC: u16 = 38;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLM_F_DUMP: u16 = 0x300;
+    const NLMSG_DONE: u16 = 3;
+    const NLMSG_ERROR: u16 = 2;
+    const TCA_KIND: u16 = 1;
+    /// nlmsghdr (16 bytes) + tcmsg (20 bytes).
+    const HEADERS: usize = 36;
+
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkRoute,
+    )
+    .ok()?;
+    bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0)).ok()?;
+    let mut request = Vec::with_capacity(HEADERS);
+    request.extend_from_slice(&(HEADERS as u32).to_ne_bytes());
+    request.extend_from_slice(&RTM_GETQDISC.to_ne_bytes());
+    request.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    request.extend_from_slice(&1u32.to_ne_bytes()); // sequence
+    request.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel's
+    request.extend_from_slice(&[0u8; 20]); // tcmsg: every interface
+    send(fd.as_raw_fd(), &request, MsgFlags::empty()).ok()?;
+
+    let u16_at =
+        |b: &[u8], at: usize| Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?));
+    let u32_at =
+        |b: &[u8], at: usize| Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?));
+    let mut kinds = Vec::new();
+    let mut buffer = vec![0u8; 32 * 1024];
+    // A dump ends with NLMSG_DONE; a bounded number of reads keeps a confused kernel
+    // answer from looping forever.
+    for _ in 0..1024 {
+        let len = recv(fd.as_raw_fd(), &mut buffer, MsgFlags::empty()).ok()?;
+        let mut at = 0;
+        while at + 16 <= len {
+            let msg_len = u32_at(&buffer, at)? as usize;
+            let msg_type = u16_at(&buffer, at + 4)?;
+            if msg_len < 16 || at + msg_len > len {
+                return None;
+            }
+            match msg_type {
+                NLMSG_DONE => return Some(kinds),
+                NLMSG_ERROR => return None,
+                RTM_NEWQDISC if msg_len >= HEADERS => {
+                    let msg = &buffer[at..at + msg_len];
+                    let index = u32_at(msg, 20)? as i32;
+                    let mut attr = HEADERS;
+                    while attr + 4 <= msg.len() {
+                        let attr_len = usize::from(u16_at(msg, attr)?);
+                        let attr_type = u16_at(msg, attr + 2)?;
+                        if attr_len < 4 || attr + attr_len > msg.len() {
+                            break;
+                        }
+                        if attr_type == TCA_KIND && index == ifindex {
+                            let value = &msg[attr + 4..attr + attr_len];
+                            let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
+                            kinds.push(String::from_utf8_lossy(&value[..end]).into_owned());
+                        }
+                        attr += (attr_len + 3) & !3;
+                    }
+                }
+                _ => {}
+            }
+            at += (msg_len + 3) & !3;
+        }
     }
+    None
 }
 
 /// Removes the clsact qdisc `load` created for `filter` (with it, the hooks of both

@@ -313,13 +313,17 @@ pub(crate) fn pin_all(
     let mut pinned = Vec::new();
     for entry in pins.iter().filter(|p| p.kind == PinKind::Map) {
         let path = dir.path.join(&entry.path);
-        let Some(mut map) = obj
-            .maps_mut()
+        let Some(map) = obj
+            .maps()
             .find(|m| m.name().to_string_lossy() == entry.name)
         else {
             continue;
         };
-        map.pin(&path).map_err(|e| pin_error(&path, &e))?;
+        // Pinned through a handle of its own fd: libbpf refuses to pin a map again at
+        // another path than the one its object recorded (maps pinned by name have one).
+        MapHandle::try_from(&map)
+            .and_then(|mut handle| handle.pin(&path))
+            .map_err(|e| pin_error(&path, &e))?;
         done.paths.push(path.clone());
         pinned.push(path);
     }
