@@ -58,7 +58,10 @@ fn globals_and_max_entries_configure_the_object_like_its_user_space_would() {
     // The stack map is declared without a size: refused by name, nothing loaded.
     let err = load_err("configurable", &json_options(100));
     assert!(matches!(err, LoadError::MapNeedsSize { .. }), "{err}");
-    assert!(err.to_string().contains("--max-entries stacks=N"), "{err}");
+    assert!(
+        err.to_string().contains("--map-max-entries stacks=N"),
+        "{err}"
+    );
     assert!(programs_named("on_getsid").is_empty());
 
     // Unknown names and values that do not fit are refused with the variable's type.

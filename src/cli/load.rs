@@ -36,7 +36,7 @@ kprobe programs whose section names no target, need --attach. A program that can
 attached is an error (nothing stays loaded) unless it is --optional.
 
 Configure the object as its own user space would: --global NAME=VALUE sets a global
-variable (see `ebpf-layout inspect` for the list, types and defaults), --max-entries
+variable (see `ebpf-layout inspect` for the list, types and defaults), --map-max-entries
 MAP=N sizes a map.
 
 Maps named print_*, counter_*, gauge_* and hist_* are shown as bumblebee does, decoded
@@ -51,7 +51,7 @@ Examples:
   ebpf-layout load bundle:probe
   ebpf-layout load bundle.tar:xdp_count --attach xdp:eth0:skb --duration 30
   ebpf-layout load bundle:opensnoop --global targ_pid=1234 --map all
-  ebpf-layout load bundle:offcputime --max-entries stackmap=10240
+  ebpf-layout load bundle:offcputime --map-max-entries stackmap=10240
   ebpf-layout load bundle:bashreadline --attach uretprobe:/bin/bash:readline
   ebpf-layout load bundle:probe --attach on_call=uprobe:/usr/bin/app:main --pid 4242
   ebpf-layout load bundle:probe --pin /sys/fs/bpf/probe --detach
@@ -82,8 +82,8 @@ pub struct LoadArgs {
     #[arg(long = "global", value_name = "NAME=VALUE", value_parser = parse_global)]
     globals: Vec<(String, String)>,
     /// Set a map's size before load (repeatable).
-    #[arg(long = "max-entries", value_name = "MAP=N", value_parser = parse_max_entries)]
-    max_entries: Vec<(String, u32)>,
+    #[arg(long = "map-max-entries", value_name = "MAP=N", value_parser = parse_max_entries)]
+    map_max_entries: Vec<(String, u32)>,
     /// Also show this map in table and text output, or every map with `all` (repeatable).
     #[arg(long = "map", value_name = "NAME|all")]
     maps: Vec<String>,
@@ -183,7 +183,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         attach: args.attach,
         pid: args.pid,
         globals: args.globals,
-        max_entries: args.max_entries,
+        max_entries: args.map_max_entries,
         show_maps: args.maps,
         reuse_pinned_maps: args.reuse_pinned_maps,
         pin: args.pin,
@@ -220,7 +220,7 @@ fn parse_global(text: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `MAP=N` of `--max-entries`.
+/// `MAP=N` of `--map-max-entries`.
 fn parse_max_entries(text: &str) -> Result<(String, u32), String> {
     let (name, value) = text
         .split_once('=')

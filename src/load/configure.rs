@@ -1,5 +1,5 @@
 //! Configuring an opened object before load, as its own user space would: global
-//! variables (`--global`), map sizes (`--max-entries`), maps left for user space to size,
+//! variables (`--global`), map sizes (`--map-max-entries`), maps left for user space to size,
 //! and maps pinned by name.
 //!
 //! Values are checked against the variables' BTF types (see [`crate::elf::GlobalVariable`])
@@ -94,7 +94,7 @@ pub(crate) struct Applied {
     pub notes: Vec<String>,
 }
 
-/// Writes the globals into the internal maps' initial values, sets `--max-entries`, gives
+/// Writes the globals into the internal maps' initial values, sets `--map-max-entries`, gives
 /// stack-trace maps declared without a value size the default depth, and refuses maps left
 /// at size 0 for user space to set.
 pub(crate) fn apply(
@@ -138,7 +138,7 @@ pub(crate) fn apply(
         let names = open_map_names(open);
         if !names.contains(wanted) {
             return Err(LoadError::UnknownMap {
-                option: "--max-entries",
+                option: "--map-max-entries",
                 name: wanted.clone(),
                 available: names
                     .into_iter()

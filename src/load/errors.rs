@@ -272,10 +272,10 @@ pub enum LoadError {
         reason: String,
     },
 
-    /// `--max-entries MAP=N` or `--map NAME` named a map the object does not have.
+    /// `--map-max-entries MAP=N` or `--map NAME` named a map the object does not have.
     #[error("{option} {name}: the object has no map '{name}' (it has: {available})")]
     UnknownMap {
-        /// The option (`--max-entries`, `--map`).
+        /// The option (`--map-max-entries`, `--map`).
         option: &'static str,
         /// The name given.
         name: String,
@@ -286,7 +286,7 @@ pub enum LoadError {
     /// A map is declared without a size, for its user space to set.
     #[error(
         "map '{map}' ({map_type}) has max_entries 0: its user space is expected to size it; \
-         give --max-entries {map}=N"
+         give --map-max-entries {map}=N"
     )]
     MapNeedsSize {
         /// The map.

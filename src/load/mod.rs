@@ -24,15 +24,17 @@
 //!
 //! * `{"event":"loaded","object":NAME,"programs":[{"name","section","type","id","attached_to":[…]}],
 //!   "maps":[{"name","type","id","key_size","value_size","max_entries","display"}],
-//!   "pin_dir":DIR|null,"pinned":[PATH…],"detached":BOOL,"fixed_maps":[NAME…]}` — first line.
-//! * `{"event":"snapshot","map":NAME,"type":"array","kind":"counter"|"gauge"|"hist",
-//!   "entries":[{"key":KEY,"value":VALUE}…]}` — every map with those kinds, once right after
+//!   "pin_dir":DIR|null,"pinned":[PATH…],"detached":BOOL,"fixed_maps":[NAME…],
+//!   "globals_set":["NAME=VALUE"…],"warnings":[TEXT…]}` — first line.
+//! * `{"event":"snapshot","map":NAME,"type":"array","kind":"counter"|"gauge"|"hist"|"entries",
+//!   "entries":[{"key":KEY,"value":VALUE}…]}` — every readable map but `.rodata` and
+//!   `.kconfig` (`entries` for maps without a bee name), once right after
 //!   attaching, every second, and once more when stopping (so the last snapshot is the final
 //!   state). `"truncated":true` is added when only the first 1024 entries are shown.
 //!   Histogram entries are sorted by key. Per-CPU values are summed when they are integers,
 //!   otherwise VALUE is an array with one value per CPU.
 //! * `{"event":"record","map":NAME,"type":"ringbuf"|"perf_event_array","record":VALUE}` — each
-//!   record of a `print_*` event map, as it arrives.
+//!   record of a ring or perf buffer, as it arrives.
 //! * `{"event":"lost","map":NAME,"type":"perf_event_array","cpu":N,"count":N}` — records a
 //!   perf buffer dropped.
 //! * `{"event":"stopped","reason":"duration"|"interrupted"|"detached"}` — last line.
@@ -105,7 +107,7 @@ pub struct LoadOptions {
     /// Global variables to set before load (`--global NAME=VALUE`), checked against
     /// their BTF types.
     pub globals: Vec<(String, String)>,
-    /// Map sizes to set before load (`--max-entries MAP=N`).
+    /// Map sizes to set before load (`--map-max-entries MAP=N`).
     pub max_entries: Vec<(String, u32)>,
     /// Maps to show in table and text output besides the bee-named ones (`--map NAME`;
     /// `all` for every map). JSON output shows every map anyway.
