@@ -602,3 +602,45 @@ fn xdp_generic_mode_on_veth_and_tc_leaves_no_qdisc_of_ours() {
         "someone else's qdisc was removed: {left}"
     );
 }
+
+#[test]
+fn fentry_refused_as_root_names_the_kernel_not_privileges() {
+    if !can_run(
+        "fentry_refused_as_root_names_the_kernel_not_privileges",
+        &[missing_kernel_support],
+    ) {
+        return;
+    }
+    // The bare fentry program needs a function, said before anything is loaded.
+    let err = load_err("tracing", &json_options(100));
+    assert!(
+        err.to_string().contains("'on_any'")
+            && err.to_string().contains("--attach fentry:FUNCTION"),
+        "{err}"
+    );
+    let options = LoadOptions {
+        attach: vec!["on_any=fentry:do_unlinkat".parse().unwrap()],
+        ..json_options(200)
+    };
+    match load::load(
+        "tracing",
+        &testdata("tracing.bpf.o"),
+        &options,
+        &mut Vec::new(),
+    ) {
+        // A kernel that allows fentry: both attach to do_unlinkat.
+        Ok(report) => {
+            for program in &report.programs {
+                assert_eq!(program.attached_to.len(), 1, "{report:?}");
+            }
+        }
+        // Root was refused (lockdown here): the error says so instead of "needs root".
+        Err(err) => {
+            let text = err.to_string();
+            assert!(matches!(err, LoadError::KernelRefused { .. }), "{text}");
+            assert!(text.contains("although this process is root"), "{text}");
+            assert!(!text.contains("needs root"), "{text}");
+            assert!(programs_named("on_unlinkat").is_empty());
+        }
+    }
+}

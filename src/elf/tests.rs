@@ -1353,3 +1353,68 @@ fn object_info_serialises_with_lowercase_byte_order() {
     let back: ObjectInfo = serde_json::from_value(json).unwrap();
     assert_eq!(back, tp_counter_info(ByteOrder::Big));
 }
+
+#[test]
+fn testdata_configurable_lists_every_global_with_its_type_and_default() {
+    let info = inspect(testdata!("configurable.bpf.o")).unwrap();
+    type Row<'a> = (&'a str, &'a str, u64, u32, &'a str, Option<&'a str>);
+    let rows: Vec<Row<'_>> = info
+        .variables
+        .iter()
+        .map(|v| {
+            (
+                v.name.as_str(),
+                v.section.as_str(),
+                v.offset,
+                v.size,
+                v.type_name.as_str(),
+                v.default.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "targ_tgid",
+                ".rodata",
+                0,
+                4,
+                "const volatile __u32",
+                Some("0")
+            ),
+            (
+                "enabled",
+                ".rodata",
+                4,
+                1,
+                "const volatile _Bool",
+                Some("true")
+            ),
+            (
+                "mode",
+                ".rodata",
+                8,
+                4,
+                "const volatile enum ebl_mode",
+                Some("MODE_COUNT")
+            ),
+            (
+                "targ_comm",
+                ".rodata",
+                12,
+                16,
+                "const volatile char[16]",
+                Some("\"\"")
+            ),
+            ("hits", ".bss", 0, 8, "__u64", Some("0")),
+            ("stacks_taken", ".bss", 8, 8, "__u64", Some("0")),
+        ]
+    );
+    let stacks = info.maps.iter().find(|m| m.name == "stacks").unwrap();
+    assert_eq!((stacks.value_size, stacks.max_entries), (0, 0));
+    let mode = &info.variables[2];
+    assert_eq!(mode.encode("MODE_STACKS", false).unwrap(), [1, 0, 0, 0]);
+    let pinned = inspect(testdata!("pinned_by_name.bpf.o")).unwrap();
+    assert!(pinned.maps.iter().all(|m| m.pinned_by_name));
+}

@@ -1090,6 +1090,7 @@ fn attach_error(
             return LoadError::KernelRefused {
                 action: format!("attaching program '{name}' to {where_to}"),
                 reason: refusal,
+                detail: format!("\nlibbpf: {}", capture::describe_with_log(err, messages)),
             };
         }
         return LoadError::NotPrivileged {

@@ -230,12 +230,14 @@ pub enum LoadError {
 
     /// The kernel refused an operation although this process is root (kernel lockdown,
     /// a security module).
-    #[error("{action}: operation not permitted, although this process is root: {reason}")]
+    #[error("{action}: operation not permitted, although this process is root: {reason}{detail}")]
     KernelRefused {
         /// What was being done.
         action: String,
         /// Why, as far as can be told.
         reason: String,
+        /// libbpf's words, after a newline, or empty.
+        detail: String,
     },
 
     /// libbpf knows no attach point for a program's section, and `--attach` has no form

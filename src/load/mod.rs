@@ -514,11 +514,9 @@ fn load_error(err: &libbpf_rs::Error, messages: &[(PrintLevel, String)]) -> Load
             .unwrap_or_else(|| "loading the object".into());
         if let Some(reason) = errors::refused_as_root() {
             return LoadError::KernelRefused {
-                action: format!(
-                    "{action}: libbpf said: {}",
-                    capture::describe_with_log(err, messages)
-                ),
+                action,
                 reason,
+                detail: format!("\nlibbpf: {}", capture::describe_with_log(err, messages)),
             };
         }
         return LoadError::NotPrivileged { action };
