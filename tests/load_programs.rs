@@ -644,3 +644,61 @@ fn fentry_refused_as_root_names_the_kernel_not_privileges() {
         }
     }
 }
+
+#[test]
+fn pinned_xdp_in_generic_mode_and_tc_qdisc_are_removed_by_unload() {
+    if !can_run(
+        "pinned_xdp_in_generic_mode_and_tc_qdisc_are_removed_by_unload",
+        &[
+            missing_kernel_support,
+            missing_bpffs,
+            missing_ip_tool,
+            missing_tc_tool,
+        ],
+    ) {
+        return;
+    }
+    let net = VethInNamespace::new("pinskb");
+    // XDP in generic mode has no link to pin: unload detaches it through the manifest.
+    let dir = PinDir::new("xdpskb");
+    let point = format!("xdp:{}:skb", net.outside);
+    let report = load::load(
+        "xdp_count",
+        &testdata("xdp_count.bpf.o"),
+        &LoadOptions {
+            attach: vec![point.parse().unwrap()],
+            pin: Some(dir.0.clone()),
+            detach: true,
+            ..json_options(100)
+        },
+        &mut Vec::new(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        net.xdp_attached(),
+        "XDP must stay attached after a detached load"
+    );
+    let unloaded = load::unload(&dir.0).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(unloaded.tc_detached, [point.as_str()], "{unloaded:?}");
+    assert!(!net.xdp_attached(), "unload must detach XDP");
+    assert_program_gone(report.programs[0].id);
+
+    // The clsact qdisc created for a pinned TC filter goes with unload.
+    let dir = PinDir::new("tcqdisc");
+    load::load(
+        "tc_count",
+        &testdata("tc_count.bpf.o"),
+        &LoadOptions {
+            attach: vec![format!("tc:{}:egress", net.outside).parse().unwrap()],
+            pin: Some(dir.0.clone()),
+            detach: true,
+            ..json_options(100)
+        },
+        &mut Vec::new(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(qdiscs(&net.outside).contains("clsact"));
+    load::unload(&dir.0).unwrap_or_else(|e| panic!("{e}"));
+    let left = qdiscs(&net.outside);
+    assert!(!left.contains("clsact"), "unload left the qdisc: {left}");
+}
