@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ebpf_layout::load::{self, AttachPoint, LoadError, LoadOptions, LoadReport, OutputMode};
+use ebpf_layout::load::{self, LoadError, LoadOptions, LoadReport, OutputMode};
 use ebpf_layout::program::VerifiedProgram;
 use serde_json::Value;
 
@@ -24,6 +24,8 @@ mod kit {
     pub mod kernel;
     pub mod net;
 }
+
+mod load_programs;
 
 /// Set in the child process of the unprivileged test, to the object to load.
 const UNPRIVILEGED_CHILD: &str = "EBPF_LAYOUT_TEST_UNPRIVILEGED_CHILD";
@@ -562,9 +564,7 @@ kernel_test!(
         let net = VethInNamespace::new("xdp");
         let dir = PinDir::new("xdp");
         let options = LoadOptions {
-            attach: vec![AttachPoint::Xdp {
-                iface: net.outside.clone(),
-            }],
+            attach: vec![format!("xdp:{}", net.outside).parse().unwrap()],
             pin: Some(dir.0.clone()),
             detach: true,
             output: OutputMode::Json,

@@ -9,7 +9,7 @@ use crate::elf::ByteOrder;
 use crate::oci::{ImageRef, Platform};
 use crate::summary::inspect;
 
-/// Show one image: manifest, config, programs, maps, license, BTF.
+/// Show one image: manifest, config, programs, maps, globals, license, BTF.
 #[derive(Debug, Args)]
 #[command(
     after_help = "REF is PATH (a layout holding one image), PATH:NAME or PATH@sha256:HEX.
@@ -126,7 +126,41 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
         ],
         &indent(rows),
     );
+    if !o.variables.is_empty() {
+        println!();
+        println!("Globals (set with load --global NAME=VALUE):");
+        let rows: Vec<Vec<String>> = o
+            .variables
+            .iter()
+            .map(|v| {
+                vec![
+                    for_terminal(&v.name),
+                    for_terminal(&v.section),
+                    for_terminal(&v.type_name),
+                    v.size.to_string(),
+                    for_terminal(v.default.as_deref().unwrap_or("-")),
+                ]
+            })
+            .collect();
+        print_table(
+            &["  NAME", "SECTION", "TYPE", "SIZE", "DEFAULT"],
+            &indent(rows),
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Escapes control characters (a hostile object's names could move the cursor).
+fn for_terminal(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 fn indent(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {

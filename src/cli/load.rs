@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::render::print_json;
-use crate::load::{self, AttachPoint, LoadOptions, OutputMode};
+use crate::load::{self, Attach, LoadOptions, OutputMode};
 use crate::oci::{ImageRef, Platform};
 use crate::sign::PublicKey;
 use crate::trust::{open_program, Trust};
@@ -30,8 +30,16 @@ enum Output {
 #[command(
     after_help = "Every blob used (manifest, program) is hashed and checked before the kernel
 sees a byte. Programs attach from their ELF section (tracepoint, raw_tp, tp_btf,
-fentry/fexit, lsm, …); XDP and TC programs attach where --attach says. Maps named
-print_*, counter_*, gauge_* and hist_* are shown as bumblebee does, decoded through BTF.
+fentry/fexit, lsm, …) or where --attach says; XDP and TC programs, and uprobe, usdt and
+kprobe programs whose section names no target, need --attach. A program that cannot be
+attached is an error (nothing stays loaded) unless it is --optional.
+
+Configure the object as its own user space would: --global NAME=VALUE sets a global
+variable (see `ebpf-layout inspect` for the list, types and defaults), --map-max-entries
+MAP=N sizes a map.
+
+Maps named print_*, counter_*, gauge_* and hist_* are shown as bumblebee does, decoded
+through BTF; --map NAME (or --map all) shows others; --json shows every map.
 
 With --key, the image must carry a valid signature (ebpf-layout sign) by one of the
 given public keys, or nothing is loaded.
@@ -40,7 +48,11 @@ Needs root, or CAP_BPF and CAP_PERFMON (and CAP_NET_ADMIN for XDP/TC).
 
 Examples:
   ebpf-layout load bundle:probe
-  ebpf-layout load bundle.tar:xdp_count --attach xdp:eth0 --duration 30
+  ebpf-layout load bundle.tar:xdp_count --attach xdp:eth0:skb --duration 30
+  ebpf-layout load bundle:opensnoop --global targ_pid=1234 --map all
+  ebpf-layout load bundle:offcputime --map-max-entries stackmap=10240
+  ebpf-layout load bundle:bashreadline --attach uretprobe:/bin/bash:readline
+  ebpf-layout load bundle:probe --attach on_call=uprobe:/usr/bin/app:main --pid 4242
   ebpf-layout load bundle:probe --pin /sys/fs/bpf/probe --detach
   ebpf-layout load bundle.tar:probe --key site.pub
   ebpf-layout unload /sys/fs/bpf/probe"
@@ -49,12 +61,35 @@ pub struct LoadArgs {
     /// The image: PATH (holding one image), PATH:NAME or PATH@sha256:HEX.
     #[arg(value_name = "REF", allow_hyphen_values = true)]
     reference: String,
-    /// Load and attach only this program (repeatable).
+    /// Load and attach only this program; the others are not loaded (repeatable).
     #[arg(long = "program", value_name = "NAME")]
     programs: Vec<String>,
-    /// Where XDP/TC programs attach: xdp:IFACE or tc:IFACE:ingress|egress (repeatable).
-    #[arg(long = "attach", value_name = "POINT")]
-    attach: Vec<AttachPoint>,
+    /// This program may fail to load or attach: warn and go on without it (repeatable).
+    #[arg(long = "optional", value_name = "NAME")]
+    optional: Vec<String>,
+    /// Where a program attaches (repeatable). POINT: xdp:IFACE[:skb|drv|hw],
+    /// tc:IFACE:ingress|egress, uprobe|uretprobe:BINARY:FUNCTION[+OFFSET],
+    /// usdt:BINARY:PROVIDER:NAME, kprobe|kretprobe:FUNCTION, fentry|fexit:FUNCTION,
+    /// tracepoint:CATEGORY:NAME. PROGRAM may be left out when one program fits.
+    #[arg(long = "attach", value_name = "[PROGRAM=]POINT")]
+    attach: Vec<Attach>,
+    /// Limit uprobes and USDT probes to this process.
+    #[arg(long, value_name = "PID")]
+    pid: Option<i32>,
+    /// Set a global variable before load (repeatable): integers in decimal or 0x-hex,
+    /// true/false, enum names, text for char arrays, hex:BYTES for raw bytes.
+    #[arg(long = "global", value_name = "NAME=VALUE", value_parser = parse_global)]
+    globals: Vec<(String, String)>,
+    /// Set a map's size before load (repeatable).
+    #[arg(long = "map-max-entries", value_name = "MAP=N", value_parser = parse_max_entries)]
+    map_max_entries: Vec<(String, u32)>,
+    /// Also show this map in table and text output, or every map with `all` (repeatable).
+    #[arg(long = "map", value_name = "NAME|all")]
+    maps: Vec<String>,
+    /// Let maps declared LIBBPF_PIN_BY_NAME live at /sys/fs/bpf/NAME and reuse what is
+    /// pinned there, as libbpf does on its own.
+    #[arg(long)]
+    reuse_pinned_maps: bool,
     /// Pin maps, programs and links under this bpffs folder.
     #[arg(long, value_name = "DIR")]
     pin: Option<PathBuf>,
@@ -67,6 +102,9 @@ pub struct LoadArgs {
     /// How to show the maps (default: table on a terminal, text otherwise).
     #[arg(long, value_enum)]
     output: Option<Output>,
+    /// Print JSON lines (the same as --output json).
+    #[arg(long, conflicts_with = "output")]
+    json: bool,
     /// Which platform to pick from a multi-platform index (default: this machine's).
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
@@ -109,7 +147,7 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         Some(s) => Some(Duration::from_secs_f64(s)),
         None => None,
     };
-    let output = match args.output {
+    let output = match args.output.or(args.json.then_some(Output::Json)) {
         Some(Output::Table) => OutputMode::Table,
         Some(Output::Text) => OutputMode::Text,
         Some(Output::Json) => OutputMode::Json,
@@ -146,7 +184,13 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
     let name = program.name().to_string();
     let options = LoadOptions {
         programs: args.programs,
+        optional: args.optional,
         attach: args.attach,
+        pid: args.pid,
+        globals: args.globals,
+        max_entries: args.map_max_entries,
+        show_maps: args.maps,
+        reuse_pinned_maps: args.reuse_pinned_maps,
         pin: args.pin,
         detach: args.detach,
         duration,
@@ -155,6 +199,11 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
     let mut stdout = std::io::stdout().lock();
     let report = load::load(&program, &options, &mut stdout)?;
     drop(stdout);
+    if output != OutputMode::Json {
+        for warning in &report.warnings {
+            eprintln!("warning: {}", for_terminal(warning));
+        }
+    }
     if report.detached {
         if let Some(dir) = &report.pin_dir {
             eprintln!(
@@ -166,6 +215,46 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `NAME=VALUE` of `--global`.
+fn parse_global(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("'{text}' is not NAME=VALUE")),
+    }
+}
+
+/// `MAP=N` of `--map-max-entries`.
+fn parse_max_entries(text: &str) -> Result<(String, u32), String> {
+    let (name, value) = text
+        .split_once('=')
+        .filter(|(name, _)| !name.is_empty())
+        .ok_or_else(|| format!("'{text}' is not MAP=N"))?;
+    let entries = value
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| {
+            format!(
+                "'{value}' is not a number of entries from 1 to {}",
+                u32::MAX
+            )
+        })?;
+    Ok((name.to_owned(), entries))
+}
+
+/// Escapes control characters of input-derived text for the terminal.
+fn for_terminal(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 pub fn run_unload(args: UnloadArgs) -> anyhow::Result<ExitCode> {

@@ -131,6 +131,9 @@ pub(super) struct Member {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct VarSecinfo {
     pub type_id: u32,
+    /// Offset of the variable in its section (clang may leave 0: libbpf fixes it up from
+    /// the symbol table, and so do we).
+    pub offset: u32,
 }
 
 /// The trailing record of an ARRAY.
@@ -170,7 +173,51 @@ impl<'a> Type<'a> {
         }
         Some(VarSecinfo {
             type_id: self.u32_at(usize::from(i) * 12)?,
+            offset: self.u32_at(usize::from(i) * 12 + 4)?,
         })
+    }
+
+    /// An INT's encoding bits (`BTF_INT_SIGNED` 1, `BTF_INT_CHAR` 2, `BTF_INT_BOOL` 4)
+    /// and its width in bits.
+    pub fn int_encoding(&self) -> Option<(u8, u8)> {
+        if self.kind != kind::INT {
+            return None;
+        }
+        let v = self.u32_at(0)?;
+        Some((((v >> 24) & 0x0f) as u8, (v & 0xff) as u8))
+    }
+
+    /// Enumerator `i` of an ENUM or ENUM64: its name offset and value (sign-extended when
+    /// the enum is signed, which `kind_flag` says).
+    pub fn enumerator(&self, i: u16) -> Option<(u32, i128)> {
+        if i >= self.vlen {
+            return None;
+        }
+        match self.kind {
+            kind::ENUM => {
+                let off = usize::from(i) * 8;
+                let raw = self.u32_at(off + 4)?;
+                let value = if self.kind_flag {
+                    i128::from(raw as i32)
+                } else {
+                    i128::from(raw)
+                };
+                Some((self.u32_at(off)?, value))
+            }
+            kind::ENUM64 => {
+                let off = usize::from(i) * 12;
+                let lo = u64::from(self.u32_at(off + 4)?);
+                let hi = u64::from(self.u32_at(off + 8)?);
+                let raw = (hi << 32) | lo;
+                let value = if self.kind_flag {
+                    i128::from(raw as i64)
+                } else {
+                    i128::from(raw)
+                };
+                Some((self.u32_at(off)?, value))
+            }
+            _ => None,
+        }
     }
 
     /// The element type and length of an ARRAY.

@@ -30,11 +30,13 @@ use object::{Endianness, ReadCache, ReadRef};
 use serde::{Deserialize, Serialize};
 
 mod btf;
+mod globals;
 mod program_types;
 #[cfg(test)]
 mod tests;
 
 use btf::{kind, Btf};
+pub use globals::{GlobalVariable, ValueKind};
 
 /// `e_machine` of a BPF object (`EM_BPF`).
 pub const EM_BPF: u16 = raw::EM_BPF;
@@ -45,6 +47,10 @@ pub const CLASSIFY_LEN: usize = 64;
 /// The most we read of a `license` section. libbpf keeps only 64 bytes of it; a few
 /// KiB shows everything a real license string says without trusting the section size.
 const LICENSE_MAX: u64 = 4096;
+
+/// Global-data sections larger than this have their variables listed without defaults
+/// (reading them would mean reading megabytes of an object to show a few settings).
+const MAX_GLOBAL_DATA: u64 = 1 << 20;
 
 /// Size of the legacy `struct bpf_map_def` prefix we read: five `u32`s.
 const LEGACY_MAP_DEF_LEN: u64 = 20;
@@ -213,6 +219,10 @@ pub struct ObjectInfo {
     /// their `.rodata.*`/`.data.*`/`.bss.*` variants, and `.kconfig` when the object
     /// reads kernel config), sorted.
     pub globals: Vec<String>,
+    /// The variables in those sections (not `.kconfig`), with their type and default
+    /// value: what `load --global NAME=VALUE` sets. Empty without BTF.
+    #[serde(default)]
+    pub variables: Vec<GlobalVariable>,
 }
 
 /// One BPF program: a global function in a program section.
@@ -256,6 +266,10 @@ pub struct Map {
     pub key_type: Option<String>,
     /// The value's C type when declared with `__type(value, ...)`, e.g. `struct event`.
     pub value_type: Option<String>,
+    /// Declared with `__uint(pinning, LIBBPF_PIN_BY_NAME)`: libbpf on its own would pin
+    /// it at `/sys/fs/bpf/NAME` and reuse whatever is pinned there.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned_by_name: bool,
 }
 
 /// The kernel's lower-case name for a `BPF_MAP_TYPE_*` value, `unknown(N)` otherwise.
@@ -623,6 +637,8 @@ fn inspect_data<'d, R: ReadRef<'d>>(data: R) -> Result<ObjectInfo, ElfError> {
         .position(|s| s.name == "maps" && s.sh_type == raw::SHT_PROGBITS);
     let mut programs = Vec::new();
     let mut maps = Vec::new();
+    // (section, name) -> offset of every data object in a global-data section.
+    let mut data_symbols: BTreeMap<(String, String), u64> = BTreeMap::new();
     for (index, sym) in symbols.enumerate() {
         let Ok(Some(section_index)) = symbols.symbol_section(endian, sym, index) else {
             continue;
@@ -631,6 +647,18 @@ fn inspect_data<'d, R: ReadRef<'d>>(data: R) -> Result<ObjectInfo, ElfError> {
             continue;
         };
         let st_type = sym.st_type();
+        if st_type == raw::STT_OBJECT && section.is_global_data() && sym.st_name(endian) != 0 {
+            if let Ok(name) = symbols.symbol_name(endian, sym) {
+                data_symbols.insert(
+                    (
+                        section.name.clone(),
+                        String::from_utf8_lossy(name).into_owned(),
+                    ),
+                    sym.st_value(endian),
+                );
+            }
+            continue;
+        }
         let is_program = st_type == raw::STT_FUNC
             && matches!(sym.st_bind(), raw::STB_GLOBAL | raw::STB_WEAK)
             && section.holds_programs();
@@ -672,10 +700,33 @@ fn inspect_data<'d, R: ReadRef<'d>>(data: R) -> Result<ObjectInfo, ElfError> {
         .map(|s| s.name.clone())
         .collect();
 
+    let mut variables = Vec::new();
     let btf_section = sections.iter().find(|s| s.name == ".BTF");
     if let Some(section) = btf_section {
         let bytes = section_bytes(data, section, u64::MAX)?;
         let btf = Btf::parse(bytes, byte_order == ByteOrder::Big)?;
+        let mut data_sections = Vec::new();
+        for s in sections.iter().filter(|s| s.is_global_data()) {
+            data_sections.push(globals::DataSection {
+                name: &s.name,
+                // Defaults are shown from sections of reasonable size only.
+                bytes: (s.size <= MAX_GLOBAL_DATA)
+                    .then(|| section_bytes(data, s, MAX_GLOBAL_DATA))
+                    .transpose()?,
+                zeroed: s.sh_type == raw::SHT_NOBITS,
+                size: s.size,
+            });
+        }
+        variables = globals::variables(
+            &btf,
+            &data_sections,
+            byte_order == ByteOrder::Big,
+            &|section, name| {
+                data_symbols
+                    .get(&(section.to_owned(), name.to_owned()))
+                    .copied()
+            },
+        )?;
         if has_section(".maps") {
             maps.extend(btf_maps(&btf)?);
         }
@@ -716,6 +767,7 @@ fn inspect_data<'d, R: ReadRef<'d>>(data: R) -> Result<ObjectInfo, ElfError> {
         programs,
         maps,
         globals,
+        variables,
     })
 }
 
@@ -806,6 +858,7 @@ fn legacy_map<'d, R: ReadRef<'d>>(
         flags: field(4),
         key_type: None,
         value_type: None,
+        pinned_by_name: false,
     })
 }
 
@@ -888,6 +941,7 @@ fn decode_map_def(btf: &Btf<'_>, name: String, def: &btf::Type<'_>) -> Result<Ma
     let mut key = None;
     let mut value = None;
     let mut has_values = false;
+    let mut pinning = 0;
     for i in 0..def.vlen {
         let Some(member) = def.member(i) else {
             continue;
@@ -909,8 +963,10 @@ fn decode_map_def(btf: &Btf<'_>, name: String, def: &btf::Type<'_>) -> Result<Ma
             value = Some(type_field(btf, &name, "value", member.type_id)?);
         } else if is("values") {
             has_values = true;
+        } else if is("pinning") {
+            pinning = uint_field(btf, &name, "pinning", member.type_id)?;
         }
-        // Other fields (pinning, numa_node, map_extra, ...) do not change what we report.
+        // Other fields (numa_node, map_extra, ...) do not change what we report.
     }
     let key_size = reconcile(&name, "key", key_size, key.as_ref())?;
     let mut value_size = reconcile(&name, "value", value_size, value.as_ref())?;
@@ -929,6 +985,8 @@ fn decode_map_def(btf: &Btf<'_>, name: String, def: &btf::Type<'_>) -> Result<Ma
         flags,
         key_type: key.map(|(_, ty)| ty),
         value_type: value.map(|(_, ty)| ty),
+        // LIBBPF_PIN_BY_NAME is 1.
+        pinned_by_name: pinning == 1,
     })
 }
 
@@ -1039,6 +1097,7 @@ fn struct_ops_maps(btf: &Btf<'_>, sec_name: &str) -> Result<Vec<Map>, ElfError> 
             },
             key_type: None,
             value_type: Some(btf.render(def.id)?),
+            pinned_by_name: false,
             name,
         });
     }

@@ -578,6 +578,7 @@ fn legacy_maps_are_read_in_the_object_byte_order() {
                     flags: 1,
                     key_type: None,
                     value_type: None,
+                    pinned_by_name: false,
                 },
                 Map {
                     name: "odd".into(),
@@ -589,6 +590,7 @@ fn legacy_maps_are_read_in_the_object_byte_order() {
                     flags: 0,
                     key_type: None,
                     value_type: None,
+                    pinned_by_name: false,
                 },
             ]
         );
@@ -670,6 +672,8 @@ fn btf_defined_maps_are_decoded_in_both_byte_orders() {
             flags: 1,
             key_type: Some("__u32".into()),
             value_type: Some("struct event".into()),
+            // Its `pinning` member is 1 (LIBBPF_PIN_BY_NAME).
+            pinned_by_name: true,
         };
         let also = Map {
             name: "also_events".into(),
@@ -685,6 +689,7 @@ fn btf_defined_maps_are_decoded_in_both_byte_orders() {
             flags: 0,
             key_type: None,
             value_type: None,
+            pinned_by_name: false,
         };
         assert_eq!(info.maps, [also, events, ring]);
         assert!(info.btf);
@@ -950,6 +955,7 @@ fn struct_ops_variables_become_struct_ops_maps() {
             flags: 1 << 13,
             key_type: None,
             value_type: Some("struct tcp_congestion_ops".into()),
+            pinned_by_name: false,
         }]
     );
     assert_eq!(info.programs[0].program_type, "struct_ops");
@@ -1052,6 +1058,7 @@ fn u32_to_u64(name: &str, map_type: &str, map_type_id: u32, max_entries: u32) ->
         flags: 0,
         key_type: Some("__u32".into()),
         value_type: Some("__u64".into()),
+        pinned_by_name: false,
     }
 }
 
@@ -1067,6 +1074,7 @@ fn tp_counter_info(byte_order: ByteOrder) -> ObjectInfo {
         )],
         maps: vec![u32_to_u64("counter_getpid", "array", 2, 1)],
         globals: vec![],
+        variables: vec![],
     }
 }
 
@@ -1109,8 +1117,18 @@ fn testdata_ringbuf_events_reports_the_declared_value_type() {
                 flags: 0,
                 key_type: None,
                 value_type: Some("struct event".into()),
+                pinned_by_name: false,
             }],
             globals: vec![".bss".into()],
+            variables: vec![crate::elf::GlobalVariable {
+                name: "seen".into(),
+                section: ".bss".into(),
+                offset: 0,
+                size: 8,
+                type_name: "__u64".into(),
+                default: Some("0".into()),
+                kind: crate::elf::ValueKind::Integer { signed: false },
+            }],
         }
     );
 }
@@ -1135,6 +1153,7 @@ fn testdata_xdp_count() {
                 u32_to_u64("hist_protocols", "hash", 1, 256),
             ],
             globals: vec![],
+            variables: vec![],
         })
     );
 }
@@ -1164,6 +1183,15 @@ fn testdata_multi_prog() {
                 u32_to_u64("gauge_last_uid", "array", 2, 1),
             ],
             globals: vec![".rodata".into()],
+            variables: vec![crate::elf::GlobalVariable {
+                name: "target_pid".into(),
+                section: ".rodata".into(),
+                offset: 0,
+                size: 4,
+                type_name: "const volatile __u32".into(),
+                default: Some("0".into()),
+                kind: crate::elf::ValueKind::Integer { signed: false },
+            }],
         })
     );
 }
@@ -1183,6 +1211,7 @@ fn testdata_verifier_reject_inspects_fine() {
             )],
             maps: vec![u32_to_u64("counter_rejected", "hash", 1, 64)],
             globals: vec![],
+            variables: vec![],
         })
     );
 }
@@ -1199,6 +1228,7 @@ fn testdata_legacy_maps_are_read_from_the_maps_section() {
         flags: 0,
         key_type: None,
         value_type: None,
+        pinned_by_name: false,
     };
     assert_eq!(
         inspect(LEGACY_MAPS),
@@ -1216,6 +1246,7 @@ fn testdata_legacy_maps_are_read_from_the_maps_section() {
                 legacy("hist_legacy", "hash", 1, 64),
             ],
             globals: vec![],
+            variables: vec![],
         })
     );
 }
@@ -1321,4 +1352,69 @@ fn object_info_serialises_with_lowercase_byte_order() {
     assert_eq!(json["maps"][0]["map_type"], "array");
     let back: ObjectInfo = serde_json::from_value(json).unwrap();
     assert_eq!(back, tp_counter_info(ByteOrder::Big));
+}
+
+#[test]
+fn testdata_configurable_lists_every_global_with_its_type_and_default() {
+    let info = inspect(testdata!("configurable.bpf.o")).unwrap();
+    type Row<'a> = (&'a str, &'a str, u64, u32, &'a str, Option<&'a str>);
+    let rows: Vec<Row<'_>> = info
+        .variables
+        .iter()
+        .map(|v| {
+            (
+                v.name.as_str(),
+                v.section.as_str(),
+                v.offset,
+                v.size,
+                v.type_name.as_str(),
+                v.default.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "targ_tgid",
+                ".rodata",
+                0,
+                4,
+                "const volatile __u32",
+                Some("0")
+            ),
+            (
+                "enabled",
+                ".rodata",
+                4,
+                1,
+                "const volatile _Bool",
+                Some("true")
+            ),
+            (
+                "mode",
+                ".rodata",
+                8,
+                4,
+                "const volatile enum ebl_mode",
+                Some("MODE_COUNT")
+            ),
+            (
+                "targ_comm",
+                ".rodata",
+                12,
+                16,
+                "const volatile char[16]",
+                Some("\"\"")
+            ),
+            ("hits", ".bss", 0, 8, "__u64", Some("0")),
+            ("stacks_taken", ".bss", 8, 8, "__u64", Some("0")),
+        ]
+    );
+    let stacks = info.maps.iter().find(|m| m.name == "stacks").unwrap();
+    assert_eq!((stacks.value_size, stacks.max_entries), (0, 0));
+    let mode = &info.variables[2];
+    assert_eq!(mode.encode("MODE_STACKS", false).unwrap(), [1, 0, 0, 0]);
+    let pinned = inspect(testdata!("pinned_by_name.bpf.o")).unwrap();
+    assert!(pinned.maps.iter().all(|m| m.pinned_by_name));
 }

@@ -166,6 +166,36 @@ pub(crate) fn map_types(btf: &Btf<'_>, map_name: &str) -> (Option<Layout>, Optio
     (None, None)
 }
 
+/// The layout of a global-data section (`.bss`, `.data`, …) of the loaded object: one
+/// field per variable, at its offset. `None` without such a section in BTF.
+pub(crate) fn datasec_layout(btf: &Btf<'_>, section_name: &str) -> Option<Layout> {
+    let section = btf.type_by_name::<DataSec<'_>>(section_name)?;
+    let mut fields = Vec::new();
+    for index in 0..section.len() {
+        let Some(info) = section.get(index) else {
+            continue;
+        };
+        let Some(var) = btf.type_by_id::<Var<'_>>(info.ty) else {
+            continue;
+        };
+        let name = var
+            .name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| format!("_{index}"));
+        let layout = layout_of(btf, var.referenced_type(), 0);
+        fields.push(Field {
+            name,
+            bit_offset: info.offset.saturating_mul(8),
+            bit_size: None,
+            layout,
+        });
+    }
+    Some(Layout::Struct {
+        size: section.size(),
+        fields,
+    })
+}
+
 /// Follows typedefs and modifiers (const, volatile, …) to the underlying type.
 fn skip_modifiers(mut ty: BtfType<'_>) -> Option<BtfType<'_>> {
     for _ in 0..MAX_MODIFIER_CHAIN {

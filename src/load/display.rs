@@ -39,6 +39,26 @@ const TABLE_RECENT_RECORDS: usize = 10;
 const HIST_BAR_WIDTH: usize = 30;
 /// In table mode, new records redraw the table at most this often.
 const TABLE_MIN_REDRAW: Duration = Duration::from_millis(250);
+/// Marks a table line as a heading. A NUL never survives [`for_terminal`], so no line
+/// from the input can pass for one.
+const HEADING: char = '\0';
+
+/// Escapes control characters (ESC, CR, …) of text that came from the object or the kernel.
+pub(crate) fn for_terminal(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
 /// perf buffer size per CPU, in pages (a power of two).
 const PERF_BUFFER_PAGES: usize = 64;
 
@@ -54,11 +74,37 @@ pub enum DisplayKind {
     Gauge,
     /// `hist_*`: key → count.
     Hist,
+    /// Any other map asked for (`--map`, or every map in JSON output): all entries.
+    Entries,
     /// Anything else: listed, not read.
     Other,
 }
 
 impl DisplayKind {
+    /// How a map is shown: by bee's naming convention, else, if `asked` (named with
+    /// `--map`, or JSON output), its records or entries when its type can be read.
+    /// `.rodata` and `.kconfig` maps (constants) are never read.
+    pub(crate) fn for_map(name: &str, map_type: MapType, asked: bool) -> DisplayKind {
+        let bee = DisplayKind::of(name, map_type);
+        if bee != DisplayKind::Other || !asked {
+            return bee;
+        }
+        let constant = name.contains(".rodata") || name.ends_with(".kconfig");
+        match map_type {
+            _ if constant => DisplayKind::Other,
+            MapType::RingBuf | MapType::PerfEventArray => DisplayKind::Print,
+            MapType::Array
+            | MapType::Hash
+            | MapType::LruHash
+            | MapType::PercpuArray
+            | MapType::PercpuHash
+            | MapType::LruPercpuHash
+            | MapType::StackTrace
+            | MapType::LpmTrie => DisplayKind::Entries,
+            _ => DisplayKind::Other,
+        }
+    }
+
     /// Classifies a map by bee's naming convention, checking that its type fits.
     pub(crate) fn of(name: &str, map_type: MapType) -> DisplayKind {
         let readable = matches!(
@@ -356,12 +402,9 @@ impl<'w> Renderer<'w> {
         Ok(())
     }
 
+    /// Marks a table heading; [`Renderer::draw_table`] makes it bold (after escaping it).
     fn emphasize(&self, text: &str) -> String {
-        if self.bold {
-            format!("\x1b[1m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
+        format!("{HEADING}{text}")
     }
 
     fn json_line(&mut self, value: &impl Serialize) -> Result<(), LoadError> {
@@ -371,7 +414,7 @@ impl<'w> Renderer<'w> {
     }
 
     fn text_line(&mut self, line: &str) -> Result<(), LoadError> {
-        writeln!(self.out, "{line}").map_err(LoadError::Output)?;
+        writeln!(self.out, "{}", for_terminal(line)).map_err(LoadError::Output)?;
         self.out.flush().map_err(LoadError::Output)
     }
 
@@ -611,7 +654,16 @@ impl<'w> Renderer<'w> {
             screen.push_str(&format!("\x1b[{}F\x1b[J", self.drawn_lines));
         }
         for line in &lines {
-            screen.push_str(line);
+            // Names, records and values come from the object and the kernel: escaped, so
+            // that they cannot move the cursor or change colours. Our headings are made
+            // bold after escaping.
+            match line.strip_prefix(HEADING) {
+                Some(heading) if self.bold => {
+                    screen.push_str(&format!("\x1b[1m{}\x1b[0m", for_terminal(heading)))
+                }
+                Some(heading) => screen.push_str(&for_terminal(heading)),
+                None => screen.push_str(&for_terminal(line)),
+            }
             screen.push_str("\x1b[K\n");
         }
         self.drawn_lines = lines.len();
@@ -659,6 +711,7 @@ impl Snapshot {
             DisplayKind::Counter => "counter",
             DisplayKind::Gauge => "gauge",
             DisplayKind::Hist => "hist",
+            DisplayKind::Entries => "entries",
             DisplayKind::Other => "other",
         }
     }
@@ -746,7 +799,10 @@ pub(crate) fn watch(
         for (map, view) in maps.iter().zip(views) {
             if matches!(
                 view.kind,
-                DisplayKind::Counter | DisplayKind::Gauge | DisplayKind::Hist
+                DisplayKind::Counter
+                    | DisplayKind::Gauge
+                    | DisplayKind::Hist
+                    | DisplayKind::Entries
             ) {
                 snapshots.push(snapshot(map, view)?);
             }
@@ -885,6 +941,28 @@ mod tests {
                 drawing.contains(&format!("  17   {:<30} 2", "#".repeat(15))),
                 "{text:?}"
             );
+        }
+    }
+
+    #[test]
+    fn text_and_table_output_escape_what_the_object_says() {
+        let snapshot = Snapshot {
+            map: "counter_\x1b[2Jevil".into(),
+            type_name: "array".into(),
+            kind: DisplayKind::Counter,
+            entries: vec![(Decoded::Int(0), Decoded::Str("a\rb".into()))],
+            truncated: false,
+        };
+        for mode in [OutputMode::Text, OutputMode::Table] {
+            let mut out = Vec::new();
+            let mut renderer = Renderer::new(&mut out, mode);
+            renderer.snapshots(vec![snapshot.clone()]).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            assert!(
+                !text.contains("\x1b[2J") && !text.contains('\r'),
+                "{text:?}"
+            );
+            assert!(text.contains("counter_\\u{1b}[2Jevil"), "{text:?}");
         }
     }
 

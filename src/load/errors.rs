@@ -140,7 +140,10 @@ pub enum LoadError {
 
     /// An `--attach` argument could not be parsed.
     #[error(
-        "invalid attach point '{input}': {reason} (expected xdp:IFACE or tc:IFACE:ingress|egress)"
+        "invalid attach point '{input}': {reason} (expected [PROGRAM=]POINT, POINT one of \
+         xdp:IFACE[:skb|drv|hw], tc:IFACE:ingress|egress, uprobe:BINARY:FUNCTION[+OFFSET], \
+         uretprobe:BINARY:FUNCTION[+OFFSET], usdt:BINARY:PROVIDER:NAME, kprobe:FUNCTION, \
+         kretprobe:FUNCTION, fentry:FUNCTION, fexit:FUNCTION, tracepoint:CATEGORY:NAME)"
     )]
     InvalidAttachPoint {
         /// The argument as given.
@@ -162,7 +165,7 @@ pub enum LoadError {
 
     /// An `--attach` point matches several loaded programs.
     #[error(
-        "--attach {point}: several {kind} programs are loaded ({programs}): choose one with --program"
+        "--attach {point}: several {kind} programs are loaded ({programs}): name one with --attach PROGRAM={point}"
     )]
     AmbiguousAttachPoint {
         /// The attach point.
@@ -175,16 +178,135 @@ pub enum LoadError {
 
     /// A program needs an attach target that was not given.
     #[error(
-        "program '{program}' is a {kind} program and needs a target: attach it with \
-         --attach {example}, or leave it out with --program"
+        "program '{program}' ({kind}) names no target in its section: attach it with \
+         --attach {example} (or --attach {program}={example} when several programs fit), \
+         mark it --optional, or leave it out with --program OTHER"
     )]
     NeedsAttachTarget {
         /// The program.
         program: String,
-        /// "XDP" or "TC".
-        kind: &'static str,
+        /// "XDP", "TC", "uprobe", "usdt", "kprobe", …
+        kind: String,
         /// An example attach argument.
         example: &'static str,
+    },
+
+    /// `--attach PROGRAM=POINT` named a program of a kind that cannot go there.
+    #[error("--attach {point}: program '{program}' cannot attach there: {detail}")]
+    WrongProgramForAttachPoint {
+        /// The argument.
+        point: String,
+        /// The program.
+        program: String,
+        /// Its kind and section.
+        detail: String,
+    },
+
+    /// A tracepoint program's tracepoint does not exist on this kernel.
+    #[error(
+        "program '{program}' attaches to tracepoint {tracepoint}, which this kernel does not \
+         have (a syscall of another architecture, or a subsystem not built in): mark it \
+         --optional, or leave it out with --program OTHER"
+    )]
+    TracepointMissing {
+        /// The program.
+        program: String,
+        /// `CATEGORY/NAME`.
+        tracepoint: String,
+    },
+
+    /// The kernel lacks a feature the attachment needs.
+    #[error("cannot attach program '{program}' to {target}: this kernel lacks {what}\nlibbpf said: {libbpf}")]
+    KernelLacks {
+        /// The program.
+        program: String,
+        /// Where it was going.
+        target: String,
+        /// What the kernel lacks, and how to tell.
+        what: String,
+        /// libbpf's (and the kernel's) own words.
+        libbpf: String,
+    },
+
+    /// The kernel refused an operation although this process is root (kernel lockdown,
+    /// a security module).
+    #[error("{action}: operation not permitted, although this process is root: {reason}{detail}")]
+    KernelRefused {
+        /// What was being done.
+        action: String,
+        /// Why, as far as can be told.
+        reason: String,
+        /// libbpf's words, after a newline, or empty.
+        detail: String,
+    },
+
+    /// libbpf knows no attach point for a program's section, and `--attach` has no form
+    /// for it.
+    #[error(
+        "program '{program}' (section {section}) cannot be attached by libbpf from its \
+         section, and --attach has no form for it: mark it --optional to load it unattached, \
+         or leave it out with --program OTHER"
+    )]
+    CannotAttach {
+        /// The program.
+        program: String,
+        /// Its section.
+        section: String,
+    },
+
+    /// `--global NAME=VALUE` named a variable the object does not have.
+    #[error("--global {name}: the object has no global variable '{name}' ({available})")]
+    UnknownGlobal {
+        /// The name given.
+        name: String,
+        /// "it has: a, b" or "it has none".
+        available: String,
+    },
+
+    /// `--global NAME=VALUE` gave a value the variable's type does not take.
+    #[error("--global {name}={value}: {reason}")]
+    InvalidGlobal {
+        /// The variable.
+        name: String,
+        /// The value given.
+        value: String,
+        /// Why, naming the variable's type.
+        reason: String,
+    },
+
+    /// `--map-max-entries MAP=N` or `--map NAME` named a map the object does not have.
+    #[error("{option} {name}: the object has no map '{name}' (it has: {available})")]
+    UnknownMap {
+        /// The option (`--map-max-entries`, `--map`).
+        option: &'static str,
+        /// The name given.
+        name: String,
+        /// The object's maps.
+        available: String,
+    },
+
+    /// A map is declared without a size, for its user space to set.
+    #[error(
+        "map '{map}' ({map_type}) has max_entries 0: its user space is expected to size it; \
+         give --map-max-entries {map}=N"
+    )]
+    MapNeedsSize {
+        /// The map.
+        map: String,
+        /// Its type.
+        map_type: String,
+    },
+
+    /// A pin folder's name contains a character bpffs refuses.
+    #[error(
+        "pin folder {path}: bpffs refuses names containing '.' (it answers EPERM): choose a \
+         name without dots, e.g. {suggestion}"
+    )]
+    PinNameHasDot {
+        /// The folder.
+        path: PathBuf,
+        /// The same name with dots replaced.
+        suggestion: PathBuf,
     },
 
     /// A program failed to attach. Nothing was left attached.
@@ -252,6 +374,41 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// When an operation got EPERM although this process is root, the likely reason: kernel
+/// lockdown (with its mode) or a security module. `None` when not root.
+pub(crate) fn refused_as_root() -> Option<String> {
+    // The effective uid, from /proc (the second field of the Uid line).
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let euid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))?
+        .split_whitespace()
+        .nth(1)?;
+    if euid != "0" {
+        return None;
+    }
+    let lockdown = std::fs::read_to_string("/sys/kernel/security/lockdown").ok();
+    let mode = lockdown.as_deref().and_then(|text| {
+        let start = text.find('[')? + 1;
+        let end = start + text[start..].find(']')?;
+        Some(text[start..end].to_owned())
+    });
+    Some(match mode.as_deref() {
+        Some("none") => "a security module (SELinux, AppArmor, BPF LSM) or a seccomp filter \
+             forbids it; the kernel is not locked down"
+            .into(),
+        Some(mode) => format!(
+            "the kernel is in lockdown mode '{mode}' (/sys/kernel/security/lockdown), which \
+             forbids BPF programs that read kernel memory (fentry/fexit, lsm, kprobe-style \
+             helpers); boot with lockdown=none or without Secure Boot's lockdown"
+        ),
+        None => "probably kernel lockdown (Secure Boot) or a security module; \
+             /sys/kernel/security/lockdown cannot be read to tell (mount securityfs: \
+             `mount -t securityfs securityfs /sys/kernel/security`)"
+            .into(),
+    })
 }
 
 impl LoadError {

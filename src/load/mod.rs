@@ -24,15 +24,17 @@
 //!
 //! * `{"event":"loaded","object":NAME,"programs":[{"name","section","type","id","attached_to":[…]}],
 //!   "maps":[{"name","type","id","key_size","value_size","max_entries","display"}],
-//!   "pin_dir":DIR|null,"pinned":[PATH…],"detached":BOOL,"fixed_maps":[NAME…]}` — first line.
-//! * `{"event":"snapshot","map":NAME,"type":"array","kind":"counter"|"gauge"|"hist",
-//!   "entries":[{"key":KEY,"value":VALUE}…]}` — every map with those kinds, once right after
+//!   "pin_dir":DIR|null,"pinned":[PATH…],"detached":BOOL,"fixed_maps":[NAME…],
+//!   "globals_set":["NAME=VALUE"…],"warnings":[TEXT…]}` — first line.
+//! * `{"event":"snapshot","map":NAME,"type":"array","kind":"counter"|"gauge"|"hist"|"entries",
+//!   "entries":[{"key":KEY,"value":VALUE}…]}` — every readable map but `.rodata` and
+//!   `.kconfig` (`entries` for maps without a bee name), once right after
 //!   attaching, every second, and once more when stopping (so the last snapshot is the final
 //!   state). `"truncated":true` is added when only the first 1024 entries are shown.
 //!   Histogram entries are sorted by key. Per-CPU values are summed when they are integers,
 //!   otherwise VALUE is an array with one value per CPU.
 //! * `{"event":"record","map":NAME,"type":"ringbuf"|"perf_event_array","record":VALUE}` — each
-//!   record of a `print_*` event map, as it arrives.
+//!   record of a ring or perf buffer, as it arrives.
 //! * `{"event":"lost","map":NAME,"type":"perf_event_array","cpu":N,"count":N}` — records a
 //!   perf buffer dropped.
 //! * `{"event":"stopped","reason":"duration"|"interrupted"|"detached"}` — last line.
@@ -46,6 +48,7 @@
 mod attach;
 mod btf_decode;
 mod capture;
+mod configure;
 mod display;
 mod errors;
 mod fixup;
@@ -60,7 +63,7 @@ use std::time::Duration;
 use libbpf_rs::{Map, MapCore as _, Object, ObjectBuilder, PrintLevel};
 use serde::Serialize;
 
-pub use attach::{AttachPoint, TcDirection};
+pub use attach::{Attach, AttachPoint, TcDirection, XdpMode};
 pub use display::DisplayKind;
 pub use errors::LoadError;
 
@@ -91,10 +94,29 @@ pub enum OutputMode {
 /// What [`load`] should do besides loading.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
-    /// Load and attach only these programs (by name); empty means all.
+    /// Load and attach only these programs (by name); empty means all. The others are not
+    /// loaded at all (libbpf's autoload off), as tools do with programs for other kernels.
     pub programs: Vec<String>,
-    /// Where XDP and TC programs attach.
-    pub attach: Vec<AttachPoint>,
+    /// Programs that may fail to load or attach: they are left out (or unattached) with a
+    /// warning instead of failing the whole load.
+    pub optional: Vec<String>,
+    /// Where programs attach (`--attach [PROGRAM=]POINT`); programs without one attach
+    /// where their section says.
+    pub attach: Vec<Attach>,
+    /// Limit uprobes and USDT probes to this process (default: every process).
+    pub pid: Option<i32>,
+    /// Global variables to set before load (`--global NAME=VALUE`), checked against
+    /// their BTF types.
+    pub globals: Vec<(String, String)>,
+    /// Map sizes to set before load (`--map-max-entries MAP=N`).
+    pub max_entries: Vec<(String, u32)>,
+    /// Maps to show in table and text output besides the bee-named ones (`--map NAME`;
+    /// `all` for every map). JSON output shows every map anyway.
+    pub show_maps: Vec<String>,
+    /// Keep libbpf's handling of maps declared `LIBBPF_PIN_BY_NAME`: pin them at
+    /// `/sys/fs/bpf/NAME`, reuse what is pinned there, and leave them there. By default
+    /// they are pinned nowhere (or under `pin`) and never reused.
+    pub reuse_pinned_maps: bool,
     /// Pin maps, programs and links under this bpffs folder (which must be empty or absent).
     /// Pinned programs stay attached after [`load`] returns; [`unload`] removes them.
     pub pin: Option<PathBuf>,
@@ -150,6 +172,7 @@ impl MapReport {
             DisplayKind::Counter => "counter",
             DisplayKind::Gauge => "gauge",
             DisplayKind::Hist => "histogram",
+            DisplayKind::Entries => "all entries",
             DisplayKind::Other => "not shown",
         }
     }
@@ -174,6 +197,11 @@ pub struct LoadReport {
     /// them (bumblebee-style ring buffers and perf buffers); their records are still decoded
     /// with the declared type.
     pub fixed_maps: Vec<String>,
+    /// Global variables set before load (`NAME=VALUE` as given).
+    pub globals_set: Vec<String>,
+    /// What else was done to the object before load (sizes given to stack maps, maps
+    /// pinned by name kept private) and what optional programs could not do.
+    pub warnings: Vec<String>,
 }
 
 /// What [`unload`] removed.
@@ -187,7 +215,8 @@ pub struct UnloadReport {
     pub removed: Vec<PathBuf>,
     /// Pins listed in the manifest that were already gone.
     pub missing: Vec<PathBuf>,
-    /// TC filters that were detached (`tc:IFACE:DIRECTION`).
+    /// TC filters and explicit-mode XDP programs that were detached
+    /// (`tc:IFACE:DIRECTION`, `xdp:IFACE:MODE`).
     pub tc_detached: Vec<String>,
     /// Folders left in place because they hold things `load` did not put there.
     pub left_in_place: Vec<PathBuf>,
@@ -215,48 +244,101 @@ pub fn load(
     // libbpf takes the name as a C string.
     let name = name.replace('\0', "");
     let pin_dir = options.pin.as_deref().map(pin::check_pin_dir).transpose()?;
+    // Our own reading of the object: its variables (for --global) and maps pinned by name.
+    let info = crate::elf::inspect(object).map_err(|e| LoadError::Open {
+        reason: e.to_string(),
+    })?;
+    let globals = configure::check_globals(&info, &options.globals)?;
     // From here on, Ctrl-C or SIGTERM stops cleanly (through the drops below) instead of
     // killing the process half-way (which would leave TC filters behind).
     let interrupt = interrupt::Interrupt::catch()?;
 
     let log = LogCapture::start();
-    let mut builder = ObjectBuilder::default();
-    builder.name(&name).map_err(|e| LoadError::Open {
-        reason: capture::describe(&e),
-    })?;
-    let mut open = builder.open_memory(object).map_err(|e| LoadError::Open {
-        reason: capture::describe_with_log(&e, &log.take()),
-    })?;
-
-    if !options.programs.is_empty() {
-        let available: Vec<String> = open
-            .progs()
-            .map(|p| p.name().to_string_lossy().into_owned())
-            .collect();
-        for wanted in &options.programs {
-            if !available.contains(wanted) {
-                return Err(LoadError::UnknownProgram {
-                    name: wanted.clone(),
-                    available: available.join(", "),
-                });
+    let mut warnings = Vec::new();
+    // Optional programs that failed to load: the object is opened again without them.
+    let mut dropped: Vec<String> = Vec::new();
+    let (mut obj, plan, fixed, scratch) = loop {
+        let mut builder = ObjectBuilder::default();
+        builder.name(&name).map_err(|e| LoadError::Open {
+            reason: capture::describe(&e),
+        })?;
+        let mut open = builder.open_memory(object).map_err(|e| LoadError::Open {
+            reason: capture::describe_with_log(&e, &log.take()),
+        })?;
+        select_programs(&mut open, &options.programs, &dropped)?;
+        let fixed = fixup::fix_event_maps(&mut open)?;
+        let applied = configure::apply(&mut open, &globals, &options.max_entries)?;
+        let (plan, skipped) =
+            attach::plan(&mut open, &options.attach, &options.optional, options.pid)?;
+        let scratch = if options.reuse_pinned_maps {
+            None
+        } else {
+            configure::ScratchPins::redirect(&mut open, &info)?
+        };
+        log.clear();
+        match open.load() {
+            Ok(obj) => {
+                warnings.extend(applied.notes);
+                for s in skipped {
+                    warnings.push(format!(
+                        "optional program '{}' was not loaded: {}",
+                        s.program, s.reason
+                    ));
+                }
+                if let Some(scratch) = &scratch {
+                    warnings.push(format!(
+                        "maps pinned by name ({}) were {}",
+                        scratch.names().join(", "),
+                        if pin_dir.is_some() {
+                            "pinned under the pin folder, not /sys/fs/bpf"
+                        } else {
+                            "not pinned (nothing is left in /sys/fs/bpf; --pin DIR keeps them)"
+                        }
+                    ));
+                }
+                break (obj, plan, fixed, scratch);
+            }
+            Err(e) => {
+                let messages = log.take();
+                let failed = capture::failed_program(&messages);
+                match failed {
+                    Some(program)
+                        if options.optional.contains(&program) && !dropped.contains(&program) =>
+                    {
+                        warnings.push(format!(
+                            "optional program '{program}' was not loaded: {}",
+                            load_error(&e, &messages)
+                        ));
+                        dropped.push(program);
+                    }
+                    _ => return Err(load_error(&e, &messages)),
+                }
             }
         }
-        for mut program in open.progs_mut() {
-            let keep = options
-                .programs
-                .iter()
-                .any(|w| program.name().to_string_lossy() == w.as_str());
-            program.set_autoload(keep);
-        }
+    };
+    log.clear();
+    if let Some(scratch) = scratch {
+        scratch.release(&mut obj);
     }
-    let fixed = fixup::fix_event_maps(&mut open)?;
-    let plan = attach::plan(&open, &options.attach)?;
+    let map_names: Vec<String> = obj
+        .maps()
+        .map(|m| m.name().to_string_lossy().into_owned())
+        .collect();
+    if let Some(unknown) = options
+        .show_maps
+        .iter()
+        .find(|m| *m != "all" && !map_names.contains(m))
+    {
+        return Err(LoadError::UnknownMap {
+            option: "--map",
+            name: unknown.clone(),
+            available: map_names.join(", "),
+        });
+    }
 
-    log.clear();
-    let mut obj = open.load().map_err(|e| load_error(&e, &log.take()))?;
-    log.clear();
-
-    let mut attachments = attach::attach_all(&obj, &plan, &log)?;
+    let (mut attachments, attach_warnings) =
+        attach::attach_all(&obj, &plan, &options.optional, &log)?;
+    warnings.extend(attach_warnings);
     let pinned = match &pin_dir {
         Some(dir) => pin::pin_all(&mut obj, &mut attachments, dir, &name)?,
         None => Vec::new(),
@@ -267,7 +349,7 @@ pub fn load(
     }
     drop(log);
 
-    let views = map_views(&obj);
+    let views = map_views(&obj, options);
     let report = LoadReport {
         object: name.clone(),
         programs: obj
@@ -301,6 +383,12 @@ pub fn load(
         pinned,
         detached: options.detach,
         fixed_maps: fixed,
+        globals_set: options
+            .globals
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect(),
+        warnings,
     };
 
     let mut renderer = Renderer::new(out, options.output);
@@ -330,6 +418,34 @@ pub fn load(
 /// there. The folder itself is removed if `load` created it.
 pub fn unload(pin_dir: &Path) -> Result<UnloadReport, LoadError> {
     pin::unload(pin_dir)
+}
+
+/// Keeps only the `--program` programs (all when none are named), minus `dropped`.
+fn select_programs(
+    open: &mut libbpf_rs::OpenObject,
+    wanted: &[String],
+    dropped: &[String],
+) -> Result<(), LoadError> {
+    let available: Vec<String> = open
+        .progs()
+        .map(|p| p.name().to_string_lossy().into_owned())
+        .collect();
+    for name in wanted {
+        if !available.contains(name) {
+            return Err(LoadError::UnknownProgram {
+                name: name.clone(),
+                available: available.join(", "),
+            });
+        }
+    }
+    for mut program in open.progs_mut() {
+        let name = program.name().to_string_lossy().into_owned();
+        let keep = (wanted.is_empty() || wanted.contains(&name)) && !dropped.contains(&name);
+        if !keep {
+            program.set_autoload(false);
+        }
+    }
+    Ok(())
 }
 
 /// Checks the ELF header: magic, 64-bit, machine BPF, byte order of this machine.
@@ -398,6 +514,13 @@ fn load_error(err: &libbpf_rs::Error, messages: &[(PrintLevel, String)]) -> Load
             })
             .or_else(|| capture::failed_program(messages).map(|p| format!("loading program '{p}'")))
             .unwrap_or_else(|| "loading the object".into());
+        if let Some(reason) = errors::refused_as_root() {
+            return LoadError::KernelRefused {
+                action,
+                reason,
+                detail: format!("\nlibbpf: {}", capture::describe_with_log(err, messages)),
+            };
+        }
         return LoadError::NotPrivileged { action };
     }
     if let Some(program) = capture::failed_program(messages) {
@@ -436,17 +559,26 @@ fn tail_lines(text: &str, keep: usize) -> String {
 }
 
 /// Prepares every map for display: its kind and its key/value layouts from BTF.
-fn map_views(obj: &Object) -> Vec<MapView> {
+fn map_views(obj: &Object, options: &LoadOptions) -> Vec<MapView> {
     let btf = obj.btf().ok().flatten();
     obj.maps()
         .map(|map| {
             let name = map.name().to_string_lossy().into_owned();
             let map_type = map.map_type();
-            let (key, value) = btf
+            let (key, mut value) = btf
                 .as_ref()
                 .map(|btf| btf_decode::map_types(btf, &name))
                 .unwrap_or((None, None));
-            let kind = DisplayKind::of(&name, map_type);
+            // libbpf names the map of a global-data section OBJNAME.SECTION (or the
+            // section itself, for custom ones): its value is the section's variables.
+            if let (Some(btf), Some(dot)) = (btf.as_ref(), name.find('.')) {
+                if value.is_none() {
+                    value = btf_decode::datasec_layout(btf, &name[dot..]);
+                }
+            }
+            let asked = options.output == OutputMode::Json
+                || options.show_maps.iter().any(|m| *m == name || m == "all");
+            let kind = DisplayKind::for_map(&name, map_type, asked);
             let value = value.unwrap_or_else(|| match kind {
                 // A record without a declared type: all of its bytes, in hex.
                 DisplayKind::Print => Layout::Opaque { size: usize::MAX },

@@ -23,7 +23,7 @@ use std::path::{Component, Path, PathBuf};
 use libbpf_rs::{MapCore as _, MapFlags, MapHandle, MapType, Object};
 use serde::{Deserialize, Serialize};
 
-use super::attach::{self, Attachment, Attachments, TcFilter};
+use super::attach::{self, Attachment, Attachments, TcFilter, XdpAttachment};
 use super::capture;
 use super::errors::LoadError;
 use super::UnloadReport;
@@ -79,6 +79,9 @@ pub(crate) struct Manifest {
     pub pins: Vec<PinEntry>,
     /// TC filters to detach.
     pub tc_filters: Vec<TcFilter>,
+    /// XDP programs attached in an explicit mode (no link to pin), to detach.
+    #[serde(default)]
+    pub xdp_attachments: Vec<XdpAttachment>,
 }
 
 /// A pin folder checked before loading: on bpffs, and empty or absent.
@@ -112,6 +115,14 @@ fn on_bpffs(path: &Path) -> Result<bool, LoadError> {
 
 /// Checks a `--pin` folder before anything is loaded.
 pub(crate) fn check_pin_dir(path: &Path) -> Result<PinDir, LoadError> {
+    if let Some(file_name) = path.file_name().and_then(|n| n.to_str()) {
+        if file_name.contains('.') {
+            return Err(LoadError::PinNameHasDot {
+                path: path.to_owned(),
+                suggestion: path.with_file_name(pin_name(file_name)),
+            });
+        }
+    }
     if !on_bpffs(path)? {
         return Err(LoadError::BpffsNotMounted {
             path: path.to_owned(),
@@ -236,6 +247,7 @@ pub(crate) fn pin_all(
     }
     let mut link_pins = Vec::new();
     let mut tc_filters = Vec::new();
+    let mut xdp_attachments = Vec::new();
     for (index, item) in attachments.items.iter().enumerate() {
         match item {
             Attachment::Link { program, iface, .. } => {
@@ -252,6 +264,7 @@ pub(crate) fn pin_all(
                 link_pins.push((index, path));
             }
             Attachment::Tc { filter, .. } => tc_filters.push(filter.clone()),
+            Attachment::Xdp { record, .. } => xdp_attachments.push(record.clone()),
         }
     }
     let manifest = Manifest {
@@ -261,6 +274,7 @@ pub(crate) fn pin_all(
         created_dir: !dir.existed,
         pins: pins.clone(),
         tc_filters,
+        xdp_attachments,
     };
 
     let mut done = Cleanup {
@@ -299,13 +313,17 @@ pub(crate) fn pin_all(
     let mut pinned = Vec::new();
     for entry in pins.iter().filter(|p| p.kind == PinKind::Map) {
         let path = dir.path.join(&entry.path);
-        let Some(mut map) = obj
-            .maps_mut()
+        let Some(map) = obj
+            .maps()
             .find(|m| m.name().to_string_lossy() == entry.name)
         else {
             continue;
         };
-        map.pin(&path).map_err(|e| pin_error(&path, &e))?;
+        // Pinned through a handle of its own fd: libbpf refuses to pin a map again at
+        // another path than the one its object recorded (maps pinned by name have one).
+        MapHandle::try_from(&map)
+            .and_then(|mut handle| handle.pin(&path))
+            .map_err(|e| pin_error(&path, &e))?;
         done.paths.push(path.clone());
         pinned.push(path);
     }
@@ -481,9 +499,32 @@ pub(crate) fn unload(dir: &Path) -> Result<UnloadReport, LoadError> {
     // The program ids, to report and to find TC filters by.
     for filter in &manifest.tc_filters {
         match attach::detach_tc_filter(filter) {
-            Ok(true) => report
-                .tc_detached
-                .push(format!("tc:{}:{}", filter.iface, filter.direction)),
+            Ok(true) => {
+                report
+                    .tc_detached
+                    .push(format!("tc:{}:{}", filter.iface, filter.direction));
+                if filter.created_qdisc {
+                    attach::destroy_qdisc(filter);
+                }
+            }
+            Ok(false) => {}
+            Err(reason) => {
+                return Err(LoadError::Unload {
+                    path: dir.to_owned(),
+                    reason,
+                })
+            }
+        }
+    }
+    for record in &manifest.xdp_attachments {
+        match attach::detach_xdp(record) {
+            Ok(true) => report.tc_detached.push(
+                attach::AttachPoint::Xdp {
+                    iface: record.iface.clone(),
+                    mode: record.mode,
+                }
+                .to_string(),
+            ),
             Ok(false) => {}
             Err(reason) => {
                 return Err(LoadError::Unload {
