@@ -715,6 +715,11 @@ fn bad_policies(site: &Site) -> Vec<(&'static str, String, Vec<&'static str>)> {
             vec!["signedIdentity", "unknown type \"matchAnything\""],
         ),
         (
+            "duplicate.json",
+            r#"{"default":[{"type":"reject"}],"default":[{"type":"insecureAcceptAnything"}]}"#.into(),
+            vec!["the field \"default\" appears twice"],
+        ),
+        (
             "bad-scope.json",
             json!({"default": [{"type": "reject"}], "transports": {"docker": {"Not A Scope": [{"type": "reject"}]}}}).to_string(),
             vec!["transports.docker[\"Not A Scope\"]"],

@@ -132,6 +132,12 @@ impl Policy {
         };
         let value: Value = serde_json::from_slice(bytes)
             .map_err(|e| fail(format!("not a containers-policy.json document: {e}")))?;
+        // serde_json keeps the last of two equal keys; the format refuses the file.
+        serde::de::DeserializeSeed::deserialize(
+            NoDuplicates,
+            &mut serde_json::Deserializer::from_slice(bytes),
+        )
+        .map_err(|e| fail(format!("not a valid policy: {e}")))?;
         let top = value
             .as_object()
             .ok_or_else(|| fail("the policy must be a JSON object".into()))?;
@@ -216,6 +222,73 @@ pub fn repository_part(name: &str) -> &str {
     match name[last_slash..].find(':') {
         Some(i) => &name[..last_slash + i],
         None => name,
+    }
+}
+
+/// Walks a JSON document refusing an object with the same key twice.
+struct NoDuplicates;
+
+impl<'de> serde::de::DeserializeSeed<'de> for NoDuplicates {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> std::result::Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicates {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> std::result::Result<(), A::Error> {
+        while seq.next_element_seed(NoDuplicates)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> std::result::Result<(), A::Error> {
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!(
+                    "the field {key:?} appears twice in one object"
+                )));
+            }
+            map.next_value_seed(NoDuplicates)?;
+        }
+        Ok(())
     }
 }
 
