@@ -620,6 +620,78 @@ mod tests {
         assert_eq!(repository_part("x/y@sha256:00"), "x/y");
     }
 
+    fn parse(text: &str) -> Result<Policy> {
+        Policy::parse(
+            Path::new("/site/policy.json"),
+            text.as_bytes(),
+            &|p: &Path| Err(format!("{} is not read in unit tests", p.display())),
+        )
+    }
+
+    #[test]
+    fn key_data_and_scopes_parse_and_the_most_specific_scope_wins() {
+        let pem = crate::sign::PrivateKey::generate().public_key().to_pem();
+        let data = base64::engine::general_purpose::STANDARD.encode(pem);
+        let policy = parse(&format!(
+            r#"{{"default":[{{"type":"reject"}}],
+                "transports":{{"docker":{{
+                  "registry.local":[{{"type":"insecureAcceptAnything"}}],
+                  "registry.local/ebpf/probe":[{{"type":"sigstoreSigned","keyData":"{data}",
+                     "signedIdentity":{{"type":"matchRepository"}}}}]}},
+                  "atomic":{{"":[{{"type":"whatever"}}]}}}}}}"#
+        ))
+        .unwrap();
+        let (scope, reqs) = policy.requirements_for(Some("registry.local/ebpf/probe:1.0"));
+        assert_eq!(scope, Some("registry.local/ebpf/probe"));
+        assert!(matches!(
+            &reqs[0],
+            Requirement::SigstoreSigned { keys, identity: SignedIdentity::MatchRepository }
+                if keys.len() == 1
+        ));
+        let (scope, reqs) = policy.requirements_for(Some("registry.local/other:1"));
+        assert_eq!(
+            (scope, reqs[0].kind()),
+            (Some("registry.local"), "insecureAcceptAnything")
+        );
+        let (scope, reqs) = policy.requirements_for(None);
+        assert_eq!((scope, reqs[0].kind()), (None, "reject"));
+    }
+
+    #[test]
+    fn what_is_not_implemented_is_refused_naming_the_file_and_the_requirement() {
+        for (text, words) in [
+            (
+                r#"{"default":[{"type":"signedBy","keyType":"GPGKeys","keyPath":"/k"}]}"#,
+                "default[0] (type \"signedBy\")",
+            ),
+            (
+                r#"{"default":[{"type":"sigstoreSigned","keyPath":"/k"}]}"#,
+                "keyPath \"/k\"",
+            ),
+            (
+                r#"{"default":[{"type":"sigstoreSigned","keyData":"!!"}]}"#,
+                "keyData is not base64",
+            ),
+            (
+                r#"{"default":[{"type":"sigstoreSigned","keyPath":"/k","keyData":"x"}]}"#,
+                "found keyPath, keyData",
+            ),
+            (
+                r#"{"default":[{"type":"reject"}],"transports":{"docker":{"*.example.com":[{"type":"reject"}]}}}"#,
+                "wildcard",
+            ),
+            (
+                r#"{"default":[{"type":"reject"}],"extra":1}"#,
+                "unknown field \"extra\"",
+            ),
+            (r#"[]"#, "must be a JSON object"),
+        ] {
+            let e = parse(text).unwrap_err().to_string();
+            assert!(e.starts_with("policy /site/policy.json: "), "{e}");
+            assert!(e.contains(words), "{words:?} not in {e}");
+        }
+    }
+
     #[test]
     fn identities_compare_as_containers_image_does() {
         let repo = SignedIdentity::MatchRepository;
