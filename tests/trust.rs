@@ -336,6 +336,12 @@ fn verify_list_and_inspect_agree_on_a_multi_platform_name_in_each_signing_situat
         let name = format!("{}:registry.local/ebpf/probe:1.0", root.display());
         let (code, codes) = verify_codes(&name, &["--key", s(&key)]);
         assert_eq!(code == 0, trusted, "verify, {situation}: {codes:?}");
+        // The same from the archive that crossed the air gap.
+        let tar = site.path("mp.tar");
+        assert_eq!(run(&["copy", s(&root), s(&tar)]).0, 0);
+        let tar_name = format!("{}:registry.local/ebpf/probe:1.0", tar.display());
+        let (tar_code, _) = verify_codes(&tar_name, &["--key", s(&key)]);
+        assert_eq!(tar_code, code, "verify of the archive, {situation}");
         let d = list_decision(&root, "registry.local/ebpf/probe:1.0", &["--key", s(&key)]);
         assert_eq!(d["accepted"], trusted, "list, {situation}: {d}");
         let (code, out) = run(&[
