@@ -814,6 +814,13 @@ fn key_and_policy_together_are_refused_and_the_environment_names_a_policy_too() 
         &json!({"default": [{"type": "insecureAcceptAnything"}]}),
     );
     assert_eq!(from_env(&["verify", &reference, "--policy", s(&any)]).0, 0);
+    // Set but empty is unset.
+    let out = ebpf_layout()
+        .env(POLICY_ENV, "")
+        .args(["verify", &reference])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let (code, out) = from_env(&["list", s(&root)]);
     assert_eq!(code, 0);
     assert!(

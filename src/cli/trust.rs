@@ -25,7 +25,8 @@ pub struct TrustArgs {
     pub identity: Option<String>,
     /// Apply this containers-policy.json(5) file (skopeo's and podman's format): its
     /// transports.docker scopes are matched against the image's name. Not with --key.
-    #[arg(long, value_name = "FILE", env = POLICY_ENV)]
+    /// Default: the file named by EBPF_LAYOUT_POLICY, when set and not empty.
+    #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 }
 
@@ -36,7 +37,10 @@ impl TrustArgs {
     /// not a repository name, and a policy combined with `--key`: the policy decides which
     /// keys are trusted, so the two are never silently merged.
     pub fn trust(&self) -> anyhow::Result<Option<Trust>> {
-        if let Some(policy) = &self.policy {
+        let from_env = std::env::var_os(POLICY_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from);
+        if let Some(policy) = self.policy.as_ref().or(from_env.as_ref()) {
             if !self.keys.is_empty() {
                 anyhow::bail!(
                     "--key cannot be combined with a policy (--policy or {POLICY_ENV}={}): the \
