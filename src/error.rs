@@ -191,6 +191,16 @@ pub enum Error {
         /// Which signatures were found and why none was accepted.
         reason: String,
     },
+    /// A trust policy file (containers-policy.json) that cannot be used: unreadable, not
+    /// the format, a requirement this tool does not implement, a key it names that cannot
+    /// be read. Nothing is accepted by a policy that does not parse.
+    #[error("policy {}: {reason}", path.display())]
+    Policy {
+        /// The policy file.
+        path: PathBuf,
+        /// What is wrong, naming the requirement concerned.
+        reason: String,
+    },
     /// Command input that cannot be used (missing file, empty directory, name clash…).
     #[error("{}: {reason}", path.display())]
     Input {

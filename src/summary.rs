@@ -33,6 +33,10 @@ pub struct ImageSummary {
     /// Signatures stored for it in the layout (its `sha256-<hex>.sig` image), by any key
     /// and unchecked: `verify --key` checks them.
     pub signatures: usize,
+    /// Whether the trust rule accepts it under its name (`list --key`/`--policy`; the
+    /// caller fills it in with [`crate::trust::evaluate`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust: Option<crate::trust::Decision>,
 }
 
 /// Lists every entry of index.json, in order. Untagged entries are listed with no name.
@@ -120,6 +124,7 @@ fn summarise(source: &dyn ImageSource, entry: &Descriptor) -> Result<ImageSummar
             platforms,
             format,
             signatures: 0,
+            trust: None,
         });
     }
     let image = open_image(source, entry, None)?;
@@ -135,6 +140,7 @@ fn summarise(source: &dyn ImageSource, entry: &Descriptor) -> Result<ImageSummar
             .collect(),
         format: image.format.to_string(),
         signatures: 0,
+        trust: None,
     })
 }
 
@@ -168,6 +174,14 @@ pub struct ImageDetails {
     pub object: ObjectInfo,
     /// Signatures stored for the image in the layout (`sha256-<hex>.sig`), unchecked.
     pub signatures: usize,
+    /// The digest of the index.json entry the image was reached from (an index for a
+    /// multi-platform name): what a signature must cover ([`crate::trust`]).
+    #[serde(skip)]
+    pub entry_digest: Digest,
+    /// Whether the trust rule accepts it (`inspect --key`/`--policy`; the caller fills it
+    /// in with [`crate::trust::evaluate`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust: Option<crate::trust::Decision>,
 }
 
 /// Inspects one image: the manifest, the config, and the program object itself (all
@@ -203,5 +217,7 @@ pub fn inspect(
         program,
         object,
         signatures,
+        entry_digest: image.entry_digest.clone(),
+        trust: None,
     })
 }

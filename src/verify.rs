@@ -60,10 +60,12 @@ pub struct VerifyOptions {
     /// Count warnings (orphans, unknown files, duplicate names, untagged manifests) as
     /// errors.
     pub strict: bool,
-    /// Public keys (`--key`): when not empty, every selected image (signature images
-    /// excepted) must carry a valid signature by one of them, else an error `unsigned`
-    /// or `bad-signature` (see [`crate::sign::signature_problems`]).
-    pub trusted_keys: Vec<crate::sign::PublicKey>,
+    /// What to trust (`--key`, `--policy`): when given, every selected image (signature
+    /// images excepted) must be accepted by [`crate::trust::evaluate`] under the name it is
+    /// selected by (each of its names for `PATH`, none for `PATH@sha256:…`), else an
+    /// error with the decision's code (`unsigned`, `bad-signature`, `identity`,
+    /// `rejected`). `load` applies the same rule.
+    pub trust: Option<crate::trust::Trust>,
 }
 
 struct Checker<'a> {
@@ -170,10 +172,8 @@ fn check<'a>(
             );
         }
         c.walk(&roots, whole);
-        if !options.trusted_keys.is_empty() {
-            let found =
-                crate::sign::signature_problems(source, &index, &roots, &options.trusted_keys);
-            c.problems.extend(found);
+        if let Some(trust) = &options.trust {
+            c.check_trust(&index, &roots, selector, trust);
         }
         if whole {
             c.check_unreferenced();
@@ -191,6 +191,70 @@ fn selector_text(selector: &Selector) -> String {
 }
 
 impl Checker<'_> {
+    /// The trust rule for each selected image, under each name it is selected by.
+    fn check_trust(
+        &mut self,
+        index: &ImageIndex,
+        roots: &[Descriptor],
+        selector: &Selector,
+        trust: &crate::trust::Trust,
+    ) {
+        let mut seen = BTreeSet::new();
+        for root in roots {
+            if crate::oci::cosign::is_signature_entry(root) {
+                continue;
+            }
+            let name = match selector {
+                Selector::Digest(_) => None,
+                _ => root.ref_name().map(str::to_string),
+            };
+            if !seen.insert((name.clone(), root.digest.clone())) {
+                continue;
+            }
+            let decision = match crate::trust::evaluate(
+                self.source,
+                index,
+                name.as_deref(),
+                &root.digest,
+                trust,
+            ) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.error(
+                        "trust",
+                        Some("index.json".into()),
+                        Some(root.digest.to_string()),
+                        None,
+                        None,
+                        e.to_string(),
+                    );
+                    continue;
+                }
+            };
+            if decision.accepted {
+                continue;
+            }
+            let entry = match (&decision.signature_manifest, decision.code) {
+                (Some(d), Some("bad-signature" | "identity")) => d.blob_path(),
+                _ => "index.json".to_string(),
+            };
+            let code = decision.code.unwrap_or("untrusted");
+            self.error(
+                code,
+                Some(entry),
+                Some(root.digest.to_string()),
+                Some(decision.rule.clone()),
+                Some(match code {
+                    "unsigned" => "no signature".to_string(),
+                    "identity" => "signatures for another identity".to_string(),
+                    "rejected" => "a reject requirement".to_string(),
+                    _ => "no valid signature".to_string(),
+                }),
+                decision.reason.unwrap_or_default(),
+            );
+        }
+    }
+
     fn error(
         &mut self,
         code: &'static str,

@@ -780,33 +780,48 @@ fn names_that_are_not_repositories_need_an_identity() {
 }
 
 #[test]
-fn require_signature_accepts_only_images_signed_by_a_trusted_key() {
-    use ebpf_layout::sign::{require_signature, PublicKey};
+fn the_trust_rule_accepts_only_images_signed_by_a_trusted_key_for_their_name() {
+    use ebpf_layout::sign::PublicKey;
+    use ebpf_layout::store::ImageSource;
+    use ebpf_layout::trust::{evaluate, Trust};
     let s = Signed::new();
     keygen(&s.dir, "other", "");
     sign_ok(&format!("{}:tp_counter", s.root_str()), &s.path("k.key"));
     let layout = ebpf_layout::layout::Layout::open(&s.root).unwrap();
+    let index = layout.index().unwrap();
     let key = PublicKey::load(&s.path("k.pub")).unwrap();
     let other = PublicKey::load(&s.path("other.pub")).unwrap();
     let tp = Digest::parse(&s.digest("tp_counter")).unwrap();
     let xdp = Digest::parse(&s.digest("xdp_count")).unwrap();
-    let ok = require_signature(&layout, &tp, std::slice::from_ref(&key)).unwrap();
-    assert_eq!(ok.signed_digest, tp);
-    assert_eq!(&ok.key, key.id());
-    let e = require_signature(&layout, &xdp, std::slice::from_ref(&key)).unwrap_err();
-    assert!(
-        matches!(e, ebpf_layout::Error::Signature { .. }) && e.to_string().contains("not signed"),
-        "{e}"
-    );
-    let e = require_signature(&layout, &tp, &[other]).unwrap_err();
-    assert!(e.to_string().contains("no valid signature"), "{e}");
-    // The library's verify takes the same keys.
+    let keys = Trust::Keys(vec![key.clone()]);
+    let ok = evaluate(&layout, &index, Some("tp_counter"), &tp, &keys).unwrap();
+    assert!(ok.accepted, "{ok:?}");
+    let vouched = ok.signature.unwrap();
+    assert_eq!(vouched.signed_digest, tp);
+    assert_eq!(&vouched.key, key.id());
+    assert_eq!(vouched.identity, "tp_counter");
+    let no = evaluate(&layout, &index, Some("xdp_count"), &xdp, &keys).unwrap();
+    assert_eq!((no.accepted, no.code), (false, Some("unsigned")));
+    let no = evaluate(
+        &layout,
+        &index,
+        Some("tp_counter"),
+        &tp,
+        &Trust::Keys(vec![other]),
+    )
+    .unwrap();
+    assert_eq!((no.accepted, no.code), (false, Some("bad-signature")));
+    // tp_counter's signature used under another name: the identity does not match.
+    let no = evaluate(&layout, &index, Some("xdp_count"), &tp, &keys).unwrap();
+    assert_eq!((no.accepted, no.code), (false, Some("identity")), "{no:?}");
+    assert!(no.reason.unwrap().contains("\"tp_counter\""));
+    // The library's verify applies the same rule.
     let report = ebpf_layout::verify::verify(
         &layout,
         "bundle",
         &Selector::All,
         &ebpf_layout::verify::VerifyOptions {
-            trusted_keys: vec![key],
+            trust: Some(keys),
             ..Default::default()
         },
     )

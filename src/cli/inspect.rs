@@ -30,6 +30,9 @@ pub struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// With --key or --policy: say whether load and verify would accept the image.
+    #[command(flatten)]
+    trust: super::trust::TrustArgs,
 }
 
 pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
@@ -41,7 +44,17 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
         .transpose()
         .map_err(anyhow::Error::msg)?;
     let source = ctx.open(&reference.path)?;
-    let d = inspect(source.as_ref(), &reference.selector, platform.as_ref())?;
+    let mut d = inspect(source.as_ref(), &reference.selector, platform.as_ref())?;
+    if let Some(trust) = args.trust.trust()? {
+        let name = crate::trust::name_used(&reference.selector, d.name.as_deref());
+        d.trust = Some(crate::trust::evaluate(
+            source.as_ref(),
+            &source.index()?,
+            name.as_deref(),
+            &d.entry_digest,
+            &trust,
+        )?);
+    }
     if args.json {
         print_json(&d)?;
         return Ok(ExitCode::SUCCESS);
@@ -58,6 +71,18 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
             n => format!("{n} (check them with verify --key PUB)"),
         }
     );
+    if let Some(t) = &d.trust {
+        if t.accepted {
+            println!("Trust:       accepted ({})", t.rule);
+        } else {
+            println!(
+                "Trust:       refused [{}] ({}): {}",
+                t.code.unwrap_or_default(),
+                t.rule,
+                t.reason.as_deref().unwrap_or_default()
+            );
+        }
+    }
     println!(
         "Config:      {} ({}, {})",
         d.config_descriptor.digest,

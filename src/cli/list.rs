@@ -12,7 +12,8 @@ use crate::summary::list;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   ebpf-layout list bundle
-  ebpf-layout list bundle --json")]
+  ebpf-layout list bundle --json
+  ebpf-layout list bundle.tar --policy /etc/containers/policy.json")]
 pub struct ListArgs {
     /// The layout directory.
     #[arg(value_name = "PATH", allow_hyphen_values = true)]
@@ -20,6 +21,10 @@ pub struct ListArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// With --key or --policy: a TRUST column says whether each image would be accepted
+    /// by verify and load under its name.
+    #[command(flatten)]
+    trust: super::trust::TrustArgs,
 }
 
 pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
@@ -31,6 +36,20 @@ pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         Selector::Name(n) => images.retain(|i| i.name.as_deref() == Some(n.as_str())),
         Selector::Digest(d) => images.retain(|i| &i.digest == d),
     }
+    let trust = args.trust.trust()?;
+    if let Some(trust) = &trust {
+        let index = source.index()?;
+        for image in images.iter_mut().filter(|i| i.format != "signature") {
+            let name = crate::trust::name_used(&reference.selector, image.name.as_deref());
+            image.trust = Some(crate::trust::evaluate(
+                source.as_ref(),
+                &index,
+                name.as_deref(),
+                &image.digest,
+                trust,
+            )?);
+        }
+    }
     if args.json {
         print_json(&images)?;
         return Ok(ExitCode::SUCCESS);
@@ -38,7 +57,7 @@ pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
     let rows: Vec<Vec<String>> = images
         .iter()
         .map(|i| {
-            vec![
+            let mut row = vec![
                 i.name.clone().unwrap_or_else(|| "<untagged>".into()),
                 i.digest.to_string(),
                 human_size(i.size),
@@ -52,12 +71,21 @@ pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
                     0 => "-".to_string(),
                     n => n.to_string(),
                 },
-            ]
+            ];
+            if trust.is_some() {
+                row.push(match &i.trust {
+                    None => "-".to_string(),
+                    Some(d) if d.accepted => "accepted".to_string(),
+                    Some(d) => format!("refused ({})", d.code.unwrap_or_default()),
+                });
+            }
+            row
         })
         .collect();
-    print_table(
-        &["NAME", "DIGEST", "SIZE", "PLATFORM", "FORMAT", "SIGNED"],
-        &rows,
-    );
+    let mut header = vec!["NAME", "DIGEST", "SIZE", "PLATFORM", "FORMAT", "SIGNED"];
+    if trust.is_some() {
+        header.push("TRUST");
+    }
+    print_table(&header, &rows);
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,6 @@ use clap::{Args, ValueEnum};
 use super::render::print_json;
 use crate::load::{self, Attach, LoadOptions, OutputMode};
 use crate::oci::{ImageRef, Platform};
-use crate::sign::PublicKey;
 use crate::trust::{open_program, Trust};
 
 /// How to show the maps.
@@ -42,7 +41,9 @@ Maps named print_*, counter_*, gauge_* and hist_* are shown as bumblebee does, d
 through BTF; --map NAME (or --map all) shows others; --json shows every map.
 
 With --key, the image must carry a valid signature (ebpf-layout sign) by one of the
-given public keys, or nothing is loaded.
+given public keys, made for the repository of the name it is loaded by (or for
+--identity); with --policy (or EBPF_LAYOUT_POLICY), the policy's requirements for that
+name apply. Otherwise nothing is loaded. verify applies the same rule.
 
 Needs root, or CAP_BPF and CAP_PERFMON (and CAP_NET_ADMIN for XDP/TC).
 
@@ -55,6 +56,7 @@ Examples:
   ebpf-layout load bundle:probe --attach on_call=uprobe:/usr/bin/app:main --pid 4242
   ebpf-layout load bundle:probe --pin /sys/fs/bpf/probe --detach
   ebpf-layout load bundle.tar:probe --key site.pub
+  ebpf-layout load bundle.tar:registry.local/ebpf/probe:1.0 --policy site-policy.json
   ebpf-layout unload /sys/fs/bpf/probe"
 )]
 pub struct LoadArgs {
@@ -108,10 +110,8 @@ pub struct LoadArgs {
     /// Which platform to pick from a multi-platform index (default: this machine's).
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
-    /// Refuse the image unless it carries a valid signature by this public key
-    /// (PEM; repeatable: any one of them will do). Checked before the kernel sees it.
-    #[arg(long = "key", value_name = "PUB")]
-    keys: Vec<PathBuf>,
+    #[command(flatten)]
+    trust: super::trust::TrustArgs,
 }
 
 /// Detach and remove what `load --pin DIR --detach` pinned.
@@ -154,19 +154,11 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         None if std::io::stdout().is_terminal() => OutputMode::Table,
         None => OutputMode::Text,
     };
-    let keys = args
-        .keys
-        .iter()
-        .map(|p| PublicKey::load(p))
-        .collect::<crate::Result<Vec<_>>>()?;
+    let trust = args.trust.trust()?.unwrap_or(Trust::AcceptUnsigned);
     // Verified bytes only: the manifest and the program are hashed against their
-    // descriptors, and with --key the signature is checked, before libbpf sees a byte.
+    // descriptors, and with --key or --policy the trust rule is applied, before libbpf
+    // sees a byte.
     let source = ctx.open(&reference.path)?;
-    let trust = if keys.is_empty() {
-        Trust::AcceptUnsigned
-    } else {
-        Trust::Keys(keys)
-    };
     let program = open_program(
         source.as_ref(),
         &args.reference,

@@ -19,6 +19,7 @@ mod render;
 mod rm;
 mod sign;
 mod tag;
+mod trust;
 mod verify;
 
 use std::ffi::OsString;

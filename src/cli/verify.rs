@@ -26,6 +26,7 @@ Examples:
   ebpf-layout verify bundle
   ebpf-layout verify bundle:probe --strict
   ebpf-layout verify bundle --key release.pub
+  ebpf-layout verify bundle.tar --policy /etc/containers/policy.json
   ebpf-layout verify bundle --json | jq .reports[0].problems"
 )]
 pub struct VerifyArgs {
@@ -39,10 +40,8 @@ pub struct VerifyArgs {
     /// Print the report as JSON (schema: docs/verify.md).
     #[arg(long)]
     json: bool,
-    /// Also require every selected image to carry a valid signature by this public key
-    /// (PEM, from `keygen` or cosign); repeatable: any of the keys will do.
-    #[arg(long = "key", value_name = "PUB")]
-    keys: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    trust: super::trust::TrustArgs,
 }
 
 /// The `--json` document.
@@ -62,14 +61,9 @@ struct Unusable {
 }
 
 pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
-    let trusted_keys = args
-        .keys
-        .iter()
-        .map(|k| crate::sign::PublicKey::load(k))
-        .collect::<crate::Result<Vec<_>>>()?;
     let options = VerifyOptions {
         strict: args.strict,
-        trusted_keys,
+        trust: args.trust.trust()?,
     };
     let mut reports = Vec::new();
     let mut unusable = Vec::new();
@@ -102,12 +96,14 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
     }
     for report in &reports {
         print_report(report);
-        let signature_problem = report
-            .problems
-            .iter()
-            .any(|p| matches!(p.code, "unsigned" | "bad-signature"));
-        if !options.trusted_keys.is_empty() && report.images > 0 && !signature_problem {
-            println!("  signatures: every image carries a valid signature by a trusted key");
+        let signature_problem = report.problems.iter().any(|p| {
+            matches!(
+                p.code,
+                "unsigned" | "bad-signature" | "identity" | "rejected" | "trust"
+            )
+        });
+        if options.trust.is_some() && report.images > 0 && !signature_problem {
+            println!("  signatures: every image carries a valid signature by a trusted key, for its name");
         }
     }
     for u in &unusable {

@@ -20,6 +20,10 @@ pub const MAX_OBJECT_SIZE: u64 = 1 << 30;
 pub struct Image {
     /// The ref name of the index.json entry it was reached from, if any.
     pub name: Option<String>,
+    /// The digest of the entry it was reached from: the index.json entry a name points at
+    /// (an index for a multi-platform name), or the descriptor a digest selected. This is
+    /// what a signature must cover for the image to be trusted ([`crate::trust`]).
+    pub entry_digest: Digest,
     /// The manifest's descriptor (from index.json, or from a nested index).
     pub descriptor: Descriptor,
     /// The parsed manifest.
@@ -243,6 +247,7 @@ pub fn open_image_at(
     let recognised = recognise(source, &manifest)?;
     Ok(Image {
         name: entry.ref_name().map(str::to_string),
+        entry_digest: entry.digest.clone(),
         platform: descriptor.platform.as_ref().map(Platform::normalized),
         descriptor,
         manifest,

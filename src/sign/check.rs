@@ -5,14 +5,10 @@
 //! `docker-manifest-digest` is the image's digest, and the base64 DER signature in the
 //! layer annotation verifies over the payload bytes with one of the keys.
 
-use std::collections::BTreeSet;
-
 use serde::Serialize;
 
-use crate::error::{Error, Result};
-use crate::graph::{is_index, Role, Scope, Walker, MAX_DEPTH};
+use crate::graph::{Role, Scope, Walker, MAX_DEPTH};
 use crate::oci::{Descriptor, Digest, ImageIndex};
-use crate::report::{Problem, Severity};
 use crate::store::document_reader;
 use crate::store::ImageSource;
 
@@ -30,6 +26,10 @@ pub enum SignatureStatus {
     Valid {
         /// The key's id (sha256 of its SubjectPublicKeyInfo).
         key: Digest,
+        /// The identity it was signed for (the payload's `docker-reference`); whether it
+        /// fits the name the image is used by is the trust rule's question
+        /// ([`crate::trust`]).
+        identity: String,
     },
     /// Intact and about this image, but made by none of the trusted keys (or altered).
     NotByTrustedKey,
@@ -75,10 +75,15 @@ pub struct ImageSignatures {
 }
 
 impl ImageSignatures {
-    /// The key of the first valid signature, if any.
+    /// The key of the first valid signature, if any (whatever identity it names).
     pub fn trusted_by(&self) -> Option<&Digest> {
-        self.signatures.iter().find_map(|s| match &s.status {
-            SignatureStatus::Valid { key } => Some(key),
+        self.valid().next().map(|(key, _)| key)
+    }
+
+    /// Every valid signature's key and signed identity, in stored order.
+    pub fn valid(&self) -> impl Iterator<Item = (&Digest, &str)> {
+        self.signatures.iter().filter_map(|s| match &s.status {
+            SignatureStatus::Valid { key, identity } => Some((key, identity.as_str())),
             _ => None,
         })
     }
@@ -173,80 +178,15 @@ fn check_one(
     match keys.iter().find(|k| k.verifies(payload, signature)) {
         Some(k) => SignatureStatus::Valid {
             key: k.id().clone(),
+            identity: parsed.critical.identity.docker_reference,
         },
         None => SignatureStatus::NotByTrustedKey,
     }
 }
 
-/// The `verify --key` findings for the selected index.json entries: one error per image
-/// without a valid signature by one of `keys` (code `unsigned` when none is stored,
-/// `bad-signature` when none of those stored is valid). Signature images themselves are
-/// not required to be signed.
-pub fn signature_problems(
-    source: &dyn ImageSource,
-    index: &ImageIndex,
-    roots: &[Descriptor],
-    keys: &[PublicKey],
-) -> Vec<Problem> {
-    let mut seen = BTreeSet::new();
-    let mut problems = Vec::new();
-    let key_ids = || {
-        keys.iter()
-            .map(|k| k.id().short())
-            .collect::<Vec<_>>()
-            .join(" or ")
-    };
-    for root in roots {
-        if is_signature_entry(root) || !seen.insert(root.digest.clone()) {
-            continue;
-        }
-        let label = image_label(index, &root.digest);
-        let checked = check_image(source, index, &root.digest, keys);
-        if checked.trusted_by().is_some() {
-            continue;
-        }
-        let (code, found, message) = if checked.is_unsigned() {
-            (
-                "unsigned",
-                if checked.found {
-                    format!("{} holds no signature", checked.signature_image)
-                } else {
-                    format!("no {}", checked.signature_image)
-                },
-                format!(
-                    "image {label} is not signed: the layout has no signature for it (sign it with `ebpf-layout sign`)"
-                ),
-            )
-        } else {
-            let reasons = checked.reasons();
-            (
-                "bad-signature",
-                format!("{} signature(s), none valid", checked.signatures.len()),
-                format!(
-                    "image {label} has no valid signature by a trusted key: {}",
-                    reasons.join("; ")
-                ),
-            )
-        };
-        let entry = match &checked.signature_manifest {
-            Some(d) if code == "bad-signature" => d.blob_path(),
-            _ => "index.json".to_string(),
-        };
-        problems.push(Problem {
-            severity: Severity::Error,
-            code,
-            entry: Some(entry),
-            digest: Some(root.digest.to_string()),
-            expected: Some(format!("a valid signature by key {}", key_ids())),
-            found: Some(found),
-            message,
-        });
-    }
-    problems
-}
-
-/// `name (sha256:…)`, or just the digest for an untagged image.
-fn image_label(index: &ImageIndex, digest: &Digest) -> String {
+/// `name (sha256:…)` (its first name in index.json), or just the digest for an untagged
+/// image: how messages name an image.
+pub fn image_label(index: &ImageIndex, digest: &Digest) -> String {
     let names: Vec<&str> = index
         .manifests
         .iter()
@@ -259,83 +199,9 @@ fn image_label(index: &ImageIndex, digest: &Digest) -> String {
     }
 }
 
-/// What [`require_signature`] found.
-#[derive(Debug, Clone, Serialize)]
-pub struct TrustedSignature {
-    /// The digest the valid signature covers: the manifest itself, or an index that
-    /// lists it (cosign signs what a tag points at).
-    pub signed_digest: Digest,
-    /// The id of the key it verifies with.
-    pub key: Digest,
-}
-
-/// Requires a valid signature by one of `keys` for the manifest `manifest` of `source`,
-/// before anything of it is used (`load --key`).
-///
-/// A signature counts when it covers the manifest's digest, or the digest of an index in
-/// index.json that lists the manifest (directly or through nested indexes): an index's
-/// bytes name its manifests' digests, so signing it vouches for them.
-///
-/// Fails with [`Error::Signature`] (exit code 1 on the command line) naming the image and
-/// every reason a stored signature was not accepted; with [`Error::Input`] when `keys` is
-/// empty; and with read errors when index.json cannot be read.
-pub fn require_signature(
-    source: &dyn ImageSource,
-    manifest: &Digest,
-    keys: &[PublicKey],
-) -> Result<TrustedSignature> {
-    if keys.is_empty() {
-        return Err(Error::Input {
-            path: source.location().to_path_buf(),
-            reason: "no trusted public key given to check signatures with".into(),
-        });
-    }
-    let index = source.index()?;
-    let mut candidates = vec![manifest.clone()];
-    for entry in index.manifests.iter().filter(|d| is_index(d)) {
-        if index_lists(source, entry, manifest) {
-            candidates.push(entry.digest.clone());
-        }
-    }
-    let mut reasons = Vec::new();
-    let mut any_stored = false;
-    for candidate in &candidates {
-        let checked = check_image(source, &index, candidate, keys);
-        if let Some(key) = checked.trusted_by() {
-            return Ok(TrustedSignature {
-                signed_digest: candidate.clone(),
-                key: key.clone(),
-            });
-        }
-        any_stored |= !checked.is_unsigned();
-        reasons.extend(checked.reasons());
-    }
-    let keys_text = keys
-        .iter()
-        .map(|k| k.id().short())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let reason = if any_stored {
-        format!(
-            "no valid signature by a trusted key ({keys_text}): {}",
-            reasons.join("; ")
-        )
-    } else {
-        format!(
-            "it is not signed (no {} in the layout); trusted keys: {keys_text}",
-            signature_name(manifest)
-        )
-    };
-    Err(Error::Signature {
-        path: source.location().to_path_buf(),
-        image: image_label(&index, manifest),
-        reason,
-    })
-}
-
 /// Whether the index `entry` lists `manifest`, directly or through nested indexes (as
 /// deep as the graph allows; an index that cannot be read lists nothing).
-fn index_lists(source: &dyn ImageSource, entry: &Descriptor, manifest: &Digest) -> bool {
+pub fn index_lists(source: &dyn ImageSource, entry: &Descriptor, manifest: &Digest) -> bool {
     let mut read = document_reader(source, source.limits().max_manifest_size);
     let mut walker = Walker::new(&mut read).scope(Scope::Indexes);
     walker.entry(entry);

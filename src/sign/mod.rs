@@ -5,8 +5,10 @@
 //! * [`payload`]: the simple-signing JSON a signature covers, naming a manifest digest.
 //! * [`store`]: signature images named `sha256-<hex>.sig` in the same layout, one layer per
 //!   signature (what cosign pushes to a registry).
-//! * [`check`]: checking stored signatures against trusted public keys (`verify --key`,
-//!   and [`require_signature`] for `load --key`).
+//! * [`check`]: checking stored signatures against trusted public keys.
+//! * [`policy`]: a site's containers-policy.json(5): which keys and identities are
+//!   required for which names (parsed here; applied by [`crate::trust`], the one rule
+//!   `verify`, `load`, `list` and `inspect` share).
 //!
 //! [`sign`] ties them together. Nothing here needs the network: the trust crosses the
 //! air gap inside the layout. See `docs/signing.md` for the trust model and the format.
@@ -14,6 +16,7 @@
 pub mod check;
 pub mod keys;
 pub mod payload;
+pub mod policy;
 pub mod store;
 
 use std::collections::{BTreeMap, HashMap};
@@ -32,12 +35,10 @@ use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, Selector};
 use crate::progress::Progress;
 use crate::store::{closure_of, ImageSource};
 
-pub use check::{
-    check_image, require_signature, signature_problems, ImageSignatures, SignatureStatus,
-    TrustedSignature,
-};
+pub use check::{check_image, ImageSignatures, SignatureStatus};
 pub use keys::{write_key_pair, KeyError, KeyPairFiles, PrivateKey, PublicKey};
 pub use payload::SimpleSigning;
+pub use policy::{Policy, Requirement, SignedIdentity};
 pub use store::{count_signatures, is_signature_entry, signature_name, signed_digest, Added};
 
 /// Media type of a signature layer: the simple-signing payload.
