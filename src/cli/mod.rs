@@ -126,9 +126,14 @@ where
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Errors quote names, entries and libbpf's words from the input: escaped here,
+            // once for every command.
+            eprintln!("error: {}", render::escape_message(&e.to_string()));
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!(
+                    "  caused by: {}",
+                    render::escape_message(&cause.to_string())
+                );
             }
             ExitCode::from(exit_code(&e))
         }

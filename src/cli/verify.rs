@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
-use super::render::human_size;
+use super::render::{escape_control as esc, escape_message, human_size, print_json};
 use super::{EXIT_INTEGRITY, EXIT_USAGE};
 use crate::layout::Layout;
 use crate::oci::ImageRef;
@@ -97,7 +97,7 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
             reports,
             unusable,
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        print_json(&out)?;
         return Ok(ExitCode::from(code));
     }
     for report in &reports {
@@ -111,7 +111,7 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
         }
     }
     for u in &unusable {
-        eprintln!("error: {}: {}", u.reference, u.error);
+        eprintln!("error: {}: {}", esc(&u.reference), escape_message(&u.error));
     }
     Ok(ExitCode::from(code))
 }
@@ -168,11 +168,11 @@ fn print_report(r: &Report) {
         } else {
             String::new()
         };
-        println!("{}: OK — {counts}{warn}", r.reference);
+        println!("{}: OK — {counts}{warn}", esc(&r.reference));
     } else {
         println!(
             "{}: FAILED — {} error(s), {} warning(s){}; {counts}",
-            r.reference,
+            esc(&r.reference),
             r.errors,
             r.warnings,
             if r.strict && r.errors == 0 {
@@ -189,11 +189,11 @@ fn print_report(r: &Report) {
         };
         let mut line = format!("  {severity}: [{}] ", p.code);
         if let Some(entry) = &p.entry {
-            line.push_str(&format!("{entry}: "));
+            line.push_str(&format!("{}: ", esc(entry)));
         }
-        line.push_str(&p.message);
+        line.push_str(&esc(&p.message));
         if let (Some(e), Some(f)) = (&p.expected, &p.found) {
-            line.push_str(&format!(" (expected {e}, found {f})"));
+            line.push_str(&format!(" (expected {}, found {})", esc(e), esc(f)));
         }
         println!("{line}");
     }

@@ -18,6 +18,7 @@ use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::report::{escape_control, escape_json_controls};
 use libbpf_rs::{Map, MapCore as _, MapFlags, MapType, PerfBufferBuilder, RingBufferBuilder};
 use serde::Serialize;
 
@@ -356,22 +357,29 @@ impl<'w> Renderer<'w> {
         Ok(())
     }
 
+    /// `text` escaped (it holds map names from the object) and, on a terminal, in bold.
     fn emphasize(&self, text: &str) -> String {
+        let text = escape_control(text);
         if self.bold {
             format!("\x1b[1m{text}\x1b[0m")
         } else {
-            text.to_owned()
+            text.into_owned()
         }
     }
 
     fn json_line(&mut self, value: &impl Serialize) -> Result<(), LoadError> {
-        serde_json::to_writer(&mut *self.out, value).map_err(|e| LoadError::Output(e.into()))?;
+        let text = serde_json::to_string(value).map_err(|e| LoadError::Output(e.into()))?;
+        let text = escape_json_controls(&text);
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(LoadError::Output)?;
         self.out.write_all(b"\n").map_err(LoadError::Output)?;
         self.out.flush().map_err(LoadError::Output)
     }
 
+    /// Writes one line of text output, escaped: it holds names and values from the object.
     fn text_line(&mut self, line: &str) -> Result<(), LoadError> {
-        writeln!(self.out, "{line}").map_err(LoadError::Output)?;
+        writeln!(self.out, "{}", escape_control(line)).map_err(LoadError::Output)?;
         self.out.flush().map_err(LoadError::Output)
     }
 
@@ -419,7 +427,10 @@ impl<'w> Renderer<'w> {
         }
         match self.mode {
             OutputMode::Table => {
-                self.header = lines;
+                self.header = lines
+                    .iter()
+                    .map(|l| escape_control(l).into_owned())
+                    .collect();
                 self.draw_table()
             }
             _ => {
@@ -582,7 +593,7 @@ impl<'w> Renderer<'w> {
                         );
                     }
                 }
-                lines.push(line);
+                lines.push(escape_control(&line).into_owned());
             }
             if s.truncated {
                 lines.push(format!(
@@ -602,7 +613,7 @@ impl<'w> Renderer<'w> {
                 recent.map, recent.received
             )));
             for record in &recent.records {
-                lines.push(format!("  {record}"));
+                lines.push(format!("  {}", escape_control(record)));
             }
         }
         let mut screen = String::new();
