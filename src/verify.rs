@@ -124,6 +124,47 @@ pub fn verify(
     })
 }
 
+/// The report for an archive that could not be read to its end because it was damaged on
+/// the way ([`Error::Truncated`], [`Error::Corrupt`]): one error, `truncated` or
+/// `corrupt-archive`, so that damage in transit is an integrity failure (exit 1, listed
+/// under `problems`) like a blob that does not match its digest, not an unusable input.
+/// `None` for any other error: the input is unusable.
+pub fn damage_report(reference: &str, error: &Error, strict: bool) -> Option<Report> {
+    // A cut names the entry it cut; a gzip CRC is checked at the end of a member, so the
+    // entry being read then is only where the damage showed, not which blob it hit.
+    let (code, entry, cut) = match error {
+        Error::Truncated { entry, .. } => ("truncated", entry, true),
+        Error::Corrupt { entry, .. } => ("corrupt-archive", entry, false),
+        _ => return None,
+    };
+    let digest = entry
+        .strip_prefix("blobs/sha256/")
+        .filter(|_| cut)
+        .or_else(|| entry.strip_prefix("./blobs/sha256/"))
+        .and_then(|hex| Digest::parse(&format!("sha256:{hex}")).ok())
+        .map(|d| d.to_string());
+    Some(Report {
+        reference: reference.to_string(),
+        ok: false,
+        strict,
+        images: 0,
+        blobs: 0,
+        bytes: 0,
+        seconds: 0.0,
+        errors: 1,
+        warnings: 0,
+        problems: vec![Problem {
+            severity: Severity::Error,
+            code,
+            entry: (!entry.is_empty()).then(|| entry.clone()),
+            digest,
+            expected: None,
+            found: None,
+            message: error.to_string(),
+        }],
+    })
+}
+
 /// Runs every check of `selector` against the stored `entries`.
 fn check<'a>(
     source: &'a dyn ImageSource,

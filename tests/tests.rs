@@ -31,4 +31,5 @@ mod property;
 mod registry;
 mod signing;
 mod terminal;
+mod transit;
 mod verify;

@@ -2,7 +2,8 @@
 //! library → render), and the mapping from errors to exit codes.
 //!
 //! Exit codes: 0 success, 1 an integrity failure (a blob that does not match its
-//! digest or size, or is missing), 2 anything else (usage, unusable input, I/O).
+//! digest or size, or is missing; an archive truncated or damaged on the way), 2
+//! anything else (usage, unusable input, I/O).
 
 mod copy;
 mod gc;
@@ -166,6 +167,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         | Some(Error::SizeMismatch { .. })
         | Some(Error::BlobMissing { .. })
         | Some(Error::Truncated { .. })
+        | Some(Error::Corrupt { .. })
         | Some(Error::Signature { .. }) => EXIT_INTEGRITY,
         _ => EXIT_USAGE,
     }

@@ -11,7 +11,7 @@ use super::{EXIT_INTEGRITY, EXIT_USAGE};
 use crate::layout::Layout;
 use crate::oci::ImageRef;
 use crate::store::ImageSource;
-use crate::verify::{verify, Report, Severity, VerifyOptions, REPORT_VERSION};
+use crate::verify::{damage_report, verify, Report, Severity, VerifyOptions, REPORT_VERSION};
 
 /// Verify layouts and archives offline: every digest, size and reference.
 #[derive(Debug, Args)]
@@ -76,6 +76,10 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
     for r in &args.references {
         match verify_one(r, &options, ctx) {
             Ok(report) => reports.push(report),
+            // Damage in transit (a cut or corrupt archive) is an integrity failure.
+            Err(e) if damage_report(r, &e, options.strict).is_some() => {
+                reports.extend(damage_report(r, &e, options.strict))
+            }
             Err(e) => unusable.push(Unusable {
                 reference: r.clone(),
                 error: e.to_string(),
