@@ -58,7 +58,10 @@ pub struct Report {
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
     /// Count warnings (orphans, unknown files, duplicate names, untagged manifests) as
-    /// errors.
+    /// errors, and hash every stored blob. Without it, a whole-store verify hashes what
+    /// the graph reaches and the blobs small enough to be documents
+    /// ([`crate::limits::Limits::max_manifest_size`]); a larger unreferenced blob is
+    /// reported by name and size, unhashed.
     pub strict: bool,
     /// Public keys (`--key`): when not empty, every selected image (signature images
     /// excepted) must carry a valid signature by one of them, else an error `unsigned`
@@ -87,7 +90,27 @@ pub fn verify(
 ) -> crate::Result<Report> {
     let started = Instant::now();
     let entries = match selector {
-        Selector::All => source.scan()?,
+        Selector::All if options.strict => source.scan()?,
+        // An unreferenced blob is a warning: hashing one (a 100 GiB sparse file) is not
+        // worth unbounded time unless --strict asks. Hash what the graph reaches, and every
+        // blob small enough to be a document (referrers are found among those).
+        Selector::All => {
+            let listing = source.scan_hashing(Hashing::Only(&BTreeSet::new()))?;
+            let limit = source.limits().max_manifest_size;
+            let small: BTreeSet<Digest> = listing
+                .iter()
+                .filter(|e| e.kind == EntryKind::File && e.size <= limit)
+                .filter_map(|e| blob_digest(&e.path))
+                .collect();
+            let first = source.scan_hashing(Hashing::Only(&small))?;
+            let reached = check(source, first.clone(), selector, options).visited;
+            if reached.is_subset(&small) {
+                first
+            } else {
+                let wanted: BTreeSet<Digest> = small.union(&reached).cloned().collect();
+                source.scan_hashing(Hashing::Only(&wanted))?
+            }
+        }
         // One image of a large store: find its closure from a listing (JSON documents are
         // hash-checked as they are read), then hash only the blobs it reaches.
         _ => {
@@ -221,6 +244,12 @@ fn check<'a>(
         }
     }
     c
+}
+
+/// The digest a stored path names, if it is `blobs/sha256/<valid hex>`.
+fn blob_digest(path: &str) -> Option<Digest> {
+    let hex = path.strip_prefix("blobs/sha256/")?;
+    Digest::parse(&format!("sha256:{hex}")).ok()
 }
 
 fn selector_text(selector: &Selector) -> String {
@@ -818,12 +847,31 @@ impl Checker<'_> {
             if let Some(hex) = e.path.strip_prefix("blobs/sha256/") {
                 match Digest::parse(&format!("sha256:{hex}")) {
                     Ok(d) if self.visited.contains(&d) => {}
-                    Ok(d) => self.warning(
-                        "unreferenced-blob",
-                        Some(e.path.clone()),
-                        Some(d.to_string()),
-                        format!("blob {d} ({} bytes) is not referenced by anything (gc would remove it)", e.size),
-                    ),
+                    Ok(d) => match &e.digest {
+                        // Hashed (small enough to be a document, or --strict): say when its
+                        // content is not what its name says.
+                        Some(found) if found != &d => self.problems.push(Problem {
+                            severity: Severity::Warning,
+                            code: "corrupt-unreferenced-blob",
+                            entry: Some(e.path.clone()),
+                            digest: Some(d.to_string()),
+                            expected: Some(d.to_string()),
+                            found: Some(found.to_string()),
+                            message: format!("blob {d} ({} bytes) is not referenced by anything (gc would remove it), and it is corrupt: its content hashes to {found}", e.size),
+                        }),
+                        Some(_) => self.warning(
+                            "unreferenced-blob",
+                            Some(e.path.clone()),
+                            Some(d.to_string()),
+                            format!("blob {d} ({} bytes) is not referenced by anything (gc would remove it)", e.size),
+                        ),
+                        None => self.warning(
+                            "unreferenced-blob",
+                            Some(e.path.clone()),
+                            Some(d.to_string()),
+                            format!("blob {d} ({} bytes) is not referenced by anything (gc would remove it); not hashed, so not checked (--strict hashes it)", e.size),
+                        ),
+                    },
                     Err(err) => self.warning("unknown-file", Some(e.path.clone()), None, format!("{} is not named by a valid digest: {err}", e.path)),
                 }
             } else {

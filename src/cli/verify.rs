@@ -33,7 +33,8 @@ pub struct VerifyArgs {
     #[arg(required = true, value_name = "REF")]
     references: Vec<String>,
     /// Treat warnings (unreferenced blobs, unknown files, duplicate names, untagged
-    /// manifests) as failures.
+    /// manifests) as failures, and hash unreferenced blobs too (without it, one larger
+    /// than --max-manifest-size is reported by name and size, unhashed).
     #[arg(long)]
     strict: bool,
     /// Print the report as JSON (schema: docs/verify.md).
