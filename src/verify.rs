@@ -89,11 +89,12 @@ pub fn verify(
     options: &VerifyOptions,
 ) -> crate::Result<Report> {
     let started = Instant::now();
-    let entries = match selector {
-        Selector::All if options.strict => source.scan()?,
+    let mut c = match selector {
+        Selector::All if options.strict => check(source, source.scan()?, selector, options),
         // An unreferenced blob is a warning: hashing one (a 100 GiB sparse file) is not
-        // worth unbounded time unless --strict asks. Hash what the graph reaches, and every
-        // blob small enough to be a document (referrers are found among those).
+        // worth unbounded time unless --strict asks. Hash every blob small enough to be a
+        // document (referrers are found among those); that check is final unless the
+        // graph reaches a larger blob, which is then hashed too and checked again.
         Selector::All => {
             let listing = source.scan_hashing(Hashing::Only(&BTreeSet::new()))?;
             let limit = source.limits().max_manifest_size;
@@ -102,13 +103,18 @@ pub fn verify(
                 .filter(|e| e.kind == EntryKind::File && e.size <= limit)
                 .filter_map(|e| blob_digest(&e.path))
                 .collect();
-            let first = source.scan_hashing(Hashing::Only(&small))?;
-            let reached = check(source, first.clone(), selector, options).visited;
-            if reached.is_subset(&small) {
+            let first = check(
+                source,
+                source.scan_hashing(Hashing::Only(&small))?,
+                selector,
+                options,
+            );
+            if first.visited.is_subset(&small) {
                 first
             } else {
-                let wanted: BTreeSet<Digest> = small.union(&reached).cloned().collect();
-                source.scan_hashing(Hashing::Only(&wanted))?
+                let wanted: BTreeSet<Digest> = small.union(&first.visited).cloned().collect();
+                let entries = source.scan_hashing(Hashing::Only(&wanted))?;
+                check(source, entries, selector, options)
             }
         }
         // One image of a large store: find its closure from a listing (JSON documents are
@@ -116,15 +122,16 @@ pub fn verify(
         _ => {
             let listing = source.scan_hashing(Hashing::Only(&BTreeSet::new()))?;
             let reached = check(source, listing, selector, options).visited;
-            source.scan_hashing(Hashing::Only(&reached))?
+            let entries = source.scan_hashing(Hashing::Only(&reached))?;
+            check(source, entries, selector, options)
         }
     };
-    let bytes = entries
-        .iter()
+    let bytes = c
+        .stored
+        .values()
         .filter(|e| e.digest.is_some())
         .map(|e| e.size)
         .sum();
-    let mut c = check(source, entries, selector, options);
     c.problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
     let errors = c
         .problems
