@@ -205,7 +205,7 @@ fn errors_quoting_a_hostile_file_name_are_escaped() {
 #[cfg(feature = "loader")]
 mod kernel {
     use super::*;
-    use crate::kit::kernel::{kernel_test, serial, Need};
+    use crate::kit::kernel::{kernel_test, serial, Need, BPFFS};
 
     kernel_test!(
         load_errors_show_libbpf_words_about_hostile_names_escaped,
@@ -224,6 +224,15 @@ mod kernel {
             ]);
             assert_eq!(code, 0, "{stderr}");
             let before = snapshot(d.root());
+            let pins = || -> Vec<String> {
+                std::fs::read_dir(BPFFS)
+                    .map(|r| {
+                        r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            };
+            let pins_before = pins();
             let (code, _, stderr) = run_clean(&[
                 "load",
                 layout.to_str().unwrap(),
@@ -238,6 +247,13 @@ mod kernel {
             assert!(stderr.contains("libbpf said"), "{stderr}");
             assert!(stderr.contains("counter_\\u{9b}tpid"), "{stderr}");
             assert_eq!(snapshot(d.root()), before, "load changed the layout");
+            // Other processes on the machine may pin meanwhile: only ours would be named so.
+            let new: Vec<String> = pins()
+                .into_iter()
+                .filter(|p| !pins_before.contains(p))
+                .filter(|p| p.contains("tpid") || p.contains("pwn"))
+                .collect();
+            assert!(new.is_empty(), "load left pins in bpffs: {new:?}");
         }
     );
 }
