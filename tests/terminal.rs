@@ -202,6 +202,29 @@ fn errors_quoting_a_hostile_file_name_are_escaped() {
     assert_eq!(snapshot(d.root()), before, "a refused pack wrote something");
 }
 
+#[test]
+fn verify_and_gc_show_a_hostile_file_name_in_a_layout_escaped() {
+    let d = Dir::new();
+    let layout = d.path("bundle");
+    pack(&layout, &["tp_counter.bpf.o"]);
+    std::fs::write(layout.join("blobs/sha256/x\x1b]0;pwned\x07"), b"junk").unwrap();
+    let before = snapshot(d.root());
+    let path = layout.to_str().unwrap();
+
+    let (code, stdout, _) = run_clean(&["verify", path]);
+    assert_eq!(code, 0, "a warning only: {stdout}");
+    assert!(stdout.contains("x\\x1b]0;pwned\\x07"), "{stdout}");
+
+    let (code, _, stderr) = run_clean(&["gc", path, "--dry-run"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("x\\x1b]0;pwned\\x07"), "{stderr}");
+    assert_eq!(
+        snapshot(d.root()),
+        before,
+        "verify or gc changed the layout"
+    );
+}
+
 #[cfg(feature = "loader")]
 mod kernel {
     use super::*;
