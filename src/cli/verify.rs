@@ -19,8 +19,8 @@ use crate::verify::{damage_report, verify, Report, Severity, VerifyOptions, REPO
     after_help = "REF is PATH (everything in it), PATH:NAME or PATH@sha256:HEX (that image's
 closure only).
 
-Exit status: 0 intact, 1 integrity failure (or warnings with --strict), 2 unusable
-input or usage error.
+Exit status: 0 intact, 1 integrity failure (including an archive truncated or damaged
+in transit; or warnings with --strict), 2 unusable input or usage error.
 
 Examples:
   ebpf-layout verify bundle
