@@ -20,7 +20,7 @@ use crate::graph::Closure;
 use crate::image::resolve::select;
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::limits::Limits;
-use crate::oci::cosign::signature_name;
+use crate::oci::cosign::{reserved_for_signatures, signature_name};
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, RefName, Selector};
 use crate::progress::Progress;
 use crate::source;
@@ -157,6 +157,12 @@ fn copy_from(
     let index = source.index()?;
     let mut entries = roots(source, &index, &options.source.selector)?;
     if let Some(name) = &options.name {
+        if let Some(reason) = reserved_for_signatures(name.as_str()) {
+            return Err(Error::Input {
+                path: options.destination.clone(),
+                reason,
+            });
+        }
         let digests: BTreeSet<&Digest> = entries.iter().map(|d| &d.digest).collect();
         if digests.len() != 1 {
             return Err(Error::Input {

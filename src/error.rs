@@ -230,6 +230,18 @@ pub enum Error {
         /// Where it ends.
         reason: String,
     },
+    /// A compressed archive's data is damaged: a gzip checksum or length that does not
+    /// match its data, or deflate data that does not decode (an integrity failure: bytes
+    /// changed on the way).
+    #[error("{}: corrupt archive: {}{reason}; the file was damaged on the way, copy it again", path.display(), entry_prefix(entry))]
+    Corrupt {
+        /// The archive.
+        path: PathBuf,
+        /// The entry being read when the damage showed (empty between entries).
+        entry: String,
+        /// What does not match.
+        reason: String,
+    },
 }
 
 fn entry_prefix(entry: &str) -> String {

@@ -7,7 +7,8 @@
 //! * **Format** — no I/O: [`oci`] (digests, descriptors, manifests, canonical JSON, ref
 //!   names, cosign's naming rules), [`elf`] (BPF objects inspected without the kernel),
 //!   [`graph`] (the image graph: roles, the one walker, the one depth limit), [`limits`]
-//!   (bounds on untrusted input, as values), [`report`] (integrity findings),
+//!   (bounds on untrusted input, as values), [`report`] (integrity findings, and escaping
+//!   input-derived text for the terminal),
 //!   [`progress`] (a handle counting bytes hashed), [`program`] (the verified object the
 //!   loader accepts), [`error`].
 //! * **Storage** — [`store`] (the one read trait, [`store::ImageSource`]), [`layout`] (a

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::image::resolve::{available_names, select};
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::limits::Limits;
-use crate::oci::cosign::signature_name;
+use crate::oci::cosign::{reserved_for_signatures, signature_name};
 use crate::oci::media_type::ANNOTATION_REF_NAME;
 use crate::oci::{Digest, ImageRef, RefName, Selector};
 use crate::progress::Progress;
@@ -40,10 +40,14 @@ pub struct TagReport {
 /// The image's manifest is read and verified first, so a name never points at a missing
 /// or damaged blob. Fails with [`Error::ImageNotFound`] (listing the names there are),
 /// [`Error::NameRequired`] or [`Error::AmbiguousName`] when the source is not one image,
-/// and with [`Error::Input`] when `source` is not a layout directory; the layout is then
+/// and with [`Error::Input`] when `source` is not a layout directory or `name` is one that
+/// cosign's scheme reserves for signatures (`sha256-<hex>.sig`); the layout is then
 /// unchanged.
 pub fn tag(source: &ImageRef, name: &RefName, limits: &Limits) -> Result<TagReport> {
     let root = layout_dir(&source.path, "tag")?;
+    if let Some(reason) = reserved_for_signatures(name.as_str()) {
+        return Err(Error::Input { path: root, reason });
+    }
     if name
         .as_str()
         .starts_with(&format!("{}:", source.path.display()))

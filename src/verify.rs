@@ -58,7 +58,10 @@ pub struct Report {
 #[derive(Debug, Clone, Default)]
 pub struct VerifyOptions {
     /// Count warnings (orphans, unknown files, duplicate names, untagged manifests) as
-    /// errors.
+    /// errors, and hash every stored blob. Without it, a whole-store verify hashes what
+    /// the graph reaches and the blobs small enough to be documents
+    /// ([`crate::limits::Limits::max_manifest_size`]); a larger unreferenced blob is
+    /// reported by name and size, unhashed.
     pub strict: bool,
     /// What to trust (`--key`, `--policy`): when given, every selected image (signature
     /// images excepted) must be accepted by [`crate::trust::evaluate`] under the name it is
@@ -88,22 +91,49 @@ pub fn verify(
     options: &VerifyOptions,
 ) -> crate::Result<Report> {
     let started = Instant::now();
-    let entries = match selector {
-        Selector::All => source.scan()?,
+    let mut c = match selector {
+        Selector::All if options.strict => check(source, source.scan()?, selector, options),
+        // An unreferenced blob is a warning: hashing one (a 100 GiB sparse file) is not
+        // worth unbounded time unless --strict asks. Hash every blob small enough to be a
+        // document (referrers are found among those); that check is final unless the
+        // graph reaches a larger blob, which is then hashed too and checked again.
+        Selector::All => {
+            let listing = source.scan_hashing(Hashing::Only(&BTreeSet::new()))?;
+            let limit = source.limits().max_manifest_size;
+            let small: BTreeSet<Digest> = listing
+                .iter()
+                .filter(|e| e.kind == EntryKind::File && e.size <= limit)
+                .filter_map(|e| blob_digest(&e.path))
+                .collect();
+            let first = check(
+                source,
+                source.scan_hashing(Hashing::Only(&small))?,
+                selector,
+                options,
+            );
+            if first.visited.is_subset(&small) {
+                first
+            } else {
+                let wanted: BTreeSet<Digest> = small.union(&first.visited).cloned().collect();
+                let entries = source.scan_hashing(Hashing::Only(&wanted))?;
+                check(source, entries, selector, options)
+            }
+        }
         // One image of a large store: find its closure from a listing (JSON documents are
         // hash-checked as they are read), then hash only the blobs it reaches.
         _ => {
             let listing = source.scan_hashing(Hashing::Only(&BTreeSet::new()))?;
             let reached = check(source, listing, selector, options).visited;
-            source.scan_hashing(Hashing::Only(&reached))?
+            let entries = source.scan_hashing(Hashing::Only(&reached))?;
+            check(source, entries, selector, options)
         }
     };
-    let bytes = entries
-        .iter()
+    let bytes = c
+        .stored
+        .values()
         .filter(|e| e.digest.is_some())
         .map(|e| e.size)
         .sum();
-    let mut c = check(source, entries, selector, options);
     c.problems.sort_by_key(|p| std::cmp::Reverse(p.severity));
     let errors = c
         .problems
@@ -123,6 +153,47 @@ pub fn verify(
         errors,
         warnings,
         problems: c.problems,
+    })
+}
+
+/// The report for an archive that could not be read to its end because it was damaged on
+/// the way ([`Error::Truncated`], [`Error::Corrupt`]): one error, `truncated` or
+/// `corrupt-archive`, so that damage in transit is an integrity failure (exit 1, listed
+/// under `problems`) like a blob that does not match its digest, not an unusable input.
+/// `None` for any other error: the input is unusable.
+pub fn damage_report(reference: &str, error: &Error, strict: bool) -> Option<Report> {
+    // A cut names the entry it cut; a gzip CRC is checked at the end of a member, so the
+    // entry being read then is only where the damage showed, not which blob it hit.
+    let (code, entry, cut) = match error {
+        Error::Truncated { entry, .. } => ("truncated", entry, true),
+        Error::Corrupt { entry, .. } => ("corrupt-archive", entry, false),
+        _ => return None,
+    };
+    let digest = entry
+        .strip_prefix("blobs/sha256/")
+        .filter(|_| cut)
+        .or_else(|| entry.strip_prefix("./blobs/sha256/"))
+        .and_then(|hex| Digest::parse(&format!("sha256:{hex}")).ok())
+        .map(|d| d.to_string());
+    Some(Report {
+        reference: reference.to_string(),
+        ok: false,
+        strict,
+        images: 0,
+        blobs: 0,
+        bytes: 0,
+        seconds: 0.0,
+        errors: 1,
+        warnings: 0,
+        problems: vec![Problem {
+            severity: Severity::Error,
+            code,
+            entry: (!entry.is_empty()).then(|| entry.clone()),
+            digest,
+            expected: None,
+            found: None,
+            message: error.to_string(),
+        }],
     })
 }
 
@@ -180,6 +251,12 @@ fn check<'a>(
         }
     }
     c
+}
+
+/// The digest a stored path names, if it is `blobs/sha256/<valid hex>`.
+fn blob_digest(path: &str) -> Option<Digest> {
+    let hex = path.strip_prefix("blobs/sha256/")?;
+    Digest::parse(&format!("sha256:{hex}")).ok()
 }
 
 fn selector_text(selector: &Selector) -> String {
@@ -841,12 +918,31 @@ impl Checker<'_> {
             if let Some(hex) = e.path.strip_prefix("blobs/sha256/") {
                 match Digest::parse(&format!("sha256:{hex}")) {
                     Ok(d) if self.visited.contains(&d) => {}
-                    Ok(d) => self.warning(
-                        "unreferenced-blob",
-                        Some(e.path.clone()),
-                        Some(d.to_string()),
-                        format!("blob {d} ({} bytes) is not referenced by anything (gc would remove it)", e.size),
-                    ),
+                    Ok(d) => match &e.digest {
+                        // Hashed (small enough to be a document, or --strict): say when its
+                        // content is not what its name says.
+                        Some(found) if found != &d => self.problems.push(Problem {
+                            severity: Severity::Warning,
+                            code: "corrupt-unreferenced-blob",
+                            entry: Some(e.path.clone()),
+                            digest: Some(d.to_string()),
+                            expected: Some(d.to_string()),
+                            found: Some(found.to_string()),
+                            message: format!("blob {d} ({} bytes) is not referenced by anything (gc would remove it), and it is corrupt: its content hashes to {found}", e.size),
+                        }),
+                        Some(_) => self.warning(
+                            "unreferenced-blob",
+                            Some(e.path.clone()),
+                            Some(d.to_string()),
+                            format!("blob {d} ({} bytes) is not referenced by anything (gc would remove it)", e.size),
+                        ),
+                        None => self.warning(
+                            "unreferenced-blob",
+                            Some(e.path.clone()),
+                            Some(d.to_string()),
+                            format!("blob {d} ({} bytes) is not referenced by anything (gc would remove it); not hashed, so not checked (--strict hashes it)", e.size),
+                        ),
+                    },
                     Err(err) => self.warning("unknown-file", Some(e.path.clone()), None, format!("{} is not named by a valid digest: {err}", e.path)),
                 }
             } else {

@@ -745,3 +745,47 @@ fn gc_keeps_what_skopeo_wrote() {
     // gc adds only its private folder, which snapshot() leaves out.
     assert_eq!(before, snapshot(&copy));
 }
+
+/// Issue #13, item 8: `sha256-<hex>.sig` is the name cosign's scheme reserves for
+/// signatures; given by hand it would make an image pass for a signature (of itself or of
+/// another image). `tag` and `copy DST:NAME` refuse it and change nothing.
+#[test]
+fn a_name_reserved_for_signatures_is_refused_by_tag_and_copy() {
+    let d = Dir::new();
+    let layout = d.path("bundle");
+    pack(&layout, &["tp_counter.bpf.o", "xdp_count.bpf.o"]);
+    let own = digest_of(&layout, "tp_counter");
+    let other = digest_of(&layout, "xdp_count");
+    let before = snapshot(d.root());
+    for signed in [&own, &other, &format!("sha256:{}", "ab".repeat(32))] {
+        let reserved = format!("sha256-{}.sig", signed.strip_prefix("sha256:").unwrap());
+        ebpf_layout()
+            .arg("tag")
+            .arg(format!("{}:tp_counter", layout.display()))
+            .arg(&reserved)
+            .assert()
+            .code(2)
+            .stderr(contains(reserved.as_str()))
+            .stderr(contains("reserves for the signatures"));
+        ebpf_layout()
+            .arg("copy")
+            .arg(format!("{}:tp_counter", layout.display()))
+            .arg(format!("{}:{reserved}", d.path("dest").display()))
+            .assert()
+            .code(2)
+            .stderr(contains("reserves for the signatures"));
+    }
+    assert_eq!(
+        snapshot(d.root()),
+        before,
+        "a refused name changed something"
+    );
+    // Names that merely look alike stay usable.
+    ebpf_layout()
+        .arg("tag")
+        .arg(format!("{}:tp_counter", layout.display()))
+        .arg("sha256-release.sig")
+        .assert()
+        .success();
+    assert!(names(&layout).contains(&"sha256-release.sig".to_string()));
+}

@@ -30,5 +30,7 @@ mod pack;
 mod property;
 mod registry;
 mod signing;
+mod terminal;
+mod transit;
 mod trust;
 mod verify;

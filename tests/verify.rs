@@ -700,3 +700,130 @@ fn verifying_one_image_hashes_only_its_closure() {
     assert_eq!(verify_json(&format!("{root}:xdp_count"), true).0, 0);
     assert_eq!(verify_json(&format!("{root}:tp_counter"), true).0, 1);
 }
+
+/// The problem with `code` in a `--json` report.
+fn problem<'a>(report: &'a Value, code: &str) -> &'a Value {
+    report["reports"][0]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == code)
+        .unwrap_or_else(|| panic!("no {code} in {report}"))
+}
+
+/// Issue #13, item 9: an unreferenced blob is a warning, so verify does not spend
+/// unbounded time on one. A 100 GiB sparse file under a valid blob name is reported by
+/// name and size without being hashed (the report's byte count shows it was not read).
+#[test]
+fn a_huge_sparse_unreferenced_blob_is_reported_by_name_and_size_without_hashing() {
+    let g = good();
+    let before = snapshot(&g.root);
+    let hex = "ab".repeat(32);
+    let huge = g.root.join("blobs/sha256").join(&hex);
+    let file = std::fs::File::create(&huge).unwrap();
+    file.set_len(100 << 30).unwrap();
+    drop(file);
+    let stamp = std::fs::metadata(&huge).unwrap().modified().unwrap();
+
+    let (code, report) = verify_json(g.root.to_str().unwrap(), false);
+    assert_eq!(code, 0, "{report}");
+    let p = problem(&report, "unreferenced-blob");
+    assert_eq!(p["severity"], "warning");
+    assert_eq!(p["digest"], format!("sha256:{hex}"));
+    let message = p["message"].as_str().unwrap();
+    assert!(message.contains("107374182400 bytes"), "{message}");
+    assert!(message.contains("not hashed"), "{message}");
+    // Only the two images' blobs were hashed: a few KiB, not 100 GiB.
+    assert!(
+        report["reports"][0]["bytes"].as_u64().unwrap() < 1 << 20,
+        "{report}"
+    );
+
+    let after = std::fs::metadata(&huge).unwrap();
+    assert_eq!(after.len(), 100 << 30);
+    assert_eq!(after.modified().unwrap(), stamp);
+    std::fs::remove_file(&huge).unwrap();
+    assert_eq!(snapshot(&g.root), before, "verify changed the layout");
+}
+
+/// Issue #13, item 9: an unreferenced blob whose content does not match its name is said
+/// to be corrupt whenever it was hashed: always when it is small enough to be a document,
+/// with --strict when it is larger (without, it is named and sized, unhashed).
+#[test]
+fn an_unreferenced_blob_that_does_not_match_its_name_is_reported_corrupt_when_hashed() {
+    let g = good();
+    let blobs = g.root.join("blobs/sha256");
+    let small = "cd".repeat(32);
+    std::fs::write(blobs.join(&small), b"not what the name says").unwrap();
+    let large = "ef".repeat(32);
+    std::fs::write(blobs.join(&large), vec![7u8; 5 << 20]).unwrap();
+    let before = snapshot(&g.root);
+
+    let (code, report) = verify_json(g.root.to_str().unwrap(), false);
+    assert_eq!(code, 0, "warnings only: {report}");
+    let p = problem(&report, "corrupt-unreferenced-blob");
+    assert_eq!(p["digest"], format!("sha256:{small}"));
+    assert_eq!(p["expected"], format!("sha256:{small}"));
+    assert_ne!(p["found"], p["expected"]);
+    assert!(p["message"].as_str().unwrap().contains("corrupt"), "{p}");
+    let unhashed = problem(&report, "unreferenced-blob");
+    assert_eq!(unhashed["digest"], format!("sha256:{large}"));
+    assert!(unhashed["message"].as_str().unwrap().contains("not hashed"));
+
+    let (code, report) = verify_json(g.root.to_str().unwrap(), true);
+    assert_eq!(code, 1, "{report}");
+    let corrupt: Vec<&Value> = report["reports"][0]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["code"] == "corrupt-unreferenced-blob")
+        .collect();
+    assert_eq!(corrupt.len(), 2, "{report}");
+    assert_eq!(snapshot(&g.root), before, "verify changed the layout");
+}
+
+/// Not hashing unreferenced blobs must not leave a referenced one unhashed: a referrer
+/// (found among the small blobs) whose layer is larger than a document and damaged is
+/// still a digest mismatch without --strict.
+#[test]
+fn a_large_damaged_layer_of_a_stored_referrer_is_still_hashed_without_strict() {
+    let g = good();
+    let size = blob(&g.root, &g.manifest).len();
+    let big = put_blob(&g.root, "application/x-sbom", &vec![1u8; 5 << 20]);
+    let empty = put_blob(&g.root, "application/vnd.oci.empty.v1+json", b"{}");
+    put_blob(
+        &g.root,
+        "application/vnd.oci.image.manifest.v1+json",
+        &serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "artifactType": "application/x-sbom",
+            "config": empty,
+            "layers": [big],
+            "subject": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": g.manifest, "size": size}
+        }))
+        .unwrap(),
+    );
+    // Damaged on the way: same size, one byte changed.
+    let path = g.root.join("blobs/sha256").join(
+        big["digest"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("sha256:")
+            .unwrap(),
+    );
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[4096] ^= 0xff;
+    std::fs::write(&path, bytes).unwrap();
+    let before = snapshot(&g.root);
+
+    let (code, report) = verify_json(g.root.to_str().unwrap(), false);
+    assert_eq!(code, 1, "{report}");
+    let p = problem(&report, "digest-mismatch");
+    assert_eq!(p["digest"], big["digest"]);
+    assert!(
+        !codes(&report).contains(&"unreferenced-blob".to_string()),
+        "{report}"
+    );
+    assert_eq!(snapshot(&g.root), before, "verify changed the layout");
+}

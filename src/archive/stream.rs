@@ -22,7 +22,7 @@ use flate2::bufread::MultiGzDecoder;
 
 use super::catalog::{Catalog, Role};
 use super::reader::too_large;
-use super::tar::{LimitExceeded, StreamInput, TarReader};
+use super::tar::{corrupt_data, CorruptData, LimitExceeded, StreamInput, TarReader};
 use crate::error::{io_err, Error, Result};
 use crate::limits::{Limits, FILE_KEEP_BUDGET, RATIO_GRACE};
 use crate::oci::digest::Hasher;
@@ -92,7 +92,14 @@ enum Decoded {
 impl Read for Decoded {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Decoded::Gzip(d) => d.read(buf),
+            // flate2 says InvalidInput/InvalidData for a CRC or length that does not match
+            // and for deflate data that does not decode: damage, not an I/O failure.
+            Decoded::Gzip(d) => d.read(buf).map_err(|e| match e.kind() {
+                io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
+                    io::Error::other(CorruptData(format!("the gzip data is damaged ({e})")))
+                }
+                _ => e,
+            }),
             Decoded::Plain(r) => r.read(buf),
         }
     }
@@ -243,7 +250,7 @@ impl StreamArchive {
         limits: &Limits,
         progress: &Progress,
     ) -> Result<Self> {
-        let (decoded, _) = decoder(base, location, limits)?;
+        let (decoded, magic) = decoder(base, location, limits)?;
         let mut tar = TarReader::new(StreamInput(decoded), location, limits.max_entries);
         let mut catalog = Catalog::new(location);
         let stdin = matches!(origin, Origin::Stream);
@@ -253,49 +260,63 @@ impl StreamArchive {
             FILE_KEEP_BUDGET
         };
         let mut buf = vec![0u8; BUF_SIZE];
-        while let Some(raw) = tar.next_entry()? {
-            let role = catalog.add(&raw, limits)?;
-            let path = match &role {
-                Role::Dir | Role::Other => continue,
-                Role::OciLayout => "oci-layout".to_string(),
-                Role::Index => "index.json".to_string(),
-                Role::Blob(d) => d.blob_path(),
-            };
-            let keep_all = !matches!(role, Role::Blob(_));
-            let may_keep =
-                keep_all || (raw.size <= budget && (stdin || raw.size <= limits.max_manifest_size));
-            let mut kept = may_keep.then(Vec::new);
-            // In a file only JSON documents are worth keeping; on stdin, everything.
-            let mut judged = keep_all || stdin;
-            let mut hasher = Hasher::new();
-            loop {
-                let n = tar.read_data(&mut buf)?;
-                if n == 0 {
-                    break;
-                }
-                let chunk = &buf[..n];
-                hasher.update(chunk);
-                progress.add_hashed(n as u64);
-                if !judged {
-                    if let Some(&first) = chunk.iter().find(|b| !b.is_ascii_whitespace()) {
-                        judged = true;
-                        if first != b'{' {
-                            kept = None;
+        let mut read_all = || -> Result<()> {
+            while let Some(raw) = tar.next_entry()? {
+                let role = catalog.add(&raw, limits)?;
+                let path = match &role {
+                    Role::Dir | Role::Other => continue,
+                    Role::OciLayout => "oci-layout".to_string(),
+                    Role::Index => "index.json".to_string(),
+                    Role::Blob(d) => d.blob_path(),
+                };
+                let keep_all = !matches!(role, Role::Blob(_));
+                let may_keep = keep_all
+                    || (raw.size <= budget && (stdin || raw.size <= limits.max_manifest_size));
+                let mut kept = may_keep.then(Vec::new);
+                // In a file only JSON documents are worth keeping; on stdin, everything.
+                let mut judged = keep_all || stdin;
+                let mut hasher = Hasher::new();
+                loop {
+                    let n = tar.read_data(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    let chunk = &buf[..n];
+                    hasher.update(chunk);
+                    progress.add_hashed(n as u64);
+                    if !judged {
+                        if let Some(&first) = chunk.iter().find(|b| !b.is_ascii_whitespace()) {
+                            judged = true;
+                            if first != b'{' {
+                                kept = None;
+                            }
                         }
                     }
+                    if let Some(k) = kept.as_mut() {
+                        k.extend_from_slice(chunk);
+                    }
                 }
-                if let Some(k) = kept.as_mut() {
-                    k.extend_from_slice(chunk);
+                if let (Role::Blob(_), Some(k)) = (&role, &kept) {
+                    budget -= k.len() as u64;
+                }
+                let digest = matches!(role, Role::Blob(_)).then(|| hasher.finish().0);
+                catalog.set_content(&path, digest, kept);
+            }
+            tar.drain()?;
+            catalog.finish()
+        };
+        if let Err(e) = read_all() {
+            // A damaged gzip member decodes to garbage before its CRC is checked at the
+            // member's end, so damage in transit first looks like a malformed tar header.
+            // Read on (within the same limits) to tell the two apart: a CRC or length that
+            // does not match is the better report, and the one that says "copy it again".
+            if magic == Magic::Gzip && matches!(e, Error::Archive { .. }) {
+                if let Err(damage @ Error::Corrupt { .. }) = tar.drain() {
+                    return Err(damage);
                 }
             }
-            if let (Role::Blob(_), Some(k)) = (&role, &kept) {
-                budget -= k.len() as u64;
-            }
-            let digest = matches!(role, Role::Blob(_)).then(|| hasher.finish().0);
-            catalog.set_content(&path, digest, kept);
+            return Err(e);
         }
-        tar.drain()?;
-        catalog.finish()?;
         Ok(Self {
             location: location.to_path_buf(),
             origin,
@@ -362,7 +383,14 @@ impl StreamArchive {
                 entry: entry.to_string(),
                 reason: l.0.clone(),
             },
-            None => io_err("reading", self.location.join(entry))(e),
+            None => match corrupt_data(&e) {
+                Some(reason) => Error::Corrupt {
+                    path: self.location.clone(),
+                    entry: entry.to_string(),
+                    reason,
+                },
+                None => io_err("reading", self.location.join(entry))(e),
+            },
         }
     }
 

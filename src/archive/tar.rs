@@ -160,6 +160,11 @@ impl<I: Input> TarReader<I> {
             .and_then(|inner| inner.downcast_ref::<LimitExceeded>())
         {
             Some(limit) => self.archive_err(&self.current, limit.0.clone()),
+            None if corrupt_data(&e).is_some() => Error::Corrupt {
+                path: self.location.clone(),
+                entry: self.current.clone(),
+                reason: corrupt_data(&e).unwrap_or_default(),
+            },
             None if e.kind() == io::ErrorKind::UnexpectedEof => self.truncated(
                 &self.current,
                 format!(
@@ -392,6 +397,27 @@ impl std::fmt::Display for LimitExceeded {
 }
 
 impl std::error::Error for LimitExceeded {}
+
+/// The error a decompressor puts inside an `io::Error` when the compressed data is
+/// damaged (a gzip CRC or length that does not match, deflate data that does not decode),
+/// so that the tar reader reports damage in transit ([`Error::Corrupt`]), not an I/O error.
+#[derive(Debug)]
+pub struct CorruptData(pub String);
+
+impl std::fmt::Display for CorruptData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CorruptData {}
+
+/// The damage a decompressor reported inside `e`, if it did.
+pub(crate) fn corrupt_data(e: &io::Error) -> Option<String> {
+    e.get_ref()
+        .and_then(|inner| inner.downcast_ref::<CorruptData>())
+        .map(|c| c.0.clone())
+}
 
 fn trim_nul(mut v: Vec<u8>) -> Vec<u8> {
     while v.last() == Some(&0) {

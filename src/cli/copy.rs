@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::Args;
 
-use super::render::{human_size, print_json};
+use super::render::{escape_control as esc, human_size, print_json};
 use crate::copy::{copy, CopyOptions, DestinationKind};
 use crate::oci::{ImageRef, RefName, Selector};
 
@@ -69,7 +69,7 @@ pub(crate) fn run(args: CopyArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         return Ok(ExitCode::SUCCESS);
     }
     for image in &report.images {
-        let name = image.name.as_deref().unwrap_or("<untagged>");
+        let name = esc(image.name.as_deref().unwrap_or("<untagged>"));
         let what = match (&image.previous, image.change) {
             (Some(prev), _) => format!("moved {} → {}", prev.short(), image.digest.short()),
             (None, change) => format!("{change} {}", image.digest.short()),
@@ -92,9 +92,9 @@ pub(crate) fn run(args: CopyArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         .unwrap_or_default();
     println!(
         "{} ({kind}): {} image(s) copied from {}; {} blob(s) written ({}){present}{size}",
-        report.destination.display(),
+        esc(&report.destination.display().to_string()),
         report.images.len(),
-        report.source,
+        esc(&report.source.to_string()),
         report.blobs_written,
         human_size(report.bytes_written),
     );

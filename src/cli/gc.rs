@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::render::{human_size, print_json};
+use super::render::{escape_control as esc, human_size, print_json};
 use crate::error::Error;
 use crate::layout::gc::{gc, BlobKind, GcOptions};
 
@@ -80,11 +80,12 @@ pub(crate) fn run(args: GcArgs, ctx: &super::Context) -> anyhow::Result<ExitCode
     for m in &report.missing {
         eprintln!(
             "warning: {} referenced by {} is missing (run verify)",
-            m.digest, m.referenced_by
+            m.digest,
+            esc(&m.referenced_by)
         );
     }
     for entry in &report.ignored {
-        eprintln!("note: left {entry} alone: it is not a blob");
+        eprintln!("note: left {} alone: it is not a blob", esc(entry));
     }
     let referrers = if report.referrers.is_empty() {
         String::new()
@@ -93,7 +94,7 @@ pub(crate) fn run(args: GcArgs, ctx: &super::Context) -> anyhow::Result<ExitCode
     };
     println!(
         "{}: {verb} {} blob(s) ({}) and {} temporary file(s) ({}); kept {} blob(s) ({}) reached from {} index.json entries{referrers}",
-        report.layout.display(),
+        esc(&report.layout.display().to_string()),
         report.removed.len(),
         human_size(report.removed_bytes),
         report.temp_files,

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::render::{human_size, print_json, print_table};
+use super::render::{escape_control as esc, human_size, print_json, print_table};
 use crate::elf::ByteOrder;
 use crate::oci::{ImageRef, Platform};
 use crate::summary::inspect;
@@ -60,10 +60,13 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
         return Ok(ExitCode::SUCCESS);
     }
     let o = &d.object;
-    println!("Name:        {}", d.name.as_deref().unwrap_or("<untagged>"));
+    println!(
+        "Name:        {}",
+        esc(d.name.as_deref().unwrap_or("<untagged>"))
+    );
     println!("Digest:      {}", d.digest);
-    println!("Format:      {}", d.format);
-    println!("Platform:    {}", d.platform.as_deref().unwrap_or("-"));
+    println!("Format:      {}", esc(&d.format.to_string()));
+    println!("Platform:    {}", esc(d.platform.as_deref().unwrap_or("-")));
     println!(
         "Signatures:  {}",
         match d.signatures {
@@ -86,21 +89,25 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
     println!(
         "Config:      {} ({}, {})",
         d.config_descriptor.digest,
-        d.config_descriptor.media_type,
+        esc(&d.config_descriptor.media_type),
         human_size(d.config_descriptor.size)
     );
     println!(
         "Program:     {} ({}, {})",
         d.program.digest,
-        d.program.media_type,
+        esc(&d.program.media_type),
         human_size(d.program.size)
     );
     if let Some(annotations) = d.manifest.get("annotations").and_then(|a| a.as_object()) {
         for (k, v) in annotations {
-            println!("Annotation:  {k}={}", v.as_str().unwrap_or_default());
+            println!(
+                "Annotation:  {}={}",
+                esc(k),
+                esc(v.as_str().unwrap_or_default())
+            );
         }
     }
-    println!("License:     {}", o.license.as_deref().unwrap_or("-"));
+    println!("License:     {}", esc(o.license.as_deref().unwrap_or("-")));
     println!(
         "BTF:         {}",
         match (o.btf, o.btf_ext) {
@@ -177,15 +184,7 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
 
 /// Escapes control characters (a hostile object's names could move the cursor).
 fn for_terminal(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    crate::report::escape_control(text).into_owned()
 }
 
 fn indent(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::render::print_json;
+use super::render::{escape_control as esc, print_json};
 use crate::load::{self, Attach, LoadOptions, OutputMode};
 use crate::oci::{ImageRef, Platform};
 use crate::trust::{open_program, Trust};
@@ -200,9 +200,9 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         if let Some(dir) = &report.pin_dir {
             eprintln!(
                 "{} is running, pinned under {}; remove it with: ebpf-layout unload {}",
-                name,
-                dir.display(),
-                dir.display()
+                esc(&name),
+                esc(&dir.display().to_string()),
+                esc(&dir.display().to_string())
             );
         }
     }
@@ -257,18 +257,18 @@ pub fn run_unload(args: UnloadArgs) -> anyhow::Result<ExitCode> {
     }
     println!(
         "unloaded {} from {}: {} pin(s) removed",
-        report.object,
-        report.pin_dir.display(),
+        esc(&report.object.to_string()),
+        esc(&report.pin_dir.display().to_string()),
         report.removed.len()
     );
     for tc in &report.tc_detached {
-        println!("  detached TC filter {tc}");
+        println!("  detached TC filter {}", esc(&tc.to_string()));
     }
     for path in &report.missing {
-        println!("  already gone: {}", path.display());
+        println!("  already gone: {}", esc(&path.display().to_string()));
     }
     for path in &report.left_in_place {
-        println!("  left in place: {}", path.display());
+        println!("  left in place: {}", esc(&path.display().to_string()));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,7 +2,8 @@
 //! library → render), and the mapping from errors to exit codes.
 //!
 //! Exit codes: 0 success, 1 an integrity failure (a blob that does not match its
-//! digest or size, or is missing), 2 anything else (usage, unusable input, I/O).
+//! digest or size, or is missing; an archive truncated or damaged on the way), 2
+//! anything else (usage, unusable input, I/O).
 
 mod copy;
 mod gc;
@@ -132,9 +133,14 @@ where
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Errors quote names, entries and libbpf's words from the input: escaped here,
+            // once for every command.
+            eprintln!("error: {}", render::escape_message(&e.to_string()));
             for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                eprintln!(
+                    "  caused by: {}",
+                    render::escape_message(&cause.to_string())
+                );
             }
             ExitCode::from(exit_code(&e))
         }
@@ -169,6 +175,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         | Some(Error::SizeMismatch { .. })
         | Some(Error::BlobMissing { .. })
         | Some(Error::Truncated { .. })
+        | Some(Error::Corrupt { .. })
         | Some(Error::Signature { .. }) => EXIT_INTEGRITY,
         _ => EXIT_USAGE,
     }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
-use super::render::{human_size, print_json};
+use super::render::{escape_control as esc, human_size, print_json};
 use crate::oci::{Platform, RefName};
 use crate::pack::{created_from_epoch, pack, PackFormat, PackOptions};
 
@@ -146,13 +146,13 @@ pub(crate) fn run(args: PackArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         match &image.source {
             Some(source) => println!(
                 "{:<24} {what} ({}) from {}",
-                image.name,
+                esc(&image.name.to_string()),
                 human_size(image.size),
-                source.display()
+                esc(&source.display().to_string())
             ),
             None => println!(
                 "{:<24} {what} ({}): index of {} platform(s)",
-                image.name,
+                esc(&image.name.to_string()),
                 human_size(image.size),
                 image.platforms.len()
             ),
@@ -163,7 +163,7 @@ pub(crate) fn run(args: PackArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
                 p.platform,
                 p.digest.short(),
                 human_size(p.size),
-                p.source.display()
+                esc(&p.source.display().to_string())
             );
         }
     }
@@ -173,12 +173,16 @@ pub(crate) fn run(args: PackArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
             report.skipped.len()
         );
         for s in &report.skipped {
-            eprintln!("  skipped {}: {}", s.path.display(), s.reason);
+            eprintln!(
+                "  skipped {}: {}",
+                esc(&s.path.display().to_string()),
+                esc(&s.reason)
+            );
         }
     }
     println!(
         "{}: {} image(s) packed",
-        report.output.display(),
+        esc(&report.output.display().to_string()),
         report.images.len()
     );
     Ok(ExitCode::SUCCESS)

@@ -1,5 +1,23 @@
 //! Small helpers for human output.
 
+pub use crate::report::escape_control;
+
+/// A multi-line message (an error and its causes, libbpf's words, a verifier log)
+/// escaped with [`escape_control`] between its line breaks and tabs, which are kept (they
+/// lay out libbpf's BTF dump and cannot rewrite what is already on the screen); every
+/// other control character is shown escaped.
+pub fn escape_message(text: &str) -> String {
+    text.split('\n')
+        .map(|line| {
+            line.split('\t')
+                .map(escape_control)
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `1536` → `1.5 KiB`.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -15,8 +33,14 @@ pub fn human_size(bytes: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
-/// Prints rows as left-aligned columns separated by two spaces.
+/// Prints rows as left-aligned columns separated by two spaces; every cell is escaped
+/// with [`escape_control`] (cells hold names read from the input).
 pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|c| escape_control(c).into_owned()).collect())
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -40,9 +64,11 @@ pub fn print_table(header: &[&str], rows: &[Vec<String>]) {
     }
 }
 
-/// Prints a value as pretty JSON on standard output.
+/// Prints a value as pretty JSON on standard output, with no raw control character
+/// (see [`crate::report::escape_json_controls`]).
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    let text = serde_json::to_string_pretty(value)?;
+    println!("{}", crate::report::escape_json_controls(&text));
     Ok(())
 }
 

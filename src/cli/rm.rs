@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::render::print_json;
+use super::render::{escape_control as esc, print_json};
 use crate::oci::ImageRef;
 use crate::tag::remove;
 
@@ -39,7 +39,7 @@ pub fn run(args: RmArgs) -> anyhow::Result<ExitCode> {
     let mut unreferenced = false;
     for e in &report.removed {
         match &e.name {
-            Some(name) => println!("removed {name} ({})", e.digest.short()),
+            Some(name) => println!("removed {} ({})", esc(name), e.digest.short()),
             None => println!("removed untagged entry {}", e.digest.short()),
         }
         if e.still_named.is_empty() {
@@ -48,14 +48,14 @@ pub fn run(args: RmArgs) -> anyhow::Result<ExitCode> {
             println!(
                 "  {} is still named {}",
                 e.digest.short(),
-                e.still_named.join(", ")
+                esc(&e.still_named.join(", "))
             );
         }
     }
     if unreferenced {
         println!(
             "blobs stay until `ebpf-layout gc {}`",
-            report.layout.display()
+            esc(&report.layout.display().to_string())
         );
     }
     Ok(ExitCode::SUCCESS)

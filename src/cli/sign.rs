@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use super::keygen::password_for;
-use super::render::print_json;
+use super::render::{escape_control as esc, print_json};
 use crate::oci::ImageRef;
 use crate::pack::created_from_epoch;
 use crate::sign::{sign, Added, PrivateKey, SignOptions};
@@ -86,10 +86,10 @@ pub(crate) fn run(args: SignArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         };
         println!(
             "{:<24} {} {what} as {} → {} ({} signature(s))",
-            image.name.as_deref().unwrap_or("<untagged>"),
+            esc(image.name.as_deref().unwrap_or("<untagged>")),
             image.digest.short(),
-            image.identity,
-            image.signature_image,
+            esc(&image.identity.to_string()),
+            esc(&image.signature_image.to_string()),
             image.signatures
         );
     }

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::render::print_json;
+use super::render::{escape_control as esc, print_json};
 use crate::oci::{ImageRef, RefName};
 use crate::tag::tag;
 
@@ -44,16 +44,20 @@ pub(crate) fn run(args: TagArgs, ctx: &super::Context) -> anyhow::Result<ExitCod
     match (&report.previous, report.change) {
         (Some(previous), _) => println!(
             "moved {}: {} → {}",
-            report.name,
+            esc(report.name.as_str()),
             previous.short(),
             report.digest.short()
         ),
         (None, "unchanged") => println!(
             "{} already names {}: nothing to do",
-            report.name,
+            esc(report.name.as_str()),
             report.digest.short()
         ),
-        (None, _) => println!("tagged {} → {}", report.name, report.digest.short()),
+        (None, _) => println!(
+            "tagged {} → {}",
+            esc(report.name.as_str()),
+            report.digest.short()
+        ),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
-use super::render::human_size;
+use super::render::{escape_control as esc, escape_message, human_size, print_json};
 use super::{EXIT_INTEGRITY, EXIT_USAGE};
 use crate::layout::Layout;
 use crate::oci::ImageRef;
 use crate::store::ImageSource;
-use crate::verify::{verify, Report, Severity, VerifyOptions, REPORT_VERSION};
+use crate::verify::{damage_report, verify, Report, Severity, VerifyOptions, REPORT_VERSION};
 
 /// Verify layouts and archives offline: every digest, size and reference.
 #[derive(Debug, Args)]
@@ -19,8 +19,8 @@ use crate::verify::{verify, Report, Severity, VerifyOptions, REPORT_VERSION};
     after_help = "REF is PATH (everything in it), PATH:NAME or PATH@sha256:HEX (that image's
 closure only).
 
-Exit status: 0 intact, 1 integrity failure (or warnings with --strict), 2 unusable
-input or usage error.
+Exit status: 0 intact, 1 integrity failure (including an archive truncated or damaged
+in transit; or warnings with --strict), 2 unusable input or usage error.
 
 Examples:
   ebpf-layout verify bundle
@@ -34,7 +34,8 @@ pub struct VerifyArgs {
     #[arg(required = true, value_name = "REF")]
     references: Vec<String>,
     /// Treat warnings (unreferenced blobs, unknown files, duplicate names, untagged
-    /// manifests) as failures.
+    /// manifests) as failures, and hash unreferenced blobs too (without it, one larger
+    /// than --max-manifest-size is reported by name and size, unhashed).
     #[arg(long)]
     strict: bool,
     /// Print the report as JSON (schema: docs/verify.md).
@@ -70,6 +71,10 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
     for r in &args.references {
         match verify_one(r, &options, ctx) {
             Ok(report) => reports.push(report),
+            // Damage in transit (a cut or corrupt archive) is an integrity failure.
+            Err(e) if damage_report(r, &e, options.strict).is_some() => {
+                reports.extend(damage_report(r, &e, options.strict))
+            }
             Err(e) => unusable.push(Unusable {
                 reference: r.clone(),
                 error: e.to_string(),
@@ -91,7 +96,7 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
             reports,
             unusable,
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        print_json(&out)?;
         return Ok(ExitCode::from(code));
     }
     for report in &reports {
@@ -107,7 +112,7 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
         }
     }
     for u in &unusable {
-        eprintln!("error: {}: {}", u.reference, u.error);
+        eprintln!("error: {}: {}", esc(&u.reference), escape_message(&u.error));
     }
     Ok(ExitCode::from(code))
 }
@@ -164,11 +169,11 @@ fn print_report(r: &Report) {
         } else {
             String::new()
         };
-        println!("{}: OK — {counts}{warn}", r.reference);
+        println!("{}: OK — {counts}{warn}", esc(&r.reference));
     } else {
         println!(
             "{}: FAILED — {} error(s), {} warning(s){}; {counts}",
-            r.reference,
+            esc(&r.reference),
             r.errors,
             r.warnings,
             if r.strict && r.errors == 0 {
@@ -185,11 +190,11 @@ fn print_report(r: &Report) {
         };
         let mut line = format!("  {severity}: [{}] ", p.code);
         if let Some(entry) = &p.entry {
-            line.push_str(&format!("{entry}: "));
+            line.push_str(&format!("{}: ", esc(entry)));
         }
-        line.push_str(&p.message);
+        line.push_str(&esc(&p.message));
         if let (Some(e), Some(f)) = (&p.expected, &p.found) {
-            line.push_str(&format!(" (expected {e}, found {f})"));
+            line.push_str(&format!(" (expected {}, found {})", esc(e), esc(f)));
         }
         println!("{line}");
     }

@@ -18,6 +18,7 @@ use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::report::{escape_control, escape_json_controls};
 use libbpf_rs::{Map, MapCore as _, MapFlags, MapType, PerfBufferBuilder, RingBufferBuilder};
 use serde::Serialize;
 
@@ -45,18 +46,7 @@ const HEADING: char = '\0';
 
 /// Escapes control characters (ESC, CR, …) of text that came from the object or the kernel.
 pub(crate) fn for_terminal(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_owned();
-    }
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    escape_control(text).into_owned()
 }
 
 /// perf buffer size per CPU, in pages (a power of two).
@@ -408,11 +398,16 @@ impl<'w> Renderer<'w> {
     }
 
     fn json_line(&mut self, value: &impl Serialize) -> Result<(), LoadError> {
-        serde_json::to_writer(&mut *self.out, value).map_err(|e| LoadError::Output(e.into()))?;
+        let text = serde_json::to_string(value).map_err(|e| LoadError::Output(e.into()))?;
+        let text = escape_json_controls(&text);
+        self.out
+            .write_all(text.as_bytes())
+            .map_err(LoadError::Output)?;
         self.out.write_all(b"\n").map_err(LoadError::Output)?;
         self.out.flush().map_err(LoadError::Output)
     }
 
+    /// Writes one line of text output, escaped: it holds names and values from the object.
     fn text_line(&mut self, line: &str) -> Result<(), LoadError> {
         writeln!(self.out, "{}", for_terminal(line)).map_err(LoadError::Output)?;
         self.out.flush().map_err(LoadError::Output)
@@ -462,7 +457,10 @@ impl<'w> Renderer<'w> {
         }
         match self.mode {
             OutputMode::Table => {
-                self.header = lines;
+                self.header = lines
+                    .iter()
+                    .map(|l| escape_control(l).into_owned())
+                    .collect();
                 self.draw_table()
             }
             _ => {
@@ -625,7 +623,7 @@ impl<'w> Renderer<'w> {
                         );
                     }
                 }
-                lines.push(line);
+                lines.push(escape_control(&line).into_owned());
             }
             if s.truncated {
                 lines.push(format!(
@@ -645,7 +643,7 @@ impl<'w> Renderer<'w> {
                 recent.map, recent.received
             )));
             for record in &recent.records {
-                lines.push(format!("  {record}"));
+                lines.push(format!("  {}", escape_control(record)));
             }
         }
         let mut screen = String::new();

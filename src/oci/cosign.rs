@@ -30,6 +30,19 @@ pub fn signed_digest(name: &str) -> Option<Digest> {
     Digest::parse(&format!("{}:{hex}", Digest::ALGORITHM)).ok()
 }
 
+/// Why `name` cannot be given to an image by hand (`tag`, `copy … DST:NAME`): it is one
+/// cosign's scheme reserves for the signatures of manifest `sha256:<hex>`, and every
+/// reader (ours, cosign's) would take the image so named for a signature — hidden from
+/// `list`'s images, counted as a signature of another image. `None` for any other name.
+pub fn reserved_for_signatures(name: &str) -> Option<String> {
+    let signed = signed_digest(name)?;
+    Some(format!(
+        "{name:?} is the name cosign's scheme reserves for the signatures of {signed} \
+         (sha256-<hex>{SIGNATURE_SUFFIX}); choose another name (signatures are added by \
+         `ebpf-layout sign`)"
+    ))
+}
+
 /// Whether an index.json entry is a signature image (by its name).
 pub fn is_signature_entry(entry: &Descriptor) -> bool {
     entry.ref_name().and_then(signed_digest).is_some()
