@@ -18,7 +18,7 @@
 //! removes the temporary file. The one exception is an object file added by
 //! [`ArchiveBuilder::put_file`]: it was hashed when added, and is copied without hashing
 //! it again when its inode, size, mtime and ctime are still those it had then and it had
-//! settled before the hashing began (see [`FileStamp`]); otherwise it is hashed again.
+//! settled before the hashing began (see `FileStamp`); otherwise it is hashed again.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -204,7 +204,7 @@ impl<'a> ArchiveBuilder<'a> {
     /// Adds the file at `path` as a blob: it is hashed now (constant memory) and copied
     /// when the archive is written. Fails with [`Error::Input`] if the file changes while
     /// it is hashed. When it is written, a file that had settled before it was hashed
-    /// (see [`FileStamp`]) must still be the same inode with the same size, mtime and
+    /// (see `FileStamp`) must still be the same inode with the same size, mtime and
     /// ctime, and is copied without hashing it a second time; any other file is hashed
     /// again and must give the same digest. Either way, a change fails the write.
     pub fn put_file(&mut self, path: &Path) -> Result<(Digest, u64)> {
