@@ -44,7 +44,7 @@ BPF_CFLAGS=(-O2 -g -D__TARGET_ARCH_x86 -I"/usr/include/$(uname -m)-linux-gnu"
 	-Wall -Werror "${prefix_map[@]}")
 
 bpf_objs=(tp_counter ringbuf_events xdp_count multi_prog verifier_reject legacy_maps
-	tc_count perf_events)
+	tc_count perf_events core_tgid)
 
 # bpf_build TARGET SRC OUT
 bpf_build() {
