@@ -58,6 +58,20 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
             n => format!("{n} (check them with verify --key PUB)"),
         }
     );
+    // Kernel BTF bundled for kernels without their own (docs/btf.md).
+    match d.kernel_btf.as_slice() {
+        [] => println!("Kernel BTF:  none"),
+        list => {
+            for k in list {
+                println!(
+                    "Kernel BTF:  {} ({}, {})",
+                    k.release,
+                    k.digest.short(),
+                    human_size(k.size)
+                );
+            }
+        }
+    }
     println!(
         "Config:      {} ({}, {})",
         d.config_descriptor.digest,
