@@ -25,6 +25,9 @@ mod kit {
     pub mod net;
 }
 
+/// Loading with bundled kernel BTF (issue #18).
+mod load_btf;
+
 /// Set in the child process of the unprivileged test, to the object to load.
 const UNPRIVILEGED_CHILD: &str = "EBPF_LAYOUT_TEST_UNPRIVILEGED_CHILD";
 
