@@ -250,6 +250,18 @@ fn copy_verify_and_gc_keep_the_kernel_btf_artifact() {
         .assert()
         .code(1)
         .stdout(contains(layer.trim_start_matches("sha256:")));
+    // Verifying just the image checks the BTF bundled with it too (load would use it).
+    ebpf_layout()
+        .arg("verify")
+        .arg(format!("{}:core_tgid", dst.display()))
+        .assert()
+        .code(1)
+        .stdout(contains(layer.trim_start_matches("sha256:")));
+    ebpf_layout()
+        .arg("verify")
+        .arg(format!("{}:tp_counter", src.display()))
+        .assert()
+        .code(0);
 }
 
 #[test]
@@ -483,6 +495,29 @@ fn bundled_btf_that_is_not_btf_never_reaches_the_loader() {
             .unwrap_err()
             .to_string();
     assert!(err.contains("not kernel BTF"), "{err}");
+    // verify says so too, for the whole layout and for the image.
+    for reference in [
+        out.display().to_string(),
+        format!("{}:core_tgid", out.display()),
+    ] {
+        let o = ebpf_layout()
+            .args(["verify", "--json", &reference])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+        let report = json(&o.stdout);
+        let problems = report["reports"][0]["problems"].as_array().unwrap();
+        assert!(
+            problems.iter().any(|p| p["code"] == "kernel-btf"
+                && p["message"].as_str().unwrap().contains("5.4.0-1-generic")),
+            "{report}"
+        );
+    }
 }
 
 #[test]
@@ -554,4 +589,68 @@ fn write_tar_xz(path: &PathBuf, items: &[TarItem<'_>], level: u32) {
     let mut xz = xz2::write::XzEncoder::new(Vec::new(), level);
     xz.write_all(&bytes).unwrap();
     std::fs::write(path, xz.finish().unwrap()).unwrap();
+}
+
+#[test]
+fn auto_uses_bundled_btf_only_when_the_kernel_has_none_and_the_image_has_some() {
+    use ebpf_layout::trust::{open_program, with_kernel_btf, BtfSource, Trust};
+    if !can_bundle("auto_uses_bundled_btf_only_when_the_kernel_has_none_and_the_image_has_some") {
+        return;
+    }
+    let d = Dir::new();
+    let out = d.path("bundle");
+    pack_btf(
+        &out,
+        "core_tgid.bpf.o",
+        &[spec("5.4.0-1-generic", Path::new(VMLINUX))],
+    );
+    pack(&out, &["tp_counter.bpf.o"]);
+    let source = ebpf_layout::source::open(&out).unwrap();
+    let choose = |name: &str, choice, release: &str, kernel_has_btf| {
+        let program = open_program(
+            source.as_ref(),
+            name,
+            &ebpf_layout::oci::Selector::Name(name.into()),
+            None,
+            &Trust::AcceptUnsigned,
+        )
+        .unwrap();
+        with_kernel_btf(source.as_ref(), program, choice, release, kernel_has_btf)
+            .map(|p| p.kernel_btf().map(|b| b.release().to_string()))
+            .map_err(|e| e.to_string())
+    };
+    // A kernel without BTF: the bundled BTF of its release.
+    assert_eq!(
+        choose("core_tgid", BtfSource::Auto, "5.4.0-1-generic", false),
+        Ok(Some("5.4.0-1-generic".into()))
+    );
+    // A kernel with BTF: its own.
+    assert_eq!(
+        choose("core_tgid", BtfSource::Auto, "5.4.0-1-generic", true),
+        Ok(None)
+    );
+    assert_eq!(
+        choose("core_tgid", BtfSource::Kernel, "5.4.0-1-generic", false),
+        Ok(None)
+    );
+    // No BTF for this release: the error lists what there is.
+    let err = choose(
+        "core_tgid",
+        BtfSource::Auto,
+        "3.10.0-1160.el7.x86_64",
+        false,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("no BTF for kernel 3.10.0-1160.el7.x86_64"),
+        "{err}"
+    );
+    assert!(err.contains("it has BTF for: 5.4.0-1-generic"), "{err}");
+    // An image without bundled BTF loads as before under auto; bundled asks for it.
+    assert_eq!(
+        choose("tp_counter", BtfSource::Auto, "5.4.0-1-generic", false),
+        Ok(None)
+    );
+    let err = choose("tp_counter", BtfSource::Bundled, "5.4.0-1-generic", true).unwrap_err();
+    assert!(err.contains("carries no kernel BTF"), "{err}");
 }
