@@ -235,12 +235,23 @@ pub fn read_kernel_btf(path: &Path) -> Result<Vec<u8>> {
             if is_xz { " (compressed)" } else { "" }
         )));
     }
-    let btf = if is_xz {
+    kernel_btf_from_bytes(bytes, path)
+}
+
+/// The kernel BTF in `bytes` read from `path`: a `.btf.tar.xz` (by its name) is
+/// decompressed and unpacked as [`read_kernel_btf`] says, anything else taken as raw BTF;
+/// either way the result is parsed as BTF. The parser half of [`read_kernel_btf`], for
+/// callers (and the fuzzer) that have the bytes already.
+pub fn kernel_btf_from_bytes(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
+    let btf = if path.to_string_lossy().ends_with(".xz") {
         btf_from_tar_xz(&bytes, path)?
     } else {
         bytes
     };
-    check_btf(&btf).map_err(input_err)?;
+    check_btf(&btf).map_err(|reason| Error::Input {
+        path: path.to_path_buf(),
+        reason,
+    })?;
     Ok(btf)
 }
 
