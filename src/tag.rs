@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::image::resolve::{available_names, select};
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::limits::Limits;
-use crate::oci::cosign::signature_name;
+use crate::oci::companion::{companion_name, SUFFIXES};
 use crate::oci::media_type::ANNOTATION_REF_NAME;
 use crate::oci::{Digest, ImageRef, RefName, Selector};
 use crate::progress::Progress;
@@ -140,8 +140,9 @@ pub fn remove(reference: &ImageRef) -> Result<RemoveReport> {
             available: available_names(writer.index()),
         });
     }
-    // A signature (cosign's sha256-<hex>.sig) goes with the last entry of the image it
-    // signs; otherwise it would outlive the image it vouches for.
+    // Companions — a signature (cosign's sha256-<hex>.sig), bundled kernel BTF
+    // (sha256-<hex>.btf) — go with the last entry of the image they belong to; otherwise
+    // they would outlive it.
     let unlisted: Vec<Digest> = removed
         .iter()
         .map(|d| d.digest.clone())
@@ -149,8 +150,14 @@ pub fn remove(reference: &ImageRef) -> Result<RemoveReport> {
         .collect();
     let mut removed = removed;
     for digest in unlisted {
-        let name = signature_name(&digest);
-        removed.extend(writer.remove_entries(|d| d.ref_name() == Some(name.as_str())));
+        let names: Vec<_> = SUFFIXES
+            .iter()
+            .map(|s| companion_name(&digest, s))
+            .collect();
+        removed.extend(writer.remove_entries(|d| {
+            d.ref_name()
+                .is_some_and(|n| names.iter().any(|m| m.as_str() == n))
+        }));
     }
     let index = writer.index().clone();
     writer.commit()?;

@@ -654,3 +654,51 @@ fn auto_uses_bundled_btf_only_when_the_kernel_has_none_and_the_image_has_some() 
     let err = choose("tp_counter", BtfSource::Bundled, "5.4.0-1-generic", true).unwrap_err();
     assert!(err.contains("carries no kernel BTF"), "{err}");
 }
+
+#[test]
+fn rm_takes_the_kernel_btf_with_the_image_and_gc_then_reclaims_it() {
+    if !can_bundle("rm_takes_the_kernel_btf_with_the_image_and_gc_then_reclaims_it") {
+        return;
+    }
+    let d = Dir::new();
+    let out = d.path("bundle");
+    pack_btf(
+        &out,
+        "core_tgid.bpf.o",
+        &[spec("5.10.0-28-amd64", Path::new(VMLINUX))],
+    );
+    pack(&out, &["tp_counter.bpf.o"]);
+    let (e, manifest) = artifact(&out, "core_tgid");
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let blob_path = |digest: &str| {
+        out.join("blobs/sha256")
+            .join(digest.trim_start_matches("sha256:"))
+    };
+    ebpf_layout()
+        .arg("rm")
+        .arg(format!("{}:core_tgid", out.display()))
+        .assert()
+        .success();
+    let names: Vec<String> = index(&out)["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            m["annotations"]["org.opencontainers.image.ref.name"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(names, ["tp_counter"]);
+    ebpf_layout().arg("gc").arg(&out).assert().success();
+    assert!(
+        !blob_path(&layer).exists(),
+        "the BTF blob outlived its image"
+    );
+    assert!(!blob_path(e["digest"].as_str().unwrap()).exists());
+    ebpf_layout().arg("verify").arg(&out).assert().code(0);
+}
