@@ -131,6 +131,10 @@ pub struct PackedBtf {
     pub size: u64,
     /// Bytes of the kernel's full BTF it was cut from.
     pub full_size: u64,
+    /// Types kept. 0 means none of the object's CO-RE relocations found a type in that
+    /// kernel's BTF: the object uses no CO-RE, or the BTF is of another kernel or
+    /// architecture.
+    pub types: usize,
 }
 
 /// One platform's manifest of a multi-platform image.
@@ -403,6 +407,8 @@ fn put_kernel_btf<S: ImageSink>(
             release: k.release.clone(),
             size: k.bytes.len() as u64,
             full_size: k.full_size,
+            // Checked as BTF when it was made.
+            types: crate::kernel_btf::check_btf(&k.bytes).unwrap_or(0),
         })
         .collect())
 }

@@ -702,3 +702,45 @@ fn rm_takes_the_kernel_btf_with_the_image_and_gc_then_reclaims_it() {
     assert!(!blob_path(e["digest"].as_str().unwrap()).exists());
     ebpf_layout().arg("verify").arg(&out).assert().code(0);
 }
+
+#[test]
+fn pack_warns_when_the_kernel_btf_resolves_none_of_the_objects_relocations() {
+    if !can_bundle("pack_warns_when_the_kernel_btf_resolves_none_of_the_objects_relocations") {
+        return;
+    }
+    let d = Dir::new();
+    // tp_counter uses no CO-RE: its minimised BTF keeps nothing, and pack says so.
+    let o = ebpf_layout()
+        .arg("pack")
+        .arg(testdata("tp_counter.bpf.o"))
+        .arg("-o")
+        .arg(d.path("a"))
+        .arg("--kernel-btf")
+        .arg(spec("5.10.0-28-amd64", Path::new(VMLINUX)))
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let report = json(&o.stdout);
+    assert_eq!(report["images"][0]["kernel_btf"][0]["types"], 0, "{report}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no type the object's CO-RE relocations need")
+    );
+    // core_tgid's keeps task_struct, its tgid's type chain, and nothing more.
+    let o = ebpf_layout()
+        .arg("pack")
+        .arg(testdata("core_tgid.bpf.o"))
+        .arg("-o")
+        .arg(d.path("b"))
+        .arg("--kernel-btf")
+        .arg(spec("5.10.0-28-amd64", Path::new(VMLINUX)))
+        .arg("--json")
+        .output()
+        .unwrap();
+    let report = json(&o.stdout);
+    let types = report["images"][0]["kernel_btf"][0]["types"]
+        .as_u64()
+        .unwrap();
+    assert!((1..10).contains(&types), "{report}");
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("warning"));
+}

@@ -175,6 +175,14 @@ pub(crate) fn run(args: PackArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         progress: ctx.progress.clone(),
         kernel_btf,
     })?;
+    for image in &report.images {
+        for k in image.kernel_btf.iter().filter(|k| k.types == 0) {
+            eprintln!(
+                "warning: {}: kernel {}'s BTF has no type the object's CO-RE relocations need: the object uses no CO-RE, or that BTF is of another kernel or architecture",
+                image.name, k.release
+            );
+        }
+    }
     if args.json {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
@@ -200,10 +208,11 @@ pub(crate) fn run(args: PackArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         }
         for k in &image.kernel_btf {
             println!(
-                "  kernel BTF {:<30} {} (from {} of full BTF)",
+                "  kernel BTF {:<30} {} (from {} of full BTF), {} type(s)",
                 k.release,
                 human_size(k.size),
-                human_size(k.full_size)
+                human_size(k.full_size),
+                k.types
             );
         }
         for p in &image.platforms {
