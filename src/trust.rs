@@ -84,8 +84,9 @@ pub enum BtfSource {
 /// `uname -r`) as `choice` says: [`BtfSource::Bundled`] always, [`BtfSource::Auto`] when
 /// `kernel_has_btf` is false and the image carries some (so images without bundled BTF
 /// load as before), [`BtfSource::Kernel`] never. The blob is hashed and parsed before it
-/// is attached. Fails when the chosen BTF is not there, naming the releases the image has
-/// ([`crate::kernel_btf::read_release`]).
+/// is attached. `source` must be the layout or archive `program` was opened from
+/// ([`Error::Input`] otherwise). Fails when the chosen BTF is not there, naming the
+/// releases the image has ([`crate::kernel_btf::read_release`]).
 pub fn with_kernel_btf(
     source: &dyn ImageSource,
     mut program: VerifiedProgram,
@@ -93,6 +94,15 @@ pub fn with_kernel_btf(
     release: &str,
     kernel_has_btf: bool,
 ) -> Result<VerifiedProgram> {
+    if source.location() != program.location {
+        return Err(Error::Input {
+            path: source.location().to_path_buf(),
+            reason: format!(
+                "the program was opened from {}; its bundled BTF must come from the same layout or archive",
+                program.location.display()
+            ),
+        });
+    }
     let wanted = match choice {
         BtfSource::Kernel => false,
         BtfSource::Bundled => true,

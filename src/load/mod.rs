@@ -224,8 +224,9 @@ pub fn load(
     builder.name(&name).map_err(|e| LoadError::Open {
         reason: capture::describe(&e),
     })?;
-    // Bundled kernel BTF (issue #18): libbpf reads btf_custom_path from a file, so the
-    // verified bytes go to a private temporary file that lives until the object is open.
+    // Bundled kernel BTF (issue #18): libbpf reads btf_custom_path from a file (when it
+    // relocates, during load), so the verified bytes go to a private temporary file that
+    // lives until this function returns.
     let _btf_file = match program.kernel_btf() {
         Some(btf) => {
             let file = btf_temp_file(btf.bytes()).map_err(|e| LoadError::Open {
