@@ -21,8 +21,9 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# What building the crate needs (libbpf-sys compiles libbpf: libelf and zlib headers).
-BUILD_PACKAGES=(pkg-config zlib1g-dev libelf-dev make)
+# What building the crate needs (libbpf-sys compiles libbpf: libelf and zlib headers;
+# xz2 links liblzma for .btf.tar.xz inputs, or builds it from source without them).
+BUILD_PACKAGES=(pkg-config zlib1g-dev libelf-dev liblzma-dev make)
 # What the test suite drives for real. docker-registry is Distribution 2.8: the registry
 # tests run its binary themselves (its systemd service plays no part); python3-venv makes
 # the venv that holds oras-py (ensure_oras_venv).

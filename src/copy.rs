@@ -20,7 +20,8 @@ use crate::graph::Closure;
 use crate::image::resolve::select;
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::limits::Limits;
-use crate::oci::cosign::{reserved_for_signatures, signature_name};
+use crate::oci::companion::companion_entries;
+use crate::oci::cosign::reserved_for_signatures;
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, RefName, Selector};
 use crate::progress::Progress;
 use crate::source;
@@ -193,7 +194,7 @@ fn copy_from(
         named.push((name, entry.clone()));
     }
     if !matches!(options.source.selector, Selector::All) {
-        add_signatures(&index, &mut named);
+        add_companions(&index, &mut named);
     }
     check_ambiguous(&location, &named)?;
 
@@ -376,20 +377,17 @@ fn roots(
     select(source, index, selector)
 }
 
-/// Signatures travel with the images they sign: the `sha256-<hex>.sig` entries (cosign's
-/// naming) of the selected images are copied too, under their own names. (Copying a whole
-/// layout or archive carries them anyway.)
-fn add_signatures(index: &ImageIndex, named: &mut Vec<(Option<RefName>, Descriptor)>) {
-    let signed: Vec<Digest> = named.iter().map(|(_, d)| d.digest.clone()).collect();
-    for digest in signed {
-        let name = signature_name(&digest);
-        for entry in index
-            .manifests
-            .iter()
-            .filter(|e| e.ref_name() == Some(name.as_str()))
-        {
+/// Companions travel with the images they belong to: the `sha256-<hex>.sig` (signatures,
+/// cosign's naming) and `sha256-<hex>.btf` (bundled kernel BTF) entries of the selected
+/// images are copied too, under their own names. (Copying a whole layout or archive
+/// carries them anyway.)
+fn add_companions(index: &ImageIndex, named: &mut Vec<(Option<RefName>, Descriptor)>) {
+    let selected: Vec<Digest> = named.iter().map(|(_, d)| d.digest.clone()).collect();
+    for digest in selected {
+        for entry in companion_entries(index, &digest) {
             if !named.iter().any(|(_, d)| d.digest == entry.digest) {
-                named.push((Some(name.clone()), entry.clone()));
+                let name = entry.ref_name().map(RefName::parse).and_then(|r| r.ok());
+                named.push((name, entry.clone()));
             }
         }
     }

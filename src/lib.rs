@@ -17,7 +17,8 @@
 //!   whichever a path names).
 //! * **Operations** — [`pack`], [`copy`], [`verify`], [`sign`], [`tag`], [`image`]
 //!   (formats and resolving a reference), [`summary`] (`list` and `inspect`), [`trust`]
-//!   (the gate to the kernel: resolve, trust check, verified bytes).
+//!   (the gate to the kernel: resolve, trust check, verified bytes), [`kernel_btf`]
+//!   (kernel BTF bundled beside an image for kernels without their own).
 //! * **Loading** — [`load`] (feature `loader`): libbpf-rs loading, attaching, pinning and
 //!   map display; it takes only a [`program::VerifiedProgram`].
 //! * **Front end** — `cli` (feature `cli`): argument parsing, rendering, exit codes; the
@@ -37,6 +38,7 @@ pub mod elf;
 pub mod error;
 pub mod graph;
 pub mod image;
+pub mod kernel_btf;
 pub mod layout;
 pub mod limits;
 #[cfg(feature = "loader")]

@@ -23,6 +23,7 @@ use crate::error::{io_err, Error, Result};
 use crate::image::bpfman;
 use crate::image::config::{EbpfConfig, ObjectMetadata};
 use crate::image::resolve::MAX_OBJECT_SIZE;
+use crate::kernel_btf::{KernelBtfOptions, MinimisedBtf};
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::oci::media_type::{
     ANNOTATION_CREATED, ANNOTATION_TITLE, EBPF_CONFIG, EBPF_CONFIG_TITLE, EBPF_PROGRAM,
@@ -77,6 +78,9 @@ pub struct PackOptions {
     pub limits: Limits,
     /// Where the bytes hashed are counted.
     pub progress: Progress,
+    /// Kernel BTF to bundle beside each image, minimised for its object (issue #18;
+    /// `--kernel-btf`). Not with `platform_objects`.
+    pub kernel_btf: Option<KernelBtfOptions>,
 }
 
 impl Default for PackOptions {
@@ -94,6 +98,7 @@ impl Default for PackOptions {
             mtime: 0,
             limits: Limits::default(),
             progress: Progress::none(),
+            kernel_btf: None,
         }
     }
 }
@@ -116,6 +121,24 @@ pub struct PackedImage {
     /// For a multi-platform image, the manifest written for each platform.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<PackedPlatform>,
+    /// Kernel BTF bundled beside the image (`--kernel-btf`), by release.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kernel_btf: Vec<PackedBtf>,
+}
+
+/// One kernel's BTF bundled beside a packed image.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackedBtf {
+    /// The kernel release.
+    pub release: String,
+    /// Bytes of the minimised BTF stored.
+    pub size: u64,
+    /// Bytes of the kernel's full BTF it was cut from.
+    pub full_size: u64,
+    /// Types kept. 0 means none of the object's CO-RE relocations found a type in that
+    /// kernel's BTF: the object uses no CO-RE, or the BTF is of another kernel or
+    /// architecture.
+    pub types: usize,
 }
 
 /// One platform's manifest of a multi-platform image.
@@ -170,6 +193,9 @@ pub fn pack(options: &PackOptions) -> Result<PackReport> {
     } else {
         (collect_platforms(options)?, Vec::new())
     };
+    // Kernel BTF is minimised before anything is written: its errors leave nothing behind.
+    let btf = kernel_btf_for(options, &candidates)?;
+    let btf = &btf[..];
     if !options.output.is_dir() {
         if let Some(mut archive) = WriteOptions::for_path(&options.output) {
             archive.mtime = options.mtime;
@@ -191,7 +217,7 @@ pub fn pack(options: &PackOptions) -> Result<PackReport> {
             if let Some(source) = &existing {
                 crate::copy::add_entries(&mut builder, source.as_ref())?;
             }
-            let images = add_images(&mut builder, &candidates, options)?;
+            let images = add_images(&mut builder, &candidates, btf, options)?;
             if let Some(source) = &existing {
                 crate::copy::add_closures(&mut builder, source.as_ref())?;
             }
@@ -207,7 +233,7 @@ pub fn pack(options: &PackOptions) -> Result<PackReport> {
     }
     let mut writer =
         LayoutWriter::open_or_create_with(&options.output, &options.limits, &options.progress)?;
-    let images = add_images(&mut writer, &candidates, options)?;
+    let images = add_images(&mut writer, &candidates, btf, options)?;
     writer.commit()?;
     Ok(PackReport {
         output: options.output.clone(),
@@ -267,14 +293,19 @@ impl ImageSink for ArchiveBuilder<'_> {
 fn add_images<S: ImageSink>(
     writer: &mut S,
     candidates: &[Candidate],
+    btf: &[Vec<MinimisedBtf>],
     options: &PackOptions,
 ) -> Result<Vec<PackedImage>> {
     if !options.platform_objects.is_empty() {
         return add_index(writer, candidates, options).map(|image| vec![image]);
     }
     let mut images = Vec::new();
-    for c in candidates {
+    for (i, c) in candidates.iter().enumerate() {
         let (manifest_desc, size) = write_image(writer, c, options)?;
+        let kernel_btf = match btf.get(i) {
+            Some(kernels) => put_kernel_btf(writer, &manifest_desc, kernels)?,
+            None => Vec::new(),
+        };
         let digest = manifest_desc.digest.clone();
         let (change, previous) = change_of(writer.set_name(&c.name, manifest_desc));
         images.push(PackedImage {
@@ -285,6 +316,7 @@ fn add_images<S: ImageSink>(
             change,
             previous,
             platforms: Vec::new(),
+            kernel_btf,
         });
     }
     Ok(images)
@@ -337,7 +369,55 @@ fn add_index<S: ImageSink>(
         change,
         previous,
         platforms,
+        kernel_btf: Vec::new(),
     })
+}
+
+/// The minimised kernel BTF for each candidate (same order), or nothing without
+/// `--kernel-btf`.
+fn kernel_btf_for(
+    options: &PackOptions,
+    candidates: &[Candidate],
+) -> Result<Vec<Vec<MinimisedBtf>>> {
+    let Some(btf) = &options.kernel_btf else {
+        return Ok(Vec::new());
+    };
+    if !options.platform_objects.is_empty() {
+        return Err(Error::Input {
+            path: options.output.clone(),
+            reason: "--kernel-btf is not supported with --platform objects yet; pack each architecture's object on its own".into(),
+        });
+    }
+    let objects: Vec<&Path> = candidates.iter().map(|c| c.path.as_path()).collect();
+    crate::kernel_btf::minimise_all(btf, &objects)
+}
+
+/// Stores `kernels` beside the image `manifest` (a `sha256-<hex>.btf` artifact, see
+/// [`crate::kernel_btf`]) and names it.
+fn put_kernel_btf<S: ImageSink>(
+    writer: &mut S,
+    manifest: &Descriptor,
+    kernels: &[MinimisedBtf],
+) -> Result<Vec<PackedBtf>> {
+    if kernels.is_empty() {
+        return Ok(Vec::new());
+    }
+    let artifact = crate::kernel_btf::artifact(manifest, kernels)?;
+    for (media_type, bytes) in artifact.blobs {
+        writer.put_blob(&media_type, bytes)?;
+    }
+    let descriptor = writer.put_blob(OCI_MANIFEST, artifact.manifest)?;
+    writer.set_name(&artifact.name, descriptor);
+    Ok(kernels
+        .iter()
+        .map(|k| PackedBtf {
+            release: k.release.clone(),
+            size: k.bytes.len() as u64,
+            full_size: k.full_size,
+            // Checked as BTF when it was made.
+            types: crate::kernel_btf::check_btf(&k.bytes).unwrap_or(0),
+        })
+        .collect())
 }
 
 /// Writes one image for a candidate, in the format asked for, and returns its manifest

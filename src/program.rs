@@ -19,6 +19,34 @@ pub struct VerifiedProgram {
     pub(crate) platform: Option<Platform>,
     pub(crate) object: Vec<u8>,
     pub(crate) trusted: Option<Trusted>,
+    /// Kernel BTF bundled with the image, chosen for the running kernel (issue #18).
+    pub(crate) kernel_btf: Option<KernelBtf>,
+}
+
+/// One kernel's BTF bundled beside an image (a `sha256-<hex>.btf` artifact), read for
+/// the loader: its blob was hashed against its descriptor and parsed as BTF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelBtf {
+    pub(crate) release: String,
+    pub(crate) digest: Digest,
+    pub(crate) bytes: Vec<u8>,
+}
+
+impl KernelBtf {
+    /// The kernel release (`uname -r`) it describes.
+    pub fn release(&self) -> &str {
+        &self.release
+    }
+
+    /// The digest of its blob.
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+
+    /// The verified raw BTF bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// The signature that made an image trusted.
@@ -71,5 +99,11 @@ impl VerifiedProgram {
     /// images.
     pub fn trusted(&self) -> Option<&Trusted> {
         self.trusted.as_ref()
+    }
+
+    /// The bundled kernel BTF the loader hands libbpf instead of the kernel's own
+    /// (`btf_custom_path`), when [`crate::trust::with_kernel_btf`] chose one.
+    pub fn kernel_btf(&self) -> Option<&KernelBtf> {
+        self.kernel_btf.as_ref()
     }
 }

@@ -26,8 +26,9 @@ pub struct ImageSummary {
     pub size: u64,
     /// Platforms (`linux/amd64`): one for an image, one per image for an index.
     pub platforms: Vec<String>,
-    /// `bee`, `gadget`, `bpfman`, `generic`, `other`, or `signature` for a signature
-    /// image (`sha256-<hex>.sig`). For a multi-platform index, the format its images
+    /// `bee`, `gadget`, `bpfman`, `generic`, `other`, `signature` for a signature
+    /// image (`sha256-<hex>.sig`), or `kernel-btf` for bundled kernel BTF
+    /// (`sha256-<hex>.btf`). For a multi-platform index, the format its images
     /// share (`media_type` says it is an index), or `index` when they differ.
     pub format: String,
     /// Signatures stored for it in the layout (its `sha256-<hex>.sig` image), by any key
@@ -65,6 +66,14 @@ pub fn list(source: &dyn ImageSource) -> Result<Vec<ImageSummary>> {
             summary.signatures = signatures.get(&entry.digest).copied().unwrap_or(0);
             if crate::sign::is_signature_entry(entry) && summary.format == "other" {
                 summary.format = "signature".into();
+            }
+            if summary.format == "other"
+                && entry
+                    .ref_name()
+                    .and_then(crate::oci::companion::companion_subject)
+                    .is_some_and(|(_, suffix)| suffix == crate::oci::companion::BTF_SUFFIX)
+            {
+                summary.format = "kernel-btf".into();
             }
             Ok(summary)
         })
@@ -182,6 +191,9 @@ pub struct ImageDetails {
     /// in with [`crate::trust::evaluate`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trust: Option<crate::trust::Decision>,
+    /// Kernel BTF bundled beside the image (`sha256-<hex>.btf`), by release; listed from
+    /// the artifact's manifest (verified), the BTF blobs themselves are checked by `verify`.
+    pub kernel_btf: Vec<crate::kernel_btf::BundledBtf>,
 }
 
 /// Inspects one image: the manifest, the config, and the program object itself (all
@@ -192,8 +204,12 @@ pub fn inspect(
     platform: Option<&Platform>,
 ) -> Result<ImageDetails> {
     let image = resolve_one(source, selector, platform)?;
-    let signatures =
-        crate::sign::count_signatures(source, &source.index()?, &image.descriptor.digest);
+    let index = source.index()?;
+    let signatures = crate::sign::count_signatures(source, &index, &image.descriptor.digest);
+    let kernel_btf = crate::kernel_btf::bundled(source, &index, &image.descriptor.digest)?
+        .into_iter()
+        .map(|(_, b)| b)
+        .collect();
     let location = source.location().to_path_buf();
     let program = image.program_layer(&location)?.clone();
     let config_bytes =
@@ -219,5 +235,6 @@ pub fn inspect(
         signatures,
         entry_digest: image.entry_digest.clone(),
         trust: None,
+        kernel_btf,
     })
 }

@@ -13,9 +13,10 @@ use crate::error::{Error, Result};
 use crate::image::resolve::{available_names, select};
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::limits::Limits;
-use crate::oci::cosign::{reserved_for_signatures, signature_name};
+use crate::oci::companion::{companion_subject, SUFFIXES};
+use crate::oci::cosign::reserved_for_signatures;
 use crate::oci::media_type::ANNOTATION_REF_NAME;
-use crate::oci::{Digest, ImageRef, RefName, Selector};
+use crate::oci::{Descriptor, Digest, ImageRef, RefName, Selector};
 use crate::progress::Progress;
 
 /// What `tag` did.
@@ -145,9 +146,10 @@ pub fn remove(reference: &ImageRef) -> Result<RemoveReport> {
             available: available_names(writer.index()),
         });
     }
-    // A signature (cosign's sha256-<hex>.sig) goes with the last entry of the image it
-    // signs; otherwise it would outlive the image it vouches for. Sets and maps built
-    // once keep this linear in the entries, however many are removed.
+    // Companions — a signature (cosign's sha256-<hex>.sig), bundled kernel BTF
+    // (sha256-<hex>.btf) — go with the last entry of the image they belong to; otherwise
+    // they would outlive it. Sets and maps built once keep this linear in the entries,
+    // however many are removed.
     let listed: HashSet<&Digest> = writer.index().manifests.iter().map(|e| &e.digest).collect();
     let mut seen = HashSet::new();
     let unlisted: Vec<Digest> = removed
@@ -158,16 +160,18 @@ pub fn remove(reference: &ImageRef) -> Result<RemoveReport> {
         .collect();
     let mut removed = removed;
     if !unlisted.is_empty() {
-        // Reported in the order of the images they sign, as removed one image at a time.
-        let rank: HashMap<String, usize> = unlisted
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (signature_name(d).as_str().to_string(), i))
-            .collect();
-        let mut signatures =
-            writer.remove_entries(|d| d.ref_name().is_some_and(|n| rank.contains_key(n)));
-        signatures.sort_by_key(|d| d.ref_name().and_then(|n| rank.get(n)).copied());
-        removed.extend(signatures);
+        // Reported in the order of the images they belong to, each image's companions in
+        // the order of SUFFIXES, as removed one image at a time.
+        let rank: HashMap<&Digest, usize> =
+            unlisted.iter().enumerate().map(|(i, d)| (d, i)).collect();
+        let order = |d: &Descriptor| {
+            let (subject, suffix) = d.ref_name().and_then(companion_subject)?;
+            let kind = SUFFIXES.iter().position(|s| *s == suffix)?;
+            Some((*rank.get(&subject)?, kind))
+        };
+        let mut companions = writer.remove_entries(|d| order(d).is_some());
+        companions.sort_by_key(|d| order(d));
+        removed.extend(companions);
     }
     let index = writer.index().clone();
     writer.commit()?;

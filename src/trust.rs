@@ -371,5 +371,61 @@ pub fn open_program(
         platform: image.platform.clone(),
         object,
         trusted,
+        kernel_btf: None,
     })
+}
+
+/// Where the loader takes kernel BTF from (`load --kernel-btf`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BtfSource {
+    /// The kernel's own (`/sys/kernel/btf/vmlinux`) when it has one, else the bundled
+    /// BTF for the running release when the image carries any.
+    #[default]
+    Auto,
+    /// The bundled BTF for the running release; an error when there is none.
+    Bundled,
+    /// The kernel's own only (libbpf's default search).
+    Kernel,
+}
+
+/// Adds to `program` the bundled kernel BTF for `release` (the running kernel's
+/// `uname -r`) as `choice` says: [`BtfSource::Bundled`] always, [`BtfSource::Auto`] when
+/// `kernel_has_btf` is false and the image carries some (so images without bundled BTF
+/// load as before), [`BtfSource::Kernel`] never. The blob is hashed and parsed before it
+/// is attached. `source` must be the layout or archive `program` was opened from
+/// ([`Error::Input`] otherwise). Fails when the chosen BTF is not there, naming the
+/// releases the image has ([`crate::kernel_btf::read_release`]).
+pub fn with_kernel_btf(
+    source: &dyn ImageSource,
+    mut program: VerifiedProgram,
+    choice: BtfSource,
+    release: &str,
+    kernel_has_btf: bool,
+) -> Result<VerifiedProgram> {
+    if source.location() != program.location {
+        return Err(Error::Input {
+            path: source.location().to_path_buf(),
+            reason: format!(
+                "the program was opened from {}; its bundled BTF must come from the same layout or archive",
+                program.location.display()
+            ),
+        });
+    }
+    let wanted = match choice {
+        BtfSource::Kernel => false,
+        BtfSource::Bundled => true,
+        BtfSource::Auto if kernel_has_btf => false,
+        BtfSource::Auto => {
+            let index = source.index()?;
+            !crate::kernel_btf::bundled(source, &index, &program.manifest_digest)?.is_empty()
+        }
+    };
+    if wanted {
+        program.kernel_btf = Some(crate::kernel_btf::read_release(
+            source,
+            &program.manifest_digest,
+            release,
+        )?);
+    }
+    Ok(program)
 }

@@ -17,6 +17,7 @@ use crate::graph::{
     is_index, is_manifest, stored_referrers, Document, Failure, Role, Walker, MAX_DEPTH,
 };
 use crate::image::Format;
+use crate::oci::companion::{companion_entries_of, is_companion_entry, BTF_SUFFIX};
 use crate::oci::media_type::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, IMAGE_LAYOUT_VERSION, OCI_INDEX, OCI_MANIFEST,
 };
@@ -217,7 +218,7 @@ fn check<'a>(
         if whole {
             c.check_names(&index);
         }
-        let roots: Vec<Descriptor> = match selector {
+        let mut roots: Vec<Descriptor> = match selector {
             Selector::All => index.manifests.clone(),
             Selector::Name(n) => index
                 .manifests
@@ -242,7 +243,18 @@ fn check<'a>(
                 format!("index.json has no entry {}", selector_text(selector)),
             );
         }
+        if !whole {
+            // Bundled kernel BTF (`sha256-<hex>.btf`) is checked with the image it belongs
+            // to: `load` would use it.
+            let companions: Vec<Descriptor> = roots
+                .iter()
+                .flat_map(|r| companion_entries_of(&index, &r.digest, BTF_SUFFIX))
+                .cloned()
+                .collect();
+            roots.extend(companions);
+        }
         c.walk(&roots, whole);
+        c.check_kernel_btf(&index, &roots);
         if let Some(trust) = &options.trust {
             c.check_trust(&index, &roots, selector, trust);
         }
@@ -278,7 +290,8 @@ impl Checker<'_> {
     ) {
         let mut seen = BTreeSet::new();
         for root in roots {
-            if crate::oci::cosign::is_signature_entry(root) {
+            // Signatures and bundled BTF are checked with the image they belong to.
+            if crate::oci::companion::is_companion_entry(root) {
                 continue;
             }
             let name = match selector {
@@ -702,6 +715,51 @@ impl Checker<'_> {
             };
             for platform in wanted.into_values() {
                 self.check_program(&node.descriptor, manifest, platform.as_ref());
+            }
+        }
+    }
+
+    /// The kernel BTF bundled with each root image: the artifact is what its name says
+    /// (artifact type, subject, releases), and every BTF blob that hashes right is BTF.
+    /// (Digests and sizes were checked by the walk.)
+    fn check_kernel_btf(&mut self, index: &ImageIndex, roots: &[Descriptor]) {
+        let source = self.source;
+        for root in roots.iter().filter(|r| !is_companion_entry(r)) {
+            let bundled = match crate::kernel_btf::bundled(source, index, &root.digest) {
+                Ok(b) => b,
+                // Unreadable blobs were reported by the walk; the rest is about the artifact.
+                Err(Error::DigestMismatch { .. })
+                | Err(Error::SizeMismatch { .. })
+                | Err(Error::BlobMissing { .. }) => continue,
+                Err(e) => {
+                    self.error(
+                        "kernel-btf",
+                        root.ref_name().map(|n| format!("{n} (bundled kernel BTF)")),
+                        Some(root.digest.to_string()),
+                        None,
+                        None,
+                        e.to_string(),
+                    );
+                    continue;
+                }
+            };
+            for (layer, btf) in bundled {
+                let Ok(bytes) = source.read_blob(&layer, crate::kernel_btf::MAX_BTF_SIZE) else {
+                    continue;
+                };
+                if let Err(reason) = crate::kernel_btf::check_btf(&bytes) {
+                    self.error(
+                        "kernel-btf",
+                        Some(layer.digest.blob_path()),
+                        Some(layer.digest.to_string()),
+                        None,
+                        None,
+                        format!(
+                            "the BTF bundled for kernel {} with image {}: {reason}",
+                            btf.release, root.digest
+                        ),
+                    );
+                }
             }
         }
     }

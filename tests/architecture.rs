@@ -21,7 +21,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "operations",
         &[
-            "image", "sign", "summary", "verify", "copy", "pack", "tag", "trust",
+            "image",
+            "sign",
+            "summary",
+            "verify",
+            "copy",
+            "pack",
+            "tag",
+            "trust",
+            "kernel_btf",
         ],
     ),
     ("loader", &["load"]),

@@ -25,6 +25,8 @@ mod kit {
     pub mod net;
 }
 
+/// Loading with bundled kernel BTF (issue #18).
+mod load_btf;
 mod load_programs;
 
 /// Set in the child process of the unprivileged test, to the object to load.

@@ -20,6 +20,7 @@ mod graph;
 mod hostile;
 mod interop;
 mod interop_formats;
+mod kernel_btf;
 mod list_inspect;
 #[cfg(feature = "loader")]
 mod load_cli;

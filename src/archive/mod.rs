@@ -17,7 +17,7 @@
 mod catalog;
 mod reader;
 mod stream;
-mod tar;
+pub(crate) mod tar;
 pub mod writer;
 
 use std::fs::File;

@@ -76,14 +76,28 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
     );
     if let Some(t) = &d.trust {
         if t.accepted {
-            println!("Trust:       accepted ({})", t.rule);
+            println!("Trust:       accepted ({})", esc(&t.rule));
         } else {
             println!(
                 "Trust:       refused [{}] ({}): {}",
                 t.code.unwrap_or_default(),
-                t.rule,
-                t.reason.as_deref().unwrap_or_default()
+                esc(&t.rule),
+                esc(t.reason.as_deref().unwrap_or_default())
             );
+        }
+    }
+    // Kernel BTF bundled for kernels without their own (docs/btf.md).
+    match d.kernel_btf.as_slice() {
+        [] => println!("Kernel BTF:  none"),
+        list => {
+            for k in list {
+                println!(
+                    "Kernel BTF:  {} ({}, {})",
+                    esc(&k.release),
+                    k.digest.short(),
+                    human_size(k.size)
+                );
+            }
         }
     }
     println!(

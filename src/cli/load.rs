@@ -10,7 +10,21 @@ use clap::{Args, ValueEnum};
 use super::render::{escape_control as esc, print_json};
 use crate::load::{self, Attach, LoadOptions, OutputMode};
 use crate::oci::{ImageRef, Platform};
-use crate::trust::{open_program, Trust};
+use crate::trust::{open_program, with_kernel_btf, BtfSource, Trust};
+
+/// Where libbpf takes kernel BTF from (`--kernel-btf`).
+#[derive(Debug, Clone, Copy, Default, ValueEnum)]
+enum KernelBtfArg {
+    /// The kernel's own when it has /sys/kernel/btf/vmlinux, else the image's bundled BTF
+    /// for this kernel's release (when it carries any).
+    #[default]
+    Auto,
+    /// The image's bundled BTF for this kernel's release (`uname -r`), even when the
+    /// kernel has its own (for a broken kernel BTF); an error when there is none.
+    Bundled,
+    /// The kernel's own only.
+    Kernel,
+}
 
 /// How to show the maps.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -112,6 +126,26 @@ pub struct LoadArgs {
     platform: Option<String>,
     #[command(flatten)]
     trust: super::trust::TrustArgs,
+    /// Kernel BTF for CO-RE relocations: auto, bundled (from the image, for `uname -r`)
+    /// or kernel (/sys/kernel/btf/vmlinux). See docs/btf.md.
+    #[arg(
+        long = "kernel-btf",
+        value_enum,
+        default_value = "auto",
+        value_name = "SOURCE"
+    )]
+    kernel_btf: KernelBtfArg,
+}
+
+/// Where the running kernel's own BTF is.
+const KERNEL_BTF_PATH: &str = "/sys/kernel/btf/vmlinux";
+
+/// The running kernel's release, as `uname -r` prints it.
+fn kernel_release() -> anyhow::Result<String> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_err(|e| {
+        anyhow::anyhow!("reading /proc/sys/kernel/osrelease (the kernel release): {e}")
+    })?;
+    Ok(release.trim().to_string())
 }
 
 /// Detach and remove what `load --pin DIR --detach` pinned.
@@ -166,6 +200,29 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         platform.as_ref(),
         &trust,
     )?;
+    let choice = match args.kernel_btf {
+        KernelBtfArg::Auto => BtfSource::Auto,
+        KernelBtfArg::Bundled => BtfSource::Bundled,
+        KernelBtfArg::Kernel => BtfSource::Kernel,
+    };
+    let program = match choice {
+        BtfSource::Kernel => program,
+        _ => with_kernel_btf(
+            source.as_ref(),
+            program,
+            choice,
+            &kernel_release()?,
+            std::path::Path::new(KERNEL_BTF_PATH).exists(),
+        )?,
+    };
+    if let Some(btf) = program.kernel_btf() {
+        eprintln!(
+            "using the image's bundled BTF for kernel {} ({} bytes, {}) instead of {KERNEL_BTF_PATH}",
+            btf.release(),
+            btf.bytes().len(),
+            btf.digest().short()
+        );
+    }
     if let Some(trusted) = program.trusted() {
         eprintln!(
             "signature of {} verified with key {}",

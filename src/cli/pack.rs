@@ -8,6 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
 use super::render::{escape_control as esc, human_size, print_json};
+use crate::kernel_btf::{KernelBtfOptions, KernelBtfSpec};
 use crate::oci::{Platform, RefName};
 use crate::pack::{created_from_epoch, pack, PackFormat, PackOptions};
 
@@ -44,7 +45,13 @@ Examples:
   ebpf-layout pack build/ -o bundle --annotation org.opencontainers.image.source=https://git.example/acme
   ebpf-layout pack probe.bpf.o -o bundle.tar --format bpfman --tag acme/probe:1.2
   ebpf-layout pack --platform linux/amd64=probe_bpfel.o --platform linux/arm64=probe_bpfel.o \\
-      --platform linux/s390x=probe_bpfeb.o --tag probe:1.2 -o bundle.tar"
+      --platform linux/s390x=probe_bpfeb.o --tag probe:1.2 -o bundle.tar
+  ebpf-layout pack probe.bpf.o -o bundle.tar --kernel-btf 5.15.0-91-generic=5.15.0-91-generic.btf
+  ebpf-layout pack probe.bpf.o -o bundle.tar --kernel-btf btfhub-archive/ubuntu/22.04/x86_64
+
+--kernel-btf bundles, for kernels without /sys/kernel/btf/vmlinux, each kernel's BTF
+minimised to what the object's CO-RE relocations need (bpftool gen min_core_btf), beside
+the image without changing it; load uses it on a kernel with that release (docs/btf.md)."
 )]
 pub struct PackArgs {
     /// BPF object files and/or directories of them.
@@ -66,9 +73,31 @@ pub struct PackArgs {
     /// Manifest annotation KEY=VALUE (repeatable).
     #[arg(long = "annotation", value_name = "KEY=VALUE")]
     annotations: Vec<String>,
+    /// Bundle BTF for a kernel without its own: RELEASE=FILE (raw BTF or .btf.tar.xz), or
+    /// DIR of <release>.btf[.tar.xz] files (a BTFHub archive tree); repeatable.
+    #[arg(long = "kernel-btf", value_name = "RELEASE=FILE|DIR")]
+    kernel_btf: Vec<String>,
+    /// The bpftool that minimises --kernel-btf (default: $BPFTOOL, else bpftool in PATH,
+    /// /usr/sbin or /sbin).
+    #[arg(long, value_name = "PATH", requires = "kernel_btf")]
+    bpftool: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// The bpftool to run: the flag, `$BPFTOOL`, or the first `bpftool` in PATH, /usr/sbin or
+/// /sbin (Debian installs it in /usr/sbin, outside a user's PATH).
+fn find_bpftool(flag: Option<PathBuf>) -> PathBuf {
+    if let Some(path) = flag.or_else(|| std::env::var_os("BPFTOOL").map(PathBuf::from)) {
+        return path;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join("bpftool"))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| PathBuf::from("bpftool"))
 }
 
 pub(crate) fn run(args: PackArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
@@ -121,6 +150,18 @@ pub(crate) fn run(args: PackArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         })?),
         Err(_) => None,
     };
+    let kernel_btf = match args.kernel_btf.is_empty() {
+        true => None,
+        false => Some(KernelBtfOptions {
+            specs: args
+                .kernel_btf
+                .iter()
+                .map(|s| KernelBtfSpec::parse(s))
+                .collect::<Result<_, _>>()
+                .map_err(anyhow::Error::msg)?,
+            bpftool: find_bpftool(args.bpftool),
+        }),
+    };
     let report = pack(&PackOptions {
         inputs: args.inputs,
         output: args.output,
@@ -133,7 +174,16 @@ pub(crate) fn run(args: PackArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         mtime: ctx.archive_mtime,
         limits: ctx.limits.clone(),
         progress: ctx.progress.clone(),
+        kernel_btf,
     })?;
+    for image in &report.images {
+        for k in image.kernel_btf.iter().filter(|k| k.types == 0) {
+            eprintln!(
+                "warning: {}: kernel {}'s BTF has no type the object's CO-RE relocations need: the object uses no CO-RE, or that BTF is of another kernel or architecture",
+                image.name, k.release
+            );
+        }
+    }
     if args.json {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
@@ -156,6 +206,15 @@ pub(crate) fn run(args: PackArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
                 human_size(image.size),
                 image.platforms.len()
             ),
+        }
+        for k in &image.kernel_btf {
+            println!(
+                "  kernel BTF {:<30} {} (from {} of full BTF), {} type(s)",
+                k.release,
+                human_size(k.size),
+                human_size(k.full_size),
+                k.types
+            );
         }
         for p in &image.platforms {
             println!(

@@ -38,6 +38,15 @@ mod tests;
 use btf::{kind, Btf};
 pub use globals::{GlobalVariable, ValueKind};
 
+/// Checks that `bytes` are raw BTF (a `vmlinux` BTF blob, `/sys/kernel/btf/vmlinux` or
+/// `bpftool gen min_core_btf` output) — the header, both sections and every type record
+/// in bounds, in either byte order — and returns how many types it holds. Used on kernel
+/// BTF that comes from outside (`pack --kernel-btf`) and on bundled BTF before it is
+/// handed to libbpf.
+pub fn btf_type_count(bytes: &[u8]) -> Result<usize, ElfError> {
+    Btf::parse(bytes, false).map(|btf| btf.len())
+}
+
 /// `e_machine` of a BPF object (`EM_BPF`).
 pub const EM_BPF: u16 = raw::EM_BPF;
 

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::error::{Error, Result};
 use crate::graph::{is_index, Role, Scope, Walker, MAX_DEPTH};
-use crate::oci::cosign::{is_signature_entry, signed_digest};
+use crate::oci::companion::{companion_subject, is_companion_entry};
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, Selector};
 use crate::store::{document_reader, graph_error, ImageSource};
 
@@ -258,8 +258,9 @@ pub fn open_image_at(
 }
 
 /// Resolves a selector to exactly one image: a name, a digest, or — with no name — the
-/// only image there is ([`Error::NameRequired`] when there are several). Signature images
-/// (`sha256-<hex>.sig`) do not count as images there.
+/// only image there is ([`Error::NameRequired`] when there are several). Companions
+/// (signatures `sha256-<hex>.sig`, bundled kernel BTF `sha256-<hex>.btf`) do not count as
+/// images there.
 pub fn resolve_one(
     source: &dyn ImageSource,
     selector: &Selector,
@@ -268,12 +269,12 @@ pub fn resolve_one(
     let index = source.index()?;
     let mut picked = select(source, &index, selector)?;
     if picked.len() > 1 && matches!(selector, Selector::All) {
-        picked.retain(|d| !is_signature_entry(d));
+        picked.retain(|d| !is_companion_entry(d));
     }
     if picked.len() != 1 {
         let names: Vec<String> = available_names(&index)
             .into_iter()
-            .filter(|n| signed_digest(n).is_none())
+            .filter(|n| companion_subject(n).is_none())
             .collect();
         return Err(if picked.is_empty() {
             Error::Empty {

@@ -257,11 +257,27 @@ pub fn load(
     let mut warnings = Vec::new();
     // Optional programs that failed to load: the object is opened again without them.
     let mut dropped: Vec<String> = Vec::new();
+    // Bundled kernel BTF (issue #18): libbpf reads btf_custom_path from a file (when it
+    // relocates, during load), so the verified bytes go to a private temporary file that
+    // lives until this function returns.
+    let btf_file = match program.kernel_btf() {
+        Some(btf) => Some(btf_temp_file(btf.bytes()).map_err(|e| LoadError::Open {
+            reason: format!("writing the bundled kernel BTF to a temporary file: {e}"),
+        })?),
+        None => None,
+    };
     let (mut obj, plan, fixed, scratch) = loop {
         let mut builder = ObjectBuilder::default();
         builder.name(&name).map_err(|e| LoadError::Open {
             reason: capture::describe(&e),
         })?;
+        if let Some(file) = &btf_file {
+            builder
+                .btf_custom_path(file.path())
+                .map_err(|e| LoadError::Open {
+                    reason: capture::describe(&e),
+                })?;
+        }
         let mut open = builder.open_memory(object).map_err(|e| LoadError::Open {
             reason: capture::describe_with_log(&e, &log.take()),
         })?;
@@ -546,6 +562,18 @@ fn load_error(err: &libbpf_rs::Error, messages: &[(PrintLevel, String)]) -> Load
     }
 }
 
+/// Writes `bytes` to a new private temporary file (mode 0600, removed on drop), for
+/// libbpf's `btf_custom_path`, which takes a file name.
+fn btf_temp_file(bytes: &[u8]) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut file = tempfile::Builder::new()
+        .prefix("ebpf-layout-btf-")
+        .suffix(".btf")
+        .tempfile()?;
+    file.write_all(bytes)?;
+    file.flush()?;
+    Ok(file)
+}
+
 fn tail_lines(text: &str, keep: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     if lines.len() <= keep {
@@ -642,6 +670,7 @@ mod tests {
             platform: None,
             object: Vec::new(),
             trusted: None,
+            kernel_btf: None,
         };
         let err = load(&program, &options, &mut Vec::new()).unwrap_err();
         assert!(matches!(err, LoadError::DetachRequiresPin));

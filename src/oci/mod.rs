@@ -5,6 +5,7 @@
 //! fuzzed and reused by both the layout directory and the archive readers.
 
 pub mod canonical;
+pub mod companion;
 pub mod cosign;
 pub mod descriptor;
 pub mod digest;
