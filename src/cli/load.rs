@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::render::print_json;
 use crate::load::{self, AttachPoint, LoadOptions, OutputMode};
 use crate::oci::{ImageRef, Platform};
 use crate::sign::PublicKey;
@@ -74,24 +73,6 @@ pub struct LoadArgs {
     /// (PEM; repeatable: any one of them will do). Checked before the kernel sees it.
     #[arg(long = "key", value_name = "PUB")]
     keys: Vec<PathBuf>,
-}
-
-/// Detach and remove what `load --pin DIR --detach` pinned.
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Only what the load recorded in DIR is removed; a folder that load did not
-create is refused.
-
-Example:
-  ebpf-layout unload /sys/fs/bpf/probe"
-)]
-pub struct UnloadArgs {
-    /// The pin folder given to `load --pin`.
-    #[arg(value_name = "DIR")]
-    pin_dir: PathBuf,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
@@ -164,30 +145,6 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
                 dir.display()
             );
         }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub fn run_unload(args: UnloadArgs) -> anyhow::Result<ExitCode> {
-    let report = load::unload(&args.pin_dir)?;
-    if args.json {
-        print_json(&report)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "unloaded {} from {}: {} pin(s) removed",
-        report.object,
-        report.pin_dir.display(),
-        report.removed.len()
-    );
-    for tc in &report.tc_detached {
-        println!("  detached TC filter {tc}");
-    }
-    for path in &report.missing {
-        println!("  already gone: {}", path.display());
-    }
-    for path in &report.left_in_place {
-        println!("  left in place: {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,10 +15,14 @@ mod list;
 mod load;
 mod pack;
 mod progress;
+#[cfg(feature = "loader")]
+mod ps;
 mod render;
 mod rm;
 mod sign;
 mod tag;
+#[cfg(feature = "loader")]
+mod unload;
 mod verify;
 
 use std::ffi::OsString;
@@ -70,7 +74,9 @@ enum Command {
     #[cfg(feature = "loader")]
     Load(load::LoadArgs),
     #[cfg(feature = "loader")]
-    Unload(load::UnloadArgs),
+    Unload(unload::UnloadArgs),
+    #[cfg(feature = "loader")]
+    Ps(ps::PsArgs),
     Completions(generate::CompletionsArgs),
     Man(generate::ManArgs),
 }
@@ -118,7 +124,9 @@ where
         #[cfg(feature = "loader")]
         Command::Load(args) => load::run(args, &ctx),
         #[cfg(feature = "loader")]
-        Command::Unload(args) => load::run_unload(args),
+        Command::Unload(args) => unload::run(args),
+        #[cfg(feature = "loader")]
+        Command::Ps(args) => ps::run(args),
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),
     };

@@ -46,6 +46,7 @@
 mod attach;
 mod btf_decode;
 mod capture;
+pub mod deploy;
 mod display;
 mod errors;
 mod fixup;
@@ -303,6 +304,14 @@ pub fn load(
         fixed_maps: fixed,
     };
 
+    // Deployments (deploy.rs): where the pinned programs came from, for `ps` and `unload`.
+    if let Some(dir) = &report.pin_dir {
+        if let Err(e) = deploy::record_pinned_image(program, &report, dir) {
+            let _ = pin::unload(dir);
+            return Err(e);
+        }
+    }
+
     let mut renderer = Renderer::new(out, options.output);
     renderer.loaded(&report)?;
     if options.detach {
@@ -329,7 +338,7 @@ pub fn load(
 /// did not create). TC filters are detached only if the program we attached is still the one
 /// there. The folder itself is removed if `load` created it.
 pub fn unload(pin_dir: &Path) -> Result<UnloadReport, LoadError> {
-    pin::unload(pin_dir)
+    deploy::unload_image(pin_dir)
 }
 
 /// Checks the ELF header: magic, 64-bit, machine BPF, byte order of this machine.
