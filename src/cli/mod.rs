@@ -24,6 +24,8 @@ mod tag;
 #[cfg(feature = "loader")]
 mod unload;
 mod verify;
+#[cfg(feature = "loader")]
+mod watch;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -77,6 +79,8 @@ enum Command {
     Unload(unload::UnloadArgs),
     #[cfg(feature = "loader")]
     Ps(ps::PsArgs),
+    #[cfg(feature = "loader")]
+    Watch(watch::WatchArgs),
     Completions(generate::CompletionsArgs),
     Man(generate::ManArgs),
 }
@@ -127,6 +131,8 @@ where
         Command::Unload(args) => unload::run(args),
         #[cfg(feature = "loader")]
         Command::Ps(args) => ps::run(args),
+        #[cfg(feature = "loader")]
+        Command::Watch(args) => watch::run(args),
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),
     };

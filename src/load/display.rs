@@ -18,7 +18,7 @@ use std::io::Write;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use libbpf_rs::{Map, MapCore as _, MapFlags, MapType, PerfBufferBuilder, RingBufferBuilder};
+use libbpf_rs::{MapCore, MapFlags, MapType, PerfBufferBuilder, RingBufferBuilder};
 use serde::Serialize;
 
 use super::btf_decode::{self, Decoded, Layout};
@@ -148,7 +148,7 @@ pub(crate) struct Snapshot {
 }
 
 /// Reads the entries of a counter/gauge/hist map.
-pub(crate) fn snapshot(map: &Map<'_>, view: &MapView) -> Result<Snapshot, LoadError> {
+pub(crate) fn snapshot(map: &dyn MapCore, view: &MapView) -> Result<Snapshot, LoadError> {
     let read_error = |e: libbpf_rs::Error| LoadError::MapRead {
         map: view.name.clone(),
         reason: super::capture::describe(&e),
@@ -676,8 +676,8 @@ pub(crate) enum StopReason {
 /// Shows the maps until `duration` elapses or a stop signal arrives, then shows the final
 /// snapshot. Event maps are polled continuously; the others are read every
 /// [`REFRESH_INTERVAL`].
-pub(crate) fn watch(
-    maps: &[Map<'_>],
+pub(crate) fn watch<M: MapCore>(
+    maps: &[M],
     views: &[MapView],
     renderer: &mut Renderer<'_>,
     interrupt: &Interrupt,

@@ -52,6 +52,7 @@ mod errors;
 mod fixup;
 mod interrupt;
 mod pin;
+mod watch;
 
 use crate::program::VerifiedProgram;
 use std::io::Write;
@@ -64,6 +65,7 @@ use serde::Serialize;
 pub use attach::{AttachPoint, TcDirection};
 pub use display::DisplayKind;
 pub use errors::LoadError;
+pub use watch::{watch, WatchOptions};
 
 use btf_decode::Layout;
 use capture::LogCapture;
