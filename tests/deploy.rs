@@ -234,3 +234,246 @@ kernel_test!(
         assert_eq!(ps(&pins.0)[0]["healthy"], true);
     }
 );
+
+/// A port nobody listens on now (the system picks it; the race with other tests is small).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET http://127.0.0.1:PORT/PATH` (HTTP/1.0, so the server closes): the body, once the
+/// server answers 200 (waiting up to `wait` for it to start).
+fn http_get(port: u16, path: &str, wait: Duration) -> String {
+    use std::io::{Read as _, Write as _};
+    let start = std::time::Instant::now();
+    loop {
+        let attempt = (|| -> std::io::Result<String> {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+            write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+            let mut response = String::new();
+            stream.read_to_string(&mut response)?;
+            Ok(response)
+        })();
+        if let Ok(response) = &attempt {
+            if let Some((head, body)) = response.split_once("\r\n\r\n") {
+                if head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200") {
+                    return body.to_string();
+                }
+            }
+        }
+        assert!(
+            start.elapsed() < wait,
+            "http://127.0.0.1:{port}{path} did not answer 200 within {wait:?}: {attempt:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `promtool check metrics` on `text`: panics with promtool's words if it finds a problem.
+fn promtool_check(text: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed:\n{}{}\non:\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A child process stopped (SIGTERM, then waited for) when dropped.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+/// The value of a pinned u64 array map's entry 0.
+fn pinned_counter(path: &Path) -> u64 {
+    use libbpf_rs::MapCore as _;
+    let map = libbpf_rs::MapHandle::from_pinned_path(path).unwrap();
+    let value = map
+        .lookup(&0u32.to_ne_bytes(), libbpf_rs::MapFlags::ANY)
+        .unwrap()
+        .unwrap();
+    u64::from_ne_bytes(value[..8].try_into().unwrap())
+}
+
+kernel_test!(
+    load_metrics_pass_promtool_and_a_real_prometheus_scrapes_the_counter,
+    [
+        Need::Kernel,
+        Need::Bpffs,
+        Need::Tool("prometheus"),
+        Need::Tool("promtool")
+    ],
+    || {
+        let _serial = serial();
+        let d = Dir::new();
+        let bundle = d.path("bundle.tar");
+        pack(&bundle, &["tp_counter.bpf.o"]);
+        let pins = Pins::new("metrics");
+        let port = free_port();
+        // Pinned (not detached), so that the test can read the map the metrics come from.
+        let _load = Running(
+            Command::new(assert_cmd::cargo::cargo_bin("ebpf-layout"))
+                .arg("load")
+                .arg(&bundle)
+                .arg("--pin")
+                .arg(&pins.0)
+                .arg("--metrics")
+                .arg(format!("127.0.0.1:{port}"))
+                .args(["--duration", "120", "--output", "json"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        // The endpoint listens before the object is loaded; its maps appear after.
+        let start = std::time::Instant::now();
+        let text = loop {
+            let text = http_get(port, "/metrics", Duration::from_secs(20));
+            if text.contains("counter_getpid_total{") {
+                break text;
+            }
+            assert!(start.elapsed() < Duration::from_secs(20), "{text}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        for _ in 0..40 {
+            let _ = std::process::id();
+        }
+        let text_after = http_get(port, "/metrics", Duration::from_secs(5));
+        promtool_check(&text_after);
+        let sample = |text: &str| -> u64 {
+            let line = text
+                .lines()
+                .find(|l| {
+                    l.starts_with(
+                        r#"counter_getpid_total{image="tp_counter",map="counter_getpid",key="0"} "#,
+                    )
+                })
+                .unwrap_or_else(|| panic!("no counter_getpid sample in:\n{text}"));
+            line.rsplit(' ').next().unwrap().parse().unwrap()
+        };
+        assert!(
+            sample(&text_after) >= sample(&text) + 40,
+            "{text}\n{text_after}"
+        );
+
+        // A real Prometheus server scrapes it, and its query API returns the map's value.
+        let prometheus_port = free_port();
+        let config = d.path("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: ebpf\n    \
+                 static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+            ),
+        )
+        .unwrap();
+        let _prometheus = Running(
+            Command::new("prometheus")
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!("--storage.tsdb.path={}", d.path("data").display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let query = "/api/v1/query?query=counter_getpid_total%7Bimage%3D%22tp_counter%22%2Cmap%3D%22counter_getpid%22%7D";
+        let start = std::time::Instant::now();
+        let (labels, scraped) = loop {
+            let body = http_get(prometheus_port, query, Duration::from_secs(30));
+            let answer: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(answer["status"], "success", "{answer}");
+            if let Some(series) = answer["data"]["result"].as_array().and_then(|r| r.first()) {
+                let value: u64 = series["value"][1].as_str().unwrap().parse().unwrap();
+                break (series["metric"].clone(), value);
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "Prometheus never scraped counter_getpid_total: {answer}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        };
+        assert_eq!(labels["job"], "ebpf");
+        assert_eq!(labels["key"], "0");
+        // What Prometheus holds is what the map held when it scraped: at least what we
+        // counted before, at most what the map holds now.
+        let now = pinned_counter(&pins.0.join("maps/counter_getpid"));
+        assert!(
+            sample(&text_after) <= scraped && scraped <= now,
+            "Prometheus has {scraped}; the endpoint showed {} before, the map holds {now}",
+            sample(&text_after)
+        );
+    }
+);
+
+kernel_test!(
+    watch_metrics_count_ring_buffer_records_and_pass_promtool,
+    [Need::Kernel, Need::Bpffs, Need::Tool("promtool")],
+    || {
+        let _serial = serial();
+        let d = Dir::new();
+        let bundle = d.path("bundle");
+        pack(&bundle, &["ringbuf_events.bpf.o"]);
+        let pins = Pins::new("watch-metrics");
+        load_detached(bundle.to_str().unwrap(), &pins.0, &[]);
+        let port = free_port();
+        let _watch = Running(
+            Command::new(assert_cmd::cargo::cargo_bin("ebpf-layout"))
+                .arg("watch")
+                .arg(&pins.0)
+                .arg("--metrics")
+                .arg(format!("127.0.0.1:{port}"))
+                .args(["--duration", "60", "--output", "json"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let _ = http_get(port, "/metrics", Duration::from_secs(20));
+        for _ in 0..25 {
+            // Each is a record in the ring buffer.
+            let _ = nix::unistd::getppid();
+        }
+        let records = || {
+            let text = http_get(port, "/metrics", Duration::from_secs(5));
+            let value = text
+                .lines()
+                .find(|l| {
+                    l.starts_with(
+                        r#"ebpf_layout_records_total{image="ringbuf_events",map="print_events"} "#,
+                    )
+                })
+                .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok());
+            (text, value)
+        };
+        wait_until("25 ring buffer records counted", || {
+            records().1.is_some_and(|n| n >= 25)
+        });
+        promtool_check(&records().0);
+    }
+);

@@ -42,6 +42,7 @@ Examples:
   ebpf-layout load bundle.tar:xdp_count --attach xdp:eth0 --duration 30
   ebpf-layout load bundle:probe --pin /sys/fs/bpf/probe --detach
   ebpf-layout load bundle.tar:probe --key site.pub
+  ebpf-layout load bundle.tar:probe --metrics 127.0.0.1:9091
   ebpf-layout unload /sys/fs/bpf/probe"
 )]
 pub struct LoadArgs {
@@ -73,6 +74,11 @@ pub struct LoadArgs {
     /// (PEM; repeatable: any one of them will do). Checked before the kernel sees it.
     #[arg(long = "key", value_name = "PUB")]
     keys: Vec<PathBuf>,
+    /// Serve the maps as Prometheus metrics at http://ADDR/metrics while running
+    /// (e.g. 127.0.0.1:9091; nothing listens without it). With --detach, use
+    /// `ebpf-layout watch DIR --metrics ADDR` instead.
+    #[arg(long, value_name = "ADDR", conflicts_with = "detach")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
@@ -132,7 +138,11 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         detach: args.detach,
         duration,
         output,
+        metrics: args.metrics,
     };
+    if let Some(addr) = &args.metrics {
+        eprintln!("serving metrics at http://{addr}/metrics");
+    }
     let mut stdout = std::io::stdout().lock();
     let report = load::load(&program, &options, &mut stdout)?;
     drop(stdout);

@@ -29,7 +29,8 @@ Watching changes nothing, except that it consumes the event records it shows.
 
 Examples:
   ebpf-layout watch /sys/fs/bpf/probe
-  ebpf-layout watch /sys/fs/bpf/site --output json --duration 60"
+  ebpf-layout watch /sys/fs/bpf/site --output json --duration 60
+  ebpf-layout watch /sys/fs/bpf/site --metrics 127.0.0.1:9091"
 )]
 pub struct WatchArgs {
     /// The pin folder given to `load --pin` (a bundle's folder shows every image).
@@ -41,6 +42,10 @@ pub struct WatchArgs {
     /// How to show the maps (default: table on a terminal, text otherwise).
     #[arg(long, value_enum)]
     output: Option<Output>,
+    /// Serve the maps as Prometheus metrics at http://ADDR/metrics while watching
+    /// (e.g. 127.0.0.1:9091; nothing listens without it).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 pub(crate) fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
@@ -58,7 +63,14 @@ pub(crate) fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         None if std::io::stdout().is_terminal() => OutputMode::Table,
         None => OutputMode::Text,
     };
-    let options = WatchOptions { duration, output };
+    if let Some(addr) = &args.metrics {
+        eprintln!("serving metrics at http://{addr}/metrics");
+    }
+    let options = WatchOptions {
+        duration,
+        output,
+        metrics: args.metrics,
+    };
     let mut stdout = std::io::stdout().lock();
     load::watch(&args.pin_dir, &options, &mut stdout)?;
     Ok(ExitCode::SUCCESS)

@@ -325,6 +325,8 @@ pub(crate) struct Renderer<'w> {
     /// Table mode: when the table was last drawn, and whether records arrived since.
     last_draw: Instant,
     dirty: bool,
+    /// `--metrics`: where event records are counted (metrics.rs).
+    record_counts: Option<std::sync::Arc<super::metrics::RecordCounts>>,
 }
 
 impl<'w> Renderer<'w> {
@@ -342,7 +344,16 @@ impl<'w> Renderer<'w> {
             drawn_lines: 0,
             last_draw: Instant::now(),
             dirty: false,
+            record_counts: None,
         }
+    }
+
+    /// Counts every event record (and loss) in `counts` too, for `--metrics`.
+    pub(crate) fn count_records_in(
+        &mut self,
+        counts: std::sync::Arc<super::metrics::RecordCounts>,
+    ) {
+        self.record_counts = Some(counts);
     }
 
     /// Table mode: redraws if records arrived and the last drawing is old enough.
@@ -433,6 +444,9 @@ impl<'w> Renderer<'w> {
 
     /// One record from an event map.
     pub(crate) fn record(&mut self, view: &MapView, record: &Decoded) -> Result<(), LoadError> {
+        if let Some(counts) = &self.record_counts {
+            counts.record(&view.name);
+        }
         match self.mode {
             OutputMode::Json => self.json_line(&RecordLine {
                 event: "record",
@@ -475,6 +489,9 @@ impl<'w> Renderer<'w> {
 
     /// Records a perf buffer lost.
     pub(crate) fn lost(&mut self, view: &MapView, cpu: i32, count: u64) -> Result<(), LoadError> {
+        if let Some(counts) = &self.record_counts {
+            counts.lost(&view.name, count);
+        }
         match self.mode {
             OutputMode::Json => self.json_line(&LostLine {
                 event: "lost",

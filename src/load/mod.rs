@@ -51,6 +51,7 @@ mod display;
 mod errors;
 mod fixup;
 mod interrupt;
+mod metrics;
 mod pin;
 mod watch;
 
@@ -65,6 +66,7 @@ use serde::Serialize;
 pub use attach::{AttachPoint, TcDirection};
 pub use display::DisplayKind;
 pub use errors::LoadError;
+pub use metrics::MetricsServer;
 pub use watch::{watch, WatchOptions};
 
 use btf_decode::Layout;
@@ -107,6 +109,9 @@ pub struct LoadOptions {
     pub duration: Option<Duration>,
     /// How to show the maps.
     pub output: OutputMode,
+    /// Serve the maps as Prometheus metrics at `http://ADDR/metrics` while showing them
+    /// (metrics.rs); bound before anything is loaded. Nothing listens without it.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// A loaded program.
@@ -221,6 +226,7 @@ pub fn load(
     // From here on, Ctrl-C or SIGTERM stops cleanly (through the drops below) instead of
     // killing the process half-way (which would leave TC filters behind).
     let interrupt = interrupt::Interrupt::catch()?;
+    let metrics = options.metrics.map(MetricsServer::bind).transpose()?;
 
     let log = LogCapture::start();
     let mut builder = ObjectBuilder::default();
@@ -315,6 +321,10 @@ pub fn load(
     }
 
     let mut renderer = Renderer::new(out, options.output);
+    if let Some(server) = &metrics {
+        server.publish(metrics::exported(&obj, &views, &name)?);
+        renderer.count_records_in(server.record_counts());
+    }
     renderer.loaded(&report)?;
     if options.detach {
         renderer.stopped("detached", report.pin_dir.as_deref())?;

@@ -19,6 +19,7 @@ use super::deploy::{self, pinned_program_id};
 use super::display::{self, DisplayKind, MapView, Renderer, StopReason};
 use super::errors::LoadError;
 use super::interrupt::Interrupt;
+use super::metrics::{Exported, MetricsServer};
 use super::pin::{self, PinKind};
 use super::{capture, LoadReport, MapReport, OutputMode, ProgramReport};
 
@@ -29,6 +30,8 @@ pub struct WatchOptions {
     pub duration: Option<Duration>,
     /// How to show the maps.
     pub output: OutputMode,
+    /// Serve the maps as Prometheus metrics at `http://ADDR/metrics` while watching.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// The maps of a deployment, opened from their pins.
@@ -48,9 +51,14 @@ pub(crate) struct PinnedMaps {
 /// `options.duration`. Fails like [`super::unload`] on a folder `load` did not make, and
 /// with [`LoadError::MapRead`] for a pinned map that cannot be opened.
 pub fn watch(dir: &Path, options: &WatchOptions, out: &mut dyn Write) -> Result<(), LoadError> {
+    let metrics = options.metrics.map(MetricsServer::bind).transpose()?;
     let pinned = open_pinned(dir)?;
     let interrupt = Interrupt::catch()?;
     let mut renderer = Renderer::new(out, options.output);
+    if let Some(server) = &metrics {
+        server.publish(exported(&pinned)?);
+        renderer.count_records_in(server.record_counts());
+    }
     renderer.loaded(&pinned.report)?;
     let reason = display::watch(
         &pinned.maps,
@@ -158,6 +166,31 @@ pub(crate) fn open_pinned(dir: &Path) -> Result<PinnedMaps, LoadError> {
     }
     pinned.report.object = names.join(", ");
     Ok(pinned)
+}
+
+/// The pinned maps, to serve as metrics (each under its image's name).
+fn exported(pinned: &PinnedMaps) -> Result<Vec<Exported>, LoadError> {
+    pinned
+        .maps
+        .iter()
+        .zip(&pinned.views)
+        .zip(&pinned.images)
+        .map(|((map, view), image)| {
+            let own_name = view
+                .name
+                .strip_prefix(&format!("{image}/"))
+                .unwrap_or(&view.name);
+            Ok(Exported {
+                image: image.clone(),
+                map: own_name.to_owned(),
+                handle: MapHandle::try_from(map).map_err(|e| LoadError::MapRead {
+                    map: view.name.clone(),
+                    reason: capture::describe(&e),
+                })?,
+                view: view.clone(),
+            })
+        })
+        .collect()
 }
 
 /// How a pinned map is shown: by bee's conventions on its (full) name, decoded through the
