@@ -477,3 +477,266 @@ kernel_test!(
         promtool_check(&records().0);
     }
 );
+
+/// The pin folders of this test's bundles, and of bundles loaded without --pin by this
+/// process's children (`ebpf_layout_run_PID`), that are left under bpffs.
+fn leftovers(prefix: &str) -> Vec<String> {
+    std::fs::read_dir(BPFFS)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+kernel_test!(
+    a_two_image_bundle_loads_whole_and_stops_whole_without_pins,
+    [Need::Kernel, Need::Bpffs],
+    || {
+        let _serial = serial();
+        let d = Dir::new();
+        let bundle = d.path("bundle.tar");
+        pack(&bundle, &["tp_counter.bpf.o", "multi_prog.bpf.o"]);
+        let (getpid_before, getuid_before) = (
+            programs_named("count_getpid").len(),
+            programs_named("on_getuid").len(),
+        );
+        let child = Command::new(assert_cmd::cargo::cargo_bin("ebpf-layout"))
+            .arg("load")
+            .arg(&bundle)
+            .args(["--duration", "2.5", "--output", "json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let run_folder = format!("ebpf_layout_run_{}", child.id());
+        std::thread::sleep(Duration::from_millis(1000));
+        // Both images run at once.
+        assert_eq!(programs_named("count_getpid").len(), getpid_before + 1);
+        assert_eq!(programs_named("on_getuid").len(), getuid_before + 1);
+        for _ in 0..40 {
+            let _ = std::process::id();
+        }
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        let lines: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["event"], "loaded");
+        let programs: Vec<&str> = lines[0]["programs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            programs.contains(&"tp_counter/count_getpid"),
+            "{programs:?}"
+        );
+        assert!(programs.contains(&"multi_prog/on_getuid"), "{programs:?}");
+        let last = lines
+            .iter()
+            .rev()
+            .find(|l| l["event"] == "snapshot" && l["map"] == "tp_counter/counter_getpid")
+            .expect("a snapshot of tp_counter's counter");
+        assert!(last["entries"][0]["value"].as_u64().unwrap() >= 40);
+        assert!(lines
+            .iter()
+            .any(|l| l["event"] == "snapshot" && l["map"] == "multi_prog/counter_calls"));
+        assert_eq!(lines.last().unwrap()["event"], "stopped");
+        // Stopped whole: no program and no pin is left.
+        wait_until("both images' programs to be unloaded", || {
+            programs_named("count_getpid").len() == getpid_before
+                && programs_named("on_getuid").len() == getuid_before
+        });
+        assert!(
+            leftovers(&run_folder).is_empty(),
+            "{run_folder} left behind"
+        );
+    }
+);
+
+kernel_test!(
+    a_bundle_pinned_and_detached_runs_under_one_folder_per_image_and_unloads_one_then_all,
+    [Need::Kernel, Need::Bpffs],
+    || {
+        let _serial = serial();
+        let d = Dir::new();
+        let bundle = d.path("bundle");
+        pack(&bundle, &["tp_counter.bpf.o", "multi_prog.bpf.o"]);
+        let getpid_before = programs_named("count_getpid").len();
+        let getuid_before = programs_named("on_getuid").len();
+        let pins = Pins::new("bundle");
+        let stderr = load_detached(bundle.to_str().unwrap(), &pins.0, &[]);
+        assert!(stderr.contains("2 images are running"), "{stderr}");
+        assert_eq!(programs_named("count_getpid").len(), getpid_before + 1);
+        assert_eq!(programs_named("on_getuid").len(), getuid_before + 1);
+        for image in ["tp_counter", "multi_prog"] {
+            assert!(
+                pins.0.join(image).join("ebpf_layout_manifest").exists(),
+                "{image}"
+            );
+        }
+
+        // One deployment, two images, each with its digest.
+        let found = ps(&pins.0);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0]["path"], pins.0.to_str().unwrap());
+        assert_eq!(found[0]["healthy"], true);
+        let images: Vec<(&str, &str)> = found[0]["images"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["name"].as_str().unwrap(), i["digest"].as_str().unwrap()))
+            .collect();
+        for name in ["tp_counter", "multi_prog"] {
+            let digest = entry(&bundle, name)["digest"].as_str().unwrap().to_string();
+            assert!(images.contains(&(name, digest.as_str())), "{images:?}");
+        }
+
+        // watch shows both images' maps.
+        let watched = ebpf_layout()
+            .arg("watch")
+            .arg(&pins.0)
+            .args(["--duration", "0.2", "--output", "json"])
+            .output()
+            .unwrap();
+        assert!(watched.status.success());
+        let watched = String::from_utf8_lossy(&watched.stdout);
+        assert!(
+            watched.contains(r#""map":"tp_counter/counter_getpid""#),
+            "{watched}"
+        );
+        assert!(
+            watched.contains(r#""map":"multi_prog/counter_calls""#),
+            "{watched}"
+        );
+
+        // Unload one image: the other keeps running, and the record lists it alone.
+        ebpf_layout()
+            .arg("unload")
+            .arg(pins.0.join("multi_prog"))
+            .assert()
+            .success()
+            .stdout(contains("unloaded multi_prog"));
+        wait_until("multi_prog's programs to be unloaded", || {
+            programs_named("on_getuid").len() == getuid_before
+        });
+        assert_eq!(programs_named("count_getpid").len(), getpid_before + 1);
+        assert!(!pins.0.join("multi_prog").exists());
+        let found = ps(&pins.0);
+        let images = found[0]["images"].as_array().unwrap();
+        assert_eq!(images.len(), 1, "{found:?}");
+        assert_eq!(images[0]["name"], "tp_counter");
+        assert_eq!(found[0]["healthy"], true);
+
+        // Unload the deployment: the rest goes, folder and all.
+        ebpf_layout()
+            .arg("unload")
+            .arg(&pins.0)
+            .assert()
+            .success()
+            .stdout(contains("unloaded tp_counter"));
+        wait_until("tp_counter's program to be unloaded", || {
+            programs_named("count_getpid").len() == getpid_before
+        });
+        assert!(!pins.0.exists(), "the bundle's folder is removed");
+    }
+);
+
+kernel_test!(
+    a_bundle_with_an_image_the_verifier_rejects_loads_nothing_and_pins_nothing,
+    [Need::Kernel, Need::Bpffs],
+    || {
+        let _serial = serial();
+        let d = Dir::new();
+        let bundle = d.path("bundle");
+        // Sorted by name: multi_prog and tp_counter load before verifier_reject fails.
+        pack(
+            &bundle,
+            &[
+                "tp_counter.bpf.o",
+                "multi_prog.bpf.o",
+                "verifier_reject.bpf.o",
+            ],
+        );
+        let getpid_before = programs_named("count_getpid").len();
+        let getuid_before = programs_named("on_getuid").len();
+        let pins = Pins::new("all-or-nothing");
+        for detached in [true, false] {
+            let mut load = ebpf_layout();
+            load.arg("load").arg(&bundle).args(["--output", "text"]);
+            if detached {
+                load.arg("--pin").arg(&pins.0).arg("--detach");
+            } else {
+                load.args(["--duration", "1"]);
+            }
+            let assert = load.assert();
+            if detached {
+                // The images before the rejected one were loaded (and said so)...
+                let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+                assert!(
+                    stdout.contains("loaded multi_prog") && stdout.contains("loaded tp_counter"),
+                    "{stdout}"
+                );
+            }
+            assert.code(2).stderr(
+                contains("verifier_reject")
+                    .and(contains("nothing of the bundle stays loaded"))
+                    .and(contains("invalid mem access")),
+            );
+            // ...and whatever loaded before the rejected image was unloaded again.
+            wait_until("the bundle's other programs to be unloaded", || {
+                programs_named("count_getpid").len() == getpid_before
+                    && programs_named("on_getuid").len() == getuid_before
+            });
+            assert!(!pins.0.exists(), "no pin folder is left");
+        }
+        assert!(leftovers("ebpf_layout_run_").is_empty());
+    }
+);
+
+kernel_test!(
+    a_bundle_sends_program_options_to_the_image_that_has_them,
+    [Need::Kernel, Need::Bpffs],
+    || {
+        let _serial = serial();
+        let d = Dir::new();
+        let bundle = d.path("bundle");
+        pack(&bundle, &["tp_counter.bpf.o", "multi_prog.bpf.o"]);
+        ebpf_layout()
+            .arg("load")
+            .arg(&bundle)
+            .args(["--program", "nope", "--duration", "1"])
+            .assert()
+            .code(2)
+            .stderr(
+                contains("no image of the bundle has a program named 'nope'")
+                    .and(contains("multi_prog").and(contains("tp_counter"))),
+            );
+        let pins = Pins::new("routed");
+        load_detached(
+            bundle.to_str().unwrap(),
+            &pins.0,
+            &["--program", "on_getuid"],
+        );
+        let found = ps(&pins.0);
+        let programs_of = |name: &str| -> Vec<String> {
+            found[0]["images"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["name"] == name)
+                .unwrap()["programs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(programs_of("multi_prog"), ["on_getuid"]);
+        assert_eq!(programs_of("tp_counter"), ["count_getpid"]);
+    }
+);

@@ -41,12 +41,14 @@ Examples:
   ebpf-layout load bundle:probe
   ebpf-layout load bundle.tar:xdp_count --attach xdp:eth0 --duration 30
   ebpf-layout load bundle:probe --pin /sys/fs/bpf/probe --detach
+  ebpf-layout load bundle.tar --pin /sys/fs/bpf/site --detach
   ebpf-layout load bundle.tar:probe --key site.pub
   ebpf-layout load bundle.tar:probe --metrics 127.0.0.1:9091
   ebpf-layout unload /sys/fs/bpf/probe"
 )]
 pub struct LoadArgs {
-    /// The image: PATH (holding one image), PATH:NAME or PATH@sha256:HEX.
+    /// The image: PATH:NAME or PATH@sha256:HEX, or PATH (every image it holds: a bundle
+    /// is loaded whole, all or nothing).
     #[arg(value_name = "REF", allow_hyphen_values = true)]
     reference: String,
     /// Load and attach only this program (repeatable).
@@ -116,6 +118,29 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
     } else {
         Trust::Keys(keys)
     };
+    // A bundle (no name given, several images): all of them, all or nothing (bundle.rs).
+    if reference.selector == crate::oci::Selector::All {
+        if let Some(entries) = super::bundle::bundle_entries(source.as_ref())? {
+            let request = super::bundle::BundleRequest {
+                reference: &args.reference,
+                programs: &args.programs,
+                attach: &args.attach,
+                pin: args.pin.as_deref(),
+                detach: args.detach,
+                duration,
+                output,
+                metrics: args.metrics,
+            };
+            super::bundle::run(
+                source.as_ref(),
+                &entries,
+                platform.as_ref(),
+                &trust,
+                &request,
+            )?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let program = open_program(
         source.as_ref(),
         &args.reference,

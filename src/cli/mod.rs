@@ -4,6 +4,8 @@
 //! Exit codes: 0 success, 1 an integrity failure (a blob that does not match its
 //! digest or size, or is missing), 2 anything else (usage, unusable input, I/O).
 
+#[cfg(feature = "loader")]
+mod bundle;
 mod copy;
 mod gc;
 mod generate;

@@ -70,6 +70,7 @@ pub(crate) fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
         duration,
         output,
         metrics: args.metrics,
+        transient: false,
     };
     let mut stdout = std::io::stdout().lock();
     load::watch(&args.pin_dir, &options, &mut stdout)?;

@@ -32,6 +32,9 @@ pub struct WatchOptions {
     pub output: OutputMode,
     /// Serve the maps as Prometheus metrics at `http://ADDR/metrics` while watching.
     pub metrics: Option<std::net::SocketAddr>,
+    /// The caller removes the deployment when the display stops (a bundle loaded without
+    /// `--pin`): the last line then says the programs are detached, not that they stay.
+    pub transient: bool,
 }
 
 /// The maps of a deployment, opened from their pins.
@@ -72,7 +75,7 @@ pub fn watch(dir: &Path, options: &WatchOptions, out: &mut dyn Write) -> Result<
             StopReason::Duration => "duration",
             StopReason::Interrupted => "interrupted",
         },
-        Some(dir),
+        (!options.transient).then_some(dir),
     )
 }
 

@@ -1,0 +1,301 @@
+//! `load PATH` of a layout or archive holding several images: the whole bundle, all or
+//! nothing.
+//!
+//! Orchestrated here, above the loader (which loads one verified program at a time, see
+//! tests/architecture.rs): every image is resolved, hashed and trust-checked before the
+//! kernel sees any of them; `--program` and `--attach` go to the one image that has such
+//! a program (an ambiguous one is an error that lists the images); then each image is
+//! loaded and pinned under `ROOT/NAME` (bpffs-safe names) and the bundle's deployment
+//! record is written in ROOT. If any image fails to load or attach, the images already
+//! loaded are unloaded and ROOT removed: nothing stays loaded, no pin is left.
+//!
+//! ROOT is `--pin DIR`, or without it a folder of this run on bpffs
+//! (`ebpf_layout_run_PID`), removed when the display stops. The display is `watch`'s, over
+//! every image's maps (named `IMAGE/MAP`), so `--metrics` serves them all.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::elf;
+use crate::load::deploy::{self, DeploymentRecord, ImageRecord};
+use crate::load::{self, AttachPoint, LoadOptions, LoadReport, OutputMode, WatchOptions};
+use crate::oci::{cosign, Platform, Selector};
+use crate::program::VerifiedProgram;
+use crate::store::ImageSource;
+use crate::trust::{open_program, Trust};
+
+/// What `load` was asked for, for a bundle.
+pub(crate) struct BundleRequest<'a> {
+    pub reference: &'a str,
+    pub programs: &'a [String],
+    pub attach: &'a [AttachPoint],
+    pub pin: Option<&'a Path>,
+    pub detach: bool,
+    pub duration: Option<std::time::Duration>,
+    pub output: OutputMode,
+    pub metrics: Option<std::net::SocketAddr>,
+}
+
+/// The images of `source` when no name was given and it holds more than one (signature
+/// images are not images to load); `None` when it is not a bundle.
+pub(crate) fn bundle_entries(source: &dyn ImageSource) -> crate::Result<Option<Vec<Selector>>> {
+    let index = source.index()?;
+    let mut seen = BTreeSet::new();
+    let entries: Vec<Selector> = index
+        .manifests
+        .iter()
+        .filter(|d| !cosign::is_signature_entry(d))
+        .filter(|d| seen.insert(d.digest.clone()))
+        .map(|d| match d.ref_name() {
+            Some(name) => Selector::Name(name.to_owned()),
+            None => Selector::Digest(d.digest.clone()),
+        })
+        .collect();
+    Ok((entries.len() > 1).then_some(entries))
+}
+
+/// Loads every image of the bundle, all or nothing, then shows their maps (or returns,
+/// with `--detach`).
+pub(crate) fn run(
+    source: &dyn ImageSource,
+    entries: &[Selector],
+    platform: Option<&Platform>,
+    trust: &Trust,
+    request: &BundleRequest<'_>,
+) -> anyhow::Result<()> {
+    // 1. Every image verified (and trust-checked) before the kernel sees any.
+    let mut programs = Vec::new();
+    for selector in entries {
+        let program = open_program(source, request.reference, selector, platform, trust)?;
+        if let Some(trusted) = program.trusted() {
+            eprintln!(
+                "signature of {} ({}) verified with key {}",
+                trusted.signed_digest,
+                program.name(),
+                trusted.key.short()
+            );
+        }
+        programs.push(program);
+    }
+    // 2. Which image each --program and --attach is for.
+    let routed = route(&programs, request.programs, request.attach)?;
+
+    // 3. Where the images are pinned.
+    let (root, temporary) = match request.pin {
+        Some(dir) => (dir.to_owned(), false),
+        None => {
+            let mounts = deploy::bpffs_mounts()?;
+            let Some(mount) = mounts.first() else {
+                anyhow::bail!(
+                    "loading a bundle of {} images pins them while they run, and no bpffs is \
+                     mounted: mount it with `mount -t bpf bpf /sys/fs/bpf`",
+                    programs.len()
+                );
+            };
+            (
+                mount.join(format!("ebpf_layout_run_{}", std::process::id())),
+                true,
+            )
+        }
+    };
+    let created_root = prepare_root(&root)?;
+    let folders = folder_names(&programs);
+
+    // 4. Load each image, detached and pinned; on any failure, undo them all.
+    let mut loaded: Vec<(PathBuf, LoadReport)> = Vec::new();
+    let mut stdout = std::io::stdout().lock();
+    for ((program, (names, points)), folder) in programs.iter().zip(&routed).zip(&folders) {
+        let dir = root.join(folder);
+        let options = LoadOptions {
+            programs: names.clone(),
+            attach: points.clone(),
+            pin: Some(dir.clone()),
+            detach: true,
+            duration: None,
+            output: request.output,
+            metrics: None,
+        };
+        let out: &mut dyn Write = if request.detach {
+            &mut stdout
+        } else {
+            &mut std::io::sink()
+        };
+        match load::load(program, &options, out) {
+            Ok(report) => loaded.push((dir, report)),
+            Err(e) => {
+                undo(&loaded, &root, created_root);
+                return Err(anyhow::Error::new(e).context(format!(
+                    "loading image {} of the bundle (nothing of the bundle stays loaded)",
+                    program.name()
+                )));
+            }
+        }
+    }
+    let images = programs
+        .iter()
+        .zip(&loaded)
+        .zip(&folders)
+        .map(|((program, (_, report)), folder)| {
+            ImageRecord::new(program, report, Path::new(folder))
+        })
+        .collect();
+    let record = DeploymentRecord::new(source.location(), request.reference, images);
+    if let Err(e) = deploy::write_record(&root, &record) {
+        undo(&loaded, &root, created_root);
+        return Err(e.into());
+    }
+    drop(stdout);
+
+    if request.detach {
+        eprintln!(
+            "{} images are running, pinned under {}; remove them with: ebpf-layout unload {}",
+            programs.len(),
+            root.display(),
+            root.display()
+        );
+        return Ok(());
+    }
+    // 5. Show every image's maps until Ctrl-C or --duration.
+    let options = WatchOptions {
+        duration: request.duration,
+        output: request.output,
+        metrics: request.metrics,
+        transient: temporary,
+    };
+    let shown = load::watch(&root, &options, &mut std::io::stdout().lock());
+    if temporary {
+        deploy::unload_deployment(&root)?;
+    }
+    shown?;
+    Ok(())
+}
+
+/// Creates the bundle's folder (which must be new or empty); returns whether it did.
+fn prepare_root(root: &Path) -> anyhow::Result<bool> {
+    match std::fs::read_dir(root) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                anyhow::bail!(
+                    "pin folder {} is already in use: choose an empty or new folder, or run \
+                     `ebpf-layout unload {}` first",
+                    root.display(),
+                    root.display()
+                );
+            }
+            Ok(false)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir(root).map_err(|e| {
+                anyhow::anyhow!(
+                    "creating pin folder {}: {e} (is it on bpffs?)",
+                    root.display()
+                )
+            })?;
+            Ok(true)
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "reading pin folder {}: {e}",
+            root.display()
+        )),
+    }
+}
+
+/// Unloads what was loaded, and the bundle's folder if this run created it.
+fn undo(loaded: &[(PathBuf, LoadReport)], root: &Path, created_root: bool) {
+    for (dir, _) in loaded.iter().rev() {
+        let _ = load::unload(dir);
+    }
+    let _ = std::fs::remove_file(root.join(deploy::RECORD_NAME));
+    if created_root {
+        let _ = std::fs::remove_dir(root);
+    }
+}
+
+/// A bpffs-safe, unique folder name per image ('.', '/', ':' and the like become '_').
+fn folder_names(programs: &[VerifiedProgram]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for program in programs {
+        let base: String = program
+            .name()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let base = if base.is_empty() {
+            "_".to_owned()
+        } else {
+            base
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while names.contains(&name) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// For each image, the `--program` names and `--attach` points that are its own.
+type Routed = Vec<(Vec<String>, Vec<AttachPoint>)>;
+
+/// Sends each `--program` to the image that has a program of that name, and each `--attach`
+/// point to the image that has a program of its kind (XDP, TC); none or several is an error
+/// naming the images.
+fn route(
+    programs: &[VerifiedProgram],
+    names: &[String],
+    points: &[AttachPoint],
+) -> anyhow::Result<Routed> {
+    let infos: Vec<elf::ObjectInfo> = programs
+        .iter()
+        .map(|p| elf::inspect(p.object()))
+        .collect::<Result<_, _>>()?;
+    let mut routed: Routed = vec![(Vec::new(), Vec::new()); programs.len()];
+    let pick = |what: &str, has: &dyn Fn(&elf::ObjectInfo) -> bool| -> anyhow::Result<usize> {
+        let found: Vec<usize> = (0..programs.len()).filter(|&i| has(&infos[i])).collect();
+        let images = |list: &[usize]| {
+            list.iter()
+                .map(|&i| programs[i].name().to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => anyhow::bail!(
+                "no image of the bundle has {what} (images: {})",
+                images(&(0..programs.len()).collect::<Vec<_>>())
+            ),
+            several => anyhow::bail!(
+                "{what} is ambiguous: images {} all have one; load one of them as PATH:NAME",
+                images(several)
+            ),
+        }
+    };
+    for name in names {
+        let i = pick(&format!("a program named '{name}'"), &|info| {
+            info.programs.iter().any(|p| &p.name == name)
+        })?;
+        routed[i].0.push(name.clone());
+    }
+    for point in points {
+        let (kind, types): (&str, &[&str]) = match point {
+            AttachPoint::Xdp { .. } => ("an XDP program", &["xdp"]),
+            AttachPoint::Tc { .. } => ("a TC program", &["sched_cls", "sched_act"]),
+        };
+        let i = pick(&format!("{kind} for --attach {point}"), &|info| {
+            info.programs
+                .iter()
+                .any(|p| types.contains(&p.program_type.as_str()))
+        })?;
+        routed[i].1.push(point.clone());
+    }
+    Ok(routed)
+}
