@@ -211,13 +211,19 @@ pub fn read_record(dir: &Path) -> Result<Option<DeploymentRecord>, LoadError> {
         .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)
         .map_err(|e| bad(capture::describe(&e)))?
         .ok_or_else(|| bad("it is empty".into()))?;
+    parse_record(&bytes).map(Some).map_err(bad)
+}
+
+/// Parses a record's JSON, refusing another format or version and any image folder that
+/// is not a plain name inside the deployment (the record is read from bpffs: input).
+fn parse_record(bytes: &[u8]) -> Result<DeploymentRecord, String> {
     let record: DeploymentRecord =
-        serde_json::from_slice(&bytes).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+        serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON: {e}"))?;
     if record.format != RECORD_FORMAT || record.version != RECORD_VERSION {
-        return Err(bad(format!(
+        return Err(format!(
             "format '{}' version {} is not '{RECORD_FORMAT}' version {RECORD_VERSION}",
             record.format, record.version
-        )));
+        ));
     }
     for image in &record.images {
         // A hostile record must not send `unload` outside its folder.
@@ -227,13 +233,13 @@ pub fn read_record(dir: &Path) -> Result<Option<DeploymentRecord>, LoadError> {
                 .components()
                 .all(|c| matches!(c, Component::Normal(_)));
         if !safe {
-            return Err(bad(format!(
+            return Err(format!(
                 "image folder {} is outside the deployment",
                 image.pin_dir.display()
-            )));
+            ));
         }
     }
-    Ok(Some(record))
+    Ok(record)
 }
 
 /// Replaces the record in `dir` (records are frozen: a new map is pinned in its place).
@@ -641,6 +647,29 @@ mod tests {
             parse_bpffs_mounts(text),
             [PathBuf::from("/sys/fs/bpf"), PathBuf::from("/run/my bpf")]
         );
+    }
+
+    #[test]
+    fn records_that_point_outside_their_folder_are_refused() {
+        let record = |pin_dir: &str| {
+            format!(
+                r#"{{"format":"ebpf-layout-deployment","version":1,"source":"/b","reference":"/b",
+                   "loaded_at":0,"images":[{{"name":"x","digest":"sha256:00","format":"bee",
+                   "signed_by":null,"pin_dir":{pin_dir:?},"programs":[]}}]}}"#
+            )
+        };
+        assert!(parse_record(record("").as_bytes()).is_ok());
+        assert!(parse_record(record("probe").as_bytes()).is_ok());
+        for hostile in ["..", "../x", "/sys/fs/bpf/other", "a/b", "."] {
+            let err = parse_record(record(hostile).as_bytes()).unwrap_err();
+            assert!(err.contains("outside the deployment"), "{hostile}: {err}");
+        }
+        let err = parse_record(br#"{"format":"other","version":1,"source":"","reference":"","loaded_at":0,"images":[]}"#)
+            .unwrap_err();
+        assert!(err.contains("is not 'ebpf-layout-deployment'"), "{err}");
+        assert!(parse_record(b"\x00not json")
+            .unwrap_err()
+            .contains("invalid JSON"));
     }
 
     #[test]
