@@ -114,7 +114,7 @@ struct Shared {
 }
 
 /// The HTTP endpoint; it stops serving when dropped.
-pub struct MetricsServer {
+pub(crate) struct MetricsServer {
     addr: SocketAddr,
     server: Arc<tiny_http::Server>,
     shared: Arc<Shared>,
@@ -131,8 +131,9 @@ impl std::fmt::Debug for MetricsServer {
 
 impl MetricsServer {
     /// Listens on `addr` now (so that a bad or busy address fails before anything is
-    /// loaded) and serves `/metrics` from a thread; maps appear once [`Self::publish`]ed.
-    pub fn bind(addr: SocketAddr) -> Result<MetricsServer, LoadError> {
+    /// loaded) and serves `/metrics` from a thread; maps appear once `load` or
+    /// `watch` has published them.
+    pub(crate) fn bind(addr: SocketAddr) -> Result<MetricsServer, LoadError> {
         let listener = TcpListener::bind(addr)
             .map_err(|e| LoadError::io(format!("listening on {addr} for --metrics"), e))?;
         let addr = listener.local_addr().unwrap_or(addr);
@@ -157,11 +158,6 @@ impl MetricsServer {
             shared,
             thread: Some(thread),
         })
-    }
-
-    /// The address it listens on (with the port the system chose for port 0).
-    pub fn local_addr(&self) -> SocketAddr {
-        self.addr
     }
 
     /// Serves these maps from now on.

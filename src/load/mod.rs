@@ -66,7 +66,7 @@ use serde::Serialize;
 pub use attach::{AttachPoint, TcDirection};
 pub use display::DisplayKind;
 pub use errors::LoadError;
-pub use metrics::MetricsServer;
+
 pub use watch::{watch, WatchOptions};
 
 use btf_decode::Layout;
@@ -226,7 +226,10 @@ pub fn load(
     // From here on, Ctrl-C or SIGTERM stops cleanly (through the drops below) instead of
     // killing the process half-way (which would leave TC filters behind).
     let interrupt = interrupt::Interrupt::catch()?;
-    let metrics = options.metrics.map(MetricsServer::bind).transpose()?;
+    let metrics = options
+        .metrics
+        .map(metrics::MetricsServer::bind)
+        .transpose()?;
 
     let log = LogCapture::start();
     let mut builder = ObjectBuilder::default();
