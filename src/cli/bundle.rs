@@ -299,3 +299,69 @@ fn route(
     }
     Ok(routed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program(name: &str, file: &str) -> VerifiedProgram {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(file);
+        VerifiedProgram {
+            reference: "bundle".into(),
+            location: "bundle".into(),
+            name: name.into(),
+            manifest_digest: crate::oci::Digest::of(name.as_bytes()),
+            format: "bee".into(),
+            platform: None,
+            object: std::fs::read(path).unwrap(),
+            trusted: None,
+        }
+    }
+
+    #[test]
+    fn options_go_to_the_image_that_has_the_program_and_ambiguity_names_the_images() {
+        let programs = [
+            program("edge", "xdp_count.bpf.o"),
+            program("core", "xdp_count.bpf.o"),
+            program("probe", "tp_counter.bpf.o"),
+        ];
+        let routed = route(&programs, &["count_getpid".into()], &[]).unwrap();
+        assert_eq!(routed[2].0, ["count_getpid"]);
+        assert!(routed[0].0.is_empty() && routed[1].0.is_empty());
+
+        let xdp: AttachPoint = "xdp:eth0".parse().unwrap();
+        let err = route(&programs, &[], std::slice::from_ref(&xdp))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("is ambiguous: images edge, core all have one"),
+            "{err}"
+        );
+        let routed = route(&programs[1..], &[], &[xdp]).unwrap();
+        assert_eq!(routed[0].1.len(), 1);
+
+        let err = route(&programs, &["nope".into()], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "no image of the bundle has a program named 'nope' (images: edge, core, probe)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn folder_names_are_bpffs_safe_and_unique() {
+        let programs = [
+            program("ghcr.io/acme/probe:1.2", "tp_counter.bpf.o"),
+            program("ghcr.io/acme/probe/1.2", "tp_counter.bpf.o"),
+        ];
+        assert_eq!(
+            folder_names(&programs),
+            ["ghcr_io_acme_probe_1_2", "ghcr_io_acme_probe_1_2_2"]
+        );
+    }
+}
