@@ -23,8 +23,8 @@ enum Output {
     Json,
 }
 
-/// Verify an image, then load its programs into the kernel, attach them and show
-/// their maps.
+/// Verify an image (or every image of a bundle), then load its programs into the kernel,
+/// attach them and show their maps.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Every blob used (manifest, program) is hashed and checked before the kernel
