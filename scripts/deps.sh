@@ -27,7 +27,7 @@ BUILD_PACKAGES=(pkg-config zlib1g-dev libelf-dev liblzma-dev make)
 # What the test suite drives for real. docker-registry is Distribution 2.8: the registry
 # tests run its binary themselves (its systemd service plays no part); python3-venv makes
 # the venv that holds oras-py (ensure_oras_venv).
-TEST_PACKAGES=(skopeo umoci iproute2 bpftool util-linux iputils-ping openssl docker-registry python3-venv)
+TEST_PACKAGES=(skopeo umoci iproute2 bpftool util-linux iputils-ping openssl docker-registry python3-venv prometheus)
 
 # oras-py (PyPI `oras`), which the registry tests drive, pinned, in the repository's
 # .venv-test/ (ignored by git). Installs it from PyPI when it is missing.

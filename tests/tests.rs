@@ -14,6 +14,8 @@ mod archive;
 mod bad_input;
 mod cli_extras;
 mod copy;
+#[cfg(feature = "loader")]
+mod deploy;
 mod faults;
 mod golden;
 mod graph;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::render::{escape_control as esc, print_json};
+use super::render::escape_control as esc;
 use crate::load::{self, Attach, LoadOptions, OutputMode};
 use crate::oci::{ImageRef, Platform};
 use crate::trust::{open_program, with_kernel_btf, BtfSource, Trust};
@@ -37,8 +37,8 @@ enum Output {
     Json,
 }
 
-/// Verify an image, then load its programs into the kernel, attach them and show
-/// their maps.
+/// Verify an image (or every image of a bundle), then load its programs into the kernel,
+/// attach them and show their maps.
 #[derive(Debug, Args)]
 #[command(
     after_help = "Every blob used (manifest, program) is hashed and checked before the kernel
@@ -69,12 +69,15 @@ Examples:
   ebpf-layout load bundle:bashreadline --attach uretprobe:/bin/bash:readline
   ebpf-layout load bundle:probe --attach on_call=uprobe:/usr/bin/app:main --pid 4242
   ebpf-layout load bundle:probe --pin /sys/fs/bpf/probe --detach
+  ebpf-layout load bundle.tar --pin /sys/fs/bpf/site --detach
   ebpf-layout load bundle.tar:probe --key site.pub
   ebpf-layout load bundle.tar:registry.local/ebpf/probe:1.0 --policy site-policy.json
+  ebpf-layout load bundle.tar:probe --metrics 127.0.0.1:9091
   ebpf-layout unload /sys/fs/bpf/probe"
 )]
 pub struct LoadArgs {
-    /// The image: PATH (holding one image), PATH:NAME or PATH@sha256:HEX.
+    /// The image: PATH:NAME or PATH@sha256:HEX, or PATH (every image it holds: a bundle
+    /// is loaded whole, all or nothing).
     #[arg(value_name = "REF", allow_hyphen_values = true)]
     reference: String,
     /// Load and attach only this program; the others are not loaded (repeatable).
@@ -135,6 +138,11 @@ pub struct LoadArgs {
         value_name = "SOURCE"
     )]
     kernel_btf: KernelBtfArg,
+    /// Serve the maps as Prometheus metrics at http://ADDR/metrics while running
+    /// (e.g. 127.0.0.1:9091; nothing listens without it). With --detach, use
+    /// `ebpf-layout watch DIR --metrics ADDR` instead.
+    #[arg(long, value_name = "ADDR", conflicts_with = "detach")]
+    metrics: Option<std::net::SocketAddr>,
 }
 
 /// Where the running kernel's own BTF is.
@@ -146,24 +154,6 @@ fn kernel_release() -> anyhow::Result<String> {
         anyhow::anyhow!("reading /proc/sys/kernel/osrelease (the kernel release): {e}")
     })?;
     Ok(release.trim().to_string())
-}
-
-/// Detach and remove what `load --pin DIR --detach` pinned.
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Only what the load recorded in DIR is removed; a folder that load did not
-create is refused.
-
-Example:
-  ebpf-layout unload /sys/fs/bpf/probe"
-)]
-pub struct UnloadArgs {
-    /// The pin folder given to `load --pin`.
-    #[arg(value_name = "DIR")]
-    pin_dir: PathBuf,
-    /// Print the report as JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
@@ -193,6 +183,35 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
     // descriptors, and with --key or --policy the trust rule is applied, before libbpf
     // sees a byte.
     let source = ctx.open(&reference.path)?;
+    // A bundle (no name given, several images): all of them, all or nothing (bundle.rs).
+    if reference.selector == crate::oci::Selector::All {
+        if let Some(entries) = super::bundle::bundle_entries(source.as_ref())? {
+            let request = super::bundle::BundleRequest {
+                reference: &args.reference,
+                programs: &args.programs,
+                optional: &args.optional,
+                attach: &args.attach,
+                globals: &args.globals,
+                max_entries: &args.map_max_entries,
+                show_maps: &args.maps,
+                pid: args.pid,
+                reuse_pinned_maps: args.reuse_pinned_maps,
+                pin: args.pin.as_deref(),
+                detach: args.detach,
+                duration,
+                output,
+                metrics: args.metrics,
+            };
+            super::bundle::run(
+                source.as_ref(),
+                &entries,
+                platform.as_ref(),
+                &trust,
+                &request,
+            )?;
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let program = open_program(
         source.as_ref(),
         &args.reference,
@@ -244,7 +263,11 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         detach: args.detach,
         duration,
         output,
+        metrics: args.metrics,
     };
+    if let Some(addr) = &args.metrics {
+        eprintln!("serving metrics at http://{addr}/metrics");
+    }
     let mut stdout = std::io::stdout().lock();
     let report = load::load(&program, &options, &mut stdout)?;
     drop(stdout);
@@ -293,39 +316,7 @@ fn parse_max_entries(text: &str) -> Result<(String, u32), String> {
     Ok((name.to_owned(), entries))
 }
 
-/// Escapes control characters of input-derived text for the terminal.
+/// Escapes control characters of input-derived text for the terminal (line breaks kept).
 fn for_terminal(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() && c != '\n' {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
-
-pub fn run_unload(args: UnloadArgs) -> anyhow::Result<ExitCode> {
-    let report = load::unload(&args.pin_dir)?;
-    if args.json {
-        print_json(&report)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "unloaded {} from {}: {} pin(s) removed",
-        esc(&report.object.to_string()),
-        esc(&report.pin_dir.display().to_string()),
-        report.removed.len()
-    );
-    for tc in &report.tc_detached {
-        println!("  detached TC filter {}", esc(&tc.to_string()));
-    }
-    for path in &report.missing {
-        println!("  already gone: {}", esc(&path.display().to_string()));
-    }
-    for path in &report.left_in_place {
-        println!("  left in place: {}", esc(&path.display().to_string()));
-    }
-    Ok(ExitCode::SUCCESS)
+    super::render::escape_message(text)
 }

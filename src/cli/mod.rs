@@ -5,6 +5,8 @@
 //! digest or size, or is missing; an archive truncated or damaged on the way), 2
 //! anything else (usage, unusable input, I/O).
 
+#[cfg(feature = "loader")]
+mod bundle;
 mod copy;
 mod gc;
 mod generate;
@@ -16,12 +18,18 @@ mod list;
 mod load;
 mod pack;
 mod progress;
+#[cfg(feature = "loader")]
+mod ps;
 mod render;
 mod rm;
 mod sign;
 mod tag;
 mod trust;
+#[cfg(feature = "loader")]
+mod unload;
 mod verify;
+#[cfg(feature = "loader")]
+mod watch;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -72,7 +80,11 @@ enum Command {
     #[cfg(feature = "loader")]
     Load(load::LoadArgs),
     #[cfg(feature = "loader")]
-    Unload(load::UnloadArgs),
+    Unload(unload::UnloadArgs),
+    #[cfg(feature = "loader")]
+    Ps(ps::PsArgs),
+    #[cfg(feature = "loader")]
+    Watch(watch::WatchArgs),
     Completions(generate::CompletionsArgs),
     Man(generate::ManArgs),
 }
@@ -125,7 +137,11 @@ where
         #[cfg(feature = "loader")]
         Command::Load(args) => load::run(args, &ctx),
         #[cfg(feature = "loader")]
-        Command::Unload(args) => load::run_unload(args),
+        Command::Unload(args) => unload::run(args),
+        #[cfg(feature = "loader")]
+        Command::Ps(args) => ps::run(args),
+        #[cfg(feature = "loader")]
+        Command::Watch(args) => watch::run(args),
         Command::Completions(args) => generate::completions(args),
         Command::Man(args) => generate::man(args),
     };

@@ -19,7 +19,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::report::{escape_control, escape_json_controls};
-use libbpf_rs::{Map, MapCore as _, MapFlags, MapType, PerfBufferBuilder, RingBufferBuilder};
+use libbpf_rs::{MapCore, MapFlags, MapType, PerfBufferBuilder, RingBufferBuilder};
 use serde::Serialize;
 
 use super::btf_decode::{self, Decoded, Layout};
@@ -184,7 +184,7 @@ pub(crate) struct Snapshot {
 }
 
 /// Reads the entries of a counter/gauge/hist map.
-pub(crate) fn snapshot(map: &Map<'_>, view: &MapView) -> Result<Snapshot, LoadError> {
+pub(crate) fn snapshot(map: &dyn MapCore, view: &MapView) -> Result<Snapshot, LoadError> {
     let read_error = |e: libbpf_rs::Error| LoadError::MapRead {
         map: view.name.clone(),
         reason: super::capture::describe(&e),
@@ -361,6 +361,8 @@ pub(crate) struct Renderer<'w> {
     /// Table mode: when the table was last drawn, and whether records arrived since.
     last_draw: Instant,
     dirty: bool,
+    /// `--metrics`: where event records are counted (metrics.rs).
+    record_counts: Option<std::sync::Arc<super::metrics::RecordCounts>>,
 }
 
 impl<'w> Renderer<'w> {
@@ -378,7 +380,16 @@ impl<'w> Renderer<'w> {
             drawn_lines: 0,
             last_draw: Instant::now(),
             dirty: false,
+            record_counts: None,
         }
+    }
+
+    /// Counts every event record (and loss) in `counts` too, for `--metrics`.
+    pub(crate) fn count_records_in(
+        &mut self,
+        counts: std::sync::Arc<super::metrics::RecordCounts>,
+    ) {
+        self.record_counts = Some(counts);
     }
 
     /// Table mode: redraws if records arrived and the last drawing is old enough.
@@ -474,6 +485,9 @@ impl<'w> Renderer<'w> {
 
     /// One record from an event map.
     pub(crate) fn record(&mut self, view: &MapView, record: &Decoded) -> Result<(), LoadError> {
+        if let Some(counts) = &self.record_counts {
+            counts.record(&view.name);
+        }
         match self.mode {
             OutputMode::Json => self.json_line(&RecordLine {
                 event: "record",
@@ -516,6 +530,9 @@ impl<'w> Renderer<'w> {
 
     /// Records a perf buffer lost.
     pub(crate) fn lost(&mut self, view: &MapView, cpu: i32, count: u64) -> Result<(), LoadError> {
+        if let Some(counts) = &self.record_counts {
+            counts.lost(&view.name, count);
+        }
         match self.mode {
             OutputMode::Json => self.json_line(&LostLine {
                 event: "lost",
@@ -727,8 +744,8 @@ pub(crate) enum StopReason {
 /// Shows the maps until `duration` elapses or a stop signal arrives, then shows the final
 /// snapshot. Event maps are polled continuously; the others are read every
 /// [`REFRESH_INTERVAL`].
-pub(crate) fn watch(
-    maps: &[Map<'_>],
+pub(crate) fn watch<M: MapCore>(
+    maps: &[M],
     views: &[MapView],
     renderer: &mut Renderer<'_>,
     interrupt: &Interrupt,

@@ -49,11 +49,14 @@ mod attach;
 mod btf_decode;
 mod capture;
 mod configure;
+pub mod deploy;
 mod display;
 mod errors;
 mod fixup;
 mod interrupt;
+mod metrics;
 mod pin;
+mod watch;
 
 use crate::program::VerifiedProgram;
 use std::io::Write;
@@ -66,6 +69,8 @@ use serde::Serialize;
 pub use attach::{Attach, AttachPoint, TcDirection, XdpMode};
 pub use display::DisplayKind;
 pub use errors::LoadError;
+
+pub use watch::{watch, WatchOptions};
 
 use btf_decode::Layout;
 use capture::LogCapture;
@@ -126,6 +131,9 @@ pub struct LoadOptions {
     pub duration: Option<Duration>,
     /// How to show the maps.
     pub output: OutputMode,
+    /// Serve the maps as Prometheus metrics at `http://ADDR/metrics` while showing them
+    /// (metrics.rs); bound before anything is loaded. Nothing listens without it.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// A loaded program.
@@ -252,6 +260,10 @@ pub fn load(
     // From here on, Ctrl-C or SIGTERM stops cleanly (through the drops below) instead of
     // killing the process half-way (which would leave TC filters behind).
     let interrupt = interrupt::Interrupt::catch()?;
+    let metrics = options
+        .metrics
+        .map(metrics::MetricsServer::bind)
+        .transpose()?;
 
     let log = LogCapture::start();
     let mut warnings = Vec::new();
@@ -407,7 +419,19 @@ pub fn load(
         warnings,
     };
 
+    // Deployments (deploy.rs): where the pinned programs came from, for `ps` and `unload`.
+    if let Some(dir) = &report.pin_dir {
+        if let Err(e) = deploy::record_pinned_image(program, &report, dir) {
+            let _ = pin::unload(dir);
+            return Err(e);
+        }
+    }
+
     let mut renderer = Renderer::new(out, options.output);
+    if let Some(server) = &metrics {
+        server.publish(metrics::exported(&obj, &views, &name)?);
+        renderer.count_records_in(server.record_counts());
+    }
     renderer.loaded(&report)?;
     if options.detach {
         renderer.stopped("detached", report.pin_dir.as_deref())?;
@@ -433,7 +457,7 @@ pub fn load(
 /// did not create). TC filters are detached only if the program we attached is still the one
 /// there. The folder itself is removed if `load` created it.
 pub fn unload(pin_dir: &Path) -> Result<UnloadReport, LoadError> {
-    pin::unload(pin_dir)
+    deploy::unload_image(pin_dir)
 }
 
 /// Keeps only the `--program` programs (all when none are named), minus `dropped`.

@@ -420,7 +420,7 @@ fn write_manifest(manifest: &Manifest, path: &Path) -> Result<(), LoadError> {
     Ok(())
 }
 
-fn read_manifest(dir: &Path) -> Result<Manifest, LoadError> {
+pub(crate) fn read_manifest(dir: &Path) -> Result<Manifest, LoadError> {
     let path = dir.join(MANIFEST_NAME);
     let bad = |reason: String| LoadError::Manifest {
         path: path.clone(),
