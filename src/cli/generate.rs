@@ -33,15 +33,30 @@ pub struct ManArgs {
     dir: Option<PathBuf>,
 }
 
+/// The name completions are generated for.
+const BIN: &str = "ebpf-layout";
+
 pub fn completions(args: CompletionsArgs) -> anyhow::Result<ExitCode> {
     let mut command = Cli::command();
-    clap_complete::generate(
-        args.shell,
-        &mut command,
-        "ebpf-layout",
-        &mut std::io::stdout(),
-    );
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, BIN, &mut script);
+    if args.shell == Shell::Bash {
+        script = fix_bash_branch_names(&String::from_utf8(script)?).into_bytes();
+    }
+    std::io::stdout().write_all(&script)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// clap_complete 4.6 sets `cmd` to `ebpf__layout__subcmd__load` but names the `case`
+/// branch that completes load's options `ebpf__subcmd__layout__subcmd__load` (it turns
+/// the `-` of the binary's name into its subcommand separator there), so no option or
+/// value of any subcommand ever completed. Rename the branches to what `cmd` holds.
+/// tests/cli_conventions.rs runs bash on the result, so a clap_complete that fixes or
+/// changes this is noticed.
+fn fix_bash_branch_names(script: &str) -> String {
+    let wrong = format!("{}__subcmd__", BIN.replace('-', "__subcmd__"));
+    let right = format!("{}__subcmd__", BIN.replace('-', "__"));
+    script.replace(&wrong, &right)
 }
 
 pub fn man(args: ManArgs) -> anyhow::Result<ExitCode> {
