@@ -31,7 +31,7 @@ Examples:
 )]
 pub struct CopyArgs {
     /// What to copy: PATH, PATH:NAME or PATH@sha256:HEX (PATH may be -).
-    #[arg(value_name = "SRC", allow_hyphen_values = true)]
+    #[arg(value_name = "SRC")]
     source: String,
     /// Where: a layout directory or an archive file, optionally :NAME.
     #[arg(value_name = "DST")]

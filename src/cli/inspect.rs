@@ -22,7 +22,7 @@ Examples:
 )]
 pub struct InspectArgs {
     /// The image: PATH, PATH:NAME or PATH@sha256:HEX.
-    #[arg(value_name = "REF", allow_hyphen_values = true)]
+    #[arg(value_name = "REF")]
     reference: String,
     /// Which platform to pick from a multi-platform index (default: this machine's).
     #[arg(long, value_name = "OS/ARCH")]

@@ -15,7 +15,7 @@ use crate::summary::list;
   ebpf-layout list bundle --json")]
 pub struct ListArgs {
     /// The layout directory.
-    #[arg(value_name = "PATH", allow_hyphen_values = true)]
+    #[arg(value_name = "PATH")]
     reference: String,
     /// Print JSON instead of a table.
     #[arg(long)]

@@ -47,7 +47,7 @@ Examples:
 )]
 pub struct LoadArgs {
     /// The image: PATH (holding one image), PATH:NAME or PATH@sha256:HEX.
-    #[arg(value_name = "REF", allow_hyphen_values = true)]
+    #[arg(value_name = "REF")]
     reference: String,
     /// Load and attach only this program (repeatable).
     #[arg(long = "program", value_name = "NAME")]

@@ -85,7 +85,7 @@ where
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            print_parse_error(&e);
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
@@ -151,6 +151,32 @@ impl Context {
         path: &std::path::Path,
     ) -> crate::Result<Box<dyn crate::store::ImageSource>> {
         crate::source::open_with(path, &self.limits, &self.progress)
+    }
+}
+
+/// Prints a clap error, naming an unknown option as such: clap says "unexpected
+/// argument '--all' found", which reads as if the option's position were the problem.
+fn print_parse_error(e: &clap::Error) {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let unknown_option = match (e.kind(), e.get(ContextKind::InvalidArg)) {
+        (ErrorKind::UnknownArgument, Some(ContextValue::String(arg))) if arg.starts_with('-') => {
+            Some(arg.clone())
+        }
+        _ => None,
+    };
+    match unknown_option {
+        Some(arg) => {
+            let rendered = e.render().to_string();
+            let plain = format!("unexpected argument '{arg}' found");
+            let option = arg.split('=').next().unwrap_or(&arg);
+            eprint!(
+                "{}",
+                rendered.replacen(&plain, &format!("unknown option {option}"), 1)
+            );
+        }
+        None => {
+            let _ = e.print();
+        }
     }
 }
 

@@ -22,7 +22,7 @@ Examples:
 )]
 pub struct RmArgs {
     /// What to remove: PATH:NAME or PATH@sha256:HEX.
-    #[arg(value_name = "REF", allow_hyphen_values = true)]
+    #[arg(value_name = "REF")]
     reference: String,
     /// Print the report as JSON.
     #[arg(long)]

@@ -30,7 +30,7 @@ Examples:
 )]
 pub struct SignArgs {
     /// What to sign.
-    #[arg(value_name = "REF", allow_hyphen_values = true)]
+    #[arg(value_name = "REF")]
     reference: String,
     /// The private key (PREFIX.key from `keygen`, or any P-256 PKCS#8/SEC1 PEM key).
     #[arg(long, value_name = "KEY")]
