@@ -86,6 +86,23 @@ pub fn verify(
     options: &VerifyOptions,
 ) -> crate::Result<Report> {
     let started = Instant::now();
+    if let Selector::Name(name) = selector {
+        // A name that is not there is a usage error, not damage; an index that cannot
+        // be read is left to the checks below, which report why.
+        if let Ok(index) = source.index() {
+            if !index
+                .manifests
+                .iter()
+                .any(|d| d.ref_name() == Some(name.as_str()))
+            {
+                return Err(Error::ImageNotFound {
+                    path: source.location().to_path_buf(),
+                    wanted: format!("named {name:?}"),
+                    available: crate::image::available_names(&index),
+                });
+            }
+        }
+    }
     let entries = match selector {
         Selector::All => source.scan()?,
         // One image of a large store: find its closure from a listing (JSON documents are

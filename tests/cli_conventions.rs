@@ -107,3 +107,119 @@ fn an_unknown_option_before_the_reference_is_named_as_an_unknown_option() {
         .code(2)
         .stderr(contains("unknown option --jsn").and(contains("--json")));
 }
+
+/// A layout with tp_counter and xdp_count, and the same as bundle.tar.
+fn bundles(d: &Dir) -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = d.path("bundle");
+    let tar = d.path("bundle.tar");
+    pack(&dir, &["tp_counter.bpf.o", "xdp_count.bpf.o"]);
+    pack(&tar, &["tp_counter.bpf.o", "xdp_count.bpf.o"]);
+    (dir, tar)
+}
+
+#[test]
+fn a_skopeo_transport_prefix_is_named_with_the_reference_to_use_instead() {
+    let d = Dir::new();
+    let (_, tar) = bundles(&d);
+    for prefix in ["oci:", "oci-archive:"] {
+        ebpf_layout()
+            .current_dir(d.root())
+            .args(["inspect", &format!("{prefix}bundle.tar:tp_counter")])
+            .assert()
+            .code(2)
+            .stderr(contains(format!(
+                "drop the {prefix} prefix: bundle.tar:tp_counter"
+            )));
+    }
+    assert!(tar.is_file());
+}
+
+#[test]
+fn a_slash_before_the_name_suggests_path_colon_name() {
+    let d = Dir::new();
+    bundles(&d);
+    for store in ["bundle.tar", "bundle"] {
+        ebpf_layout()
+            .current_dir(d.root())
+            .args(["list", &format!("{store}/tp_counter")])
+            .assert()
+            .code(2)
+            .stderr(contains(format!("use {store}:tp_counter")));
+    }
+}
+
+#[test]
+fn a_misspelt_name_gets_did_you_mean_and_is_a_usage_error_in_verify() {
+    let d = Dir::new();
+    let (dir, tar) = bundles(&d);
+    for command in ["inspect", "verify"] {
+        let mut c = ebpf_layout();
+        c.arg(command).arg(format!("{}:tp_countr", tar.display()));
+        if command == "extract" {
+            c.arg("-o").arg(d.path("out.o"));
+        }
+        c.assert().code(2).stderr(
+            contains("no image named \"tp_countr\"").and(contains("did you mean tp_counter?")),
+        );
+    }
+    let out = ebpf_layout()
+        .args(["verify", "--json"])
+        .arg(format!("{}:xdp_cont", dir.display()))
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json["unusable"][0]["hint"], "did you mean xdp_count?");
+    assert!(!d.path("out.o").exists());
+}
+
+#[test]
+fn a_bpf_object_where_an_image_is_expected_says_pack_it_first() {
+    let object = testdata("tp_counter.bpf.o");
+    for command in ["inspect", "list", "verify"] {
+        ebpf_layout()
+            .arg(command)
+            .arg(&object)
+            .assert()
+            .code(2)
+            .stderr(contains("this is a BPF object").and(contains("pack it first")));
+    }
+}
+
+#[test]
+fn a_missing_input_is_reported_as_missing() {
+    let d = Dir::new();
+    ebpf_layout()
+        .arg("list")
+        .arg(d.path("nothere"))
+        .assert()
+        .code(2)
+        .stderr(contains("nothere: no such file or directory").and(contains("not an OCI").not()));
+}
+
+#[test]
+fn pack_refuses_an_output_named_for_a_compression_it_does_not_write() {
+    let d = Dir::new();
+    for name in ["x.tar.zst", "x.tar.xz", "x.zip"] {
+        ebpf_layout()
+            .arg("pack")
+            .arg(testdata("tp_counter.bpf.o"))
+            .arg("-o")
+            .arg(d.path(name))
+            .assert()
+            .code(2)
+            .stderr(contains("archives are not written").and(contains(".tar.gz")));
+        assert!(!d.path(name).exists(), "{name} was created");
+    }
+    let (dir, _) = bundles(&d);
+    ebpf_layout()
+        .arg("copy")
+        .arg(&dir)
+        .arg(d.path("copy.tar.xz"))
+        .assert()
+        .code(2)
+        .stderr(contains("archives are not written"));
+    assert!(!d.path("copy.tar.xz").exists());
+}

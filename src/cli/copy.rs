@@ -45,8 +45,9 @@ pub struct CopyArgs {
 }
 
 pub(crate) fn run(args: CopyArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
-    let source = ImageRef::parse(&args.source)?;
+    let source = super::reference::input_ref(&args.source)?;
     let destination = ImageRef::parse(&args.destination)?;
+    super::reference::check_output_name(&destination.path)?;
     let name = match &destination.selector {
         Selector::All => None,
         Selector::Name(n) => Some(RefName::parse(n)?),

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::render::{human_size, print_json, print_table};
 use crate::elf::ByteOrder;
-use crate::oci::{ImageRef, Platform};
+use crate::oci::Platform;
 use crate::summary::inspect;
 
 /// Show one image: manifest, config, programs, maps, license, BTF.
@@ -33,7 +33,7 @@ pub struct InspectArgs {
 }
 
 pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
-    let reference = ImageRef::parse(&args.reference)?;
+    let reference = super::reference::input_ref(&args.reference)?;
     let platform = args
         .platform
         .as_deref()

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::render::{human_size, print_json, print_table};
-use crate::oci::{ImageRef, Selector};
+use crate::oci::Selector;
 use crate::summary::list;
 
 /// List the images in a layout: name, digest, size, platform, format.
@@ -23,7 +23,7 @@ pub struct ListArgs {
 }
 
 pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
-    let reference = ImageRef::parse(&args.reference)?;
+    let reference = super::reference::input_ref(&args.reference)?;
     let source = ctx.open(&reference.path)?;
     let mut images = list(source.as_ref())?;
     match &reference.selector {

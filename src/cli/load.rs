@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 
 use super::render::print_json;
 use crate::load::{self, AttachPoint, LoadOptions, OutputMode};
-use crate::oci::{ImageRef, Platform};
+use crate::oci::Platform;
 use crate::sign::PublicKey;
 use crate::trust::{open_program, Trust};
 
@@ -95,7 +95,7 @@ pub struct UnloadArgs {
 }
 
 pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
-    let reference = ImageRef::parse(&args.reference)?;
+    let reference = super::reference::input_ref(&args.reference)?;
     let platform = args
         .platform
         .as_deref()

@@ -15,6 +15,7 @@ mod list;
 mod load;
 mod pack;
 mod progress;
+mod reference;
 mod render;
 mod rm;
 mod sign;
@@ -126,10 +127,7 @@ where
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
-            for cause in e.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
+            print_error(&e);
             ExitCode::from(exit_code(&e))
         }
     }
@@ -151,6 +149,26 @@ impl Context {
         path: &std::path::Path,
     ) -> crate::Result<Box<dyn crate::store::ImageSource>> {
         crate::source::open_with(path, &self.limits, &self.progress)
+    }
+}
+
+/// Prints an error, the causes that add something to it, and a hint for the usual
+/// mistakes.
+fn print_error(e: &anyhow::Error) {
+    let message = e.to_string();
+    eprintln!("error: {message}");
+    let mut said = message;
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        // thiserror variants and io errors often show their source in their own message.
+        if said.contains(&cause) {
+            continue;
+        }
+        eprintln!("  caused by: {cause}");
+        said.push_str(&cause);
+    }
+    if let Some(hint) = reference::hint(e) {
+        eprintln!("hint: {hint}");
     }
 }
 

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::render::print_json;
-use crate::oci::ImageRef;
 use crate::tag::remove;
 
 /// Remove a name (or every entry of a manifest) from a layout; blobs stay until gc.
@@ -30,7 +29,7 @@ pub struct RmArgs {
 }
 
 pub fn run(args: RmArgs) -> anyhow::Result<ExitCode> {
-    let reference = ImageRef::parse(&args.reference)?;
+    let reference = super::reference::input_ref(&args.reference)?;
     let report = remove(&reference)?;
     if args.json {
         print_json(&report)?;

@@ -9,7 +9,6 @@ use clap::Args;
 
 use super::keygen::password_for;
 use super::render::print_json;
-use crate::oci::ImageRef;
 use crate::pack::created_from_epoch;
 use crate::sign::{sign, Added, PrivateKey, SignOptions};
 
@@ -48,7 +47,7 @@ pub struct SignArgs {
 }
 
 pub(crate) fn run(args: SignArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
-    let reference = ImageRef::parse(&args.reference)?;
+    let reference = super::reference::input_ref(&args.reference)?;
     let mut annotations = BTreeMap::new();
     for a in &args.annotations {
         let Some((k, v)) = a.split_once('=') else {

@@ -9,7 +9,6 @@ use serde::Serialize;
 use super::render::human_size;
 use super::{EXIT_INTEGRITY, EXIT_USAGE};
 use crate::layout::Layout;
-use crate::oci::ImageRef;
 use crate::store::ImageSource;
 use crate::verify::{verify, Report, Severity, VerifyOptions, REPORT_VERSION};
 
@@ -59,6 +58,8 @@ struct JsonOutput {
 struct Unusable {
     reference: String,
     error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
 }
 
 pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
@@ -79,6 +80,7 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
             Err(e) => unusable.push(Unusable {
                 reference: r.clone(),
                 error: e.to_string(),
+                hint: super::reference::hint(&e),
             }),
         }
     }
@@ -111,7 +113,16 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
         }
     }
     for u in &unusable {
-        eprintln!("error: {}: {}", u.reference, u.error);
+        // Errors name the layout or archive already; name the reference only when not.
+        let path = u.reference.split([':', '@']).next().unwrap_or_default();
+        if u.error.starts_with(path) {
+            eprintln!("error: {}", u.error);
+        } else {
+            eprintln!("error: {}: {}", u.reference, u.error);
+        }
+        if let Some(hint) = &u.hint {
+            eprintln!("hint: {hint}");
+        }
     }
     Ok(ExitCode::from(code))
 }
@@ -120,10 +131,10 @@ fn verify_one(
     reference: &str,
     options: &VerifyOptions,
     ctx: &super::Context,
-) -> crate::Result<Report> {
+) -> anyhow::Result<Report> {
     // Archives are read (and hashed) while being opened: time from here.
     let started = std::time::Instant::now();
-    let parsed = ImageRef::parse(reference)?;
+    let parsed = super::reference::input_ref(reference)?;
     let source: Box<dyn ImageSource> = if Path::new(&parsed.path).is_dir() {
         // A directory is verified even without oci-layout or index.json: the report
         // says what is missing.
@@ -138,7 +149,8 @@ fn verify_one(
             return Err(crate::Error::NotALayout {
                 path: parsed.path.clone(),
                 reason: "the directory is empty".into(),
-            });
+            }
+            .into());
         }
         Box::new(layout)
     } else {
