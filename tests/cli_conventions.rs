@@ -223,3 +223,40 @@ fn pack_refuses_an_output_named_for_a_compression_it_does_not_write() {
         .stderr(contains("archives are not written"));
     assert!(!d.path("copy.tar.xz").exists());
 }
+
+#[cfg(feature = "loader")]
+#[test]
+fn load_takes_json_a_display_mode_and_a_duration_with_a_unit() {
+    let d = Dir::new();
+    let missing = d.path("missing");
+    // The options parse: what fails is the missing reference, after parsing.
+    for args in [
+        vec!["--duration", "3s", "--json"],
+        vec!["--duration", "500ms", "--display", "text"],
+        vec!["--duration", "2.5", "--display", "table"],
+    ] {
+        ebpf_layout()
+            .arg("load")
+            .arg(&missing)
+            .args(&args)
+            .assert()
+            .code(2)
+            .stderr(contains("missing: no such file or directory"));
+    }
+    // -o/--output is a path everywhere, so load has none; --json and --display exclude
+    // each other.
+    ebpf_layout()
+        .arg("load")
+        .arg(&missing)
+        .args(["--output", "json"])
+        .assert()
+        .code(2)
+        .stderr(contains("unknown option --output"));
+    ebpf_layout()
+        .arg("load")
+        .arg(&missing)
+        .args(["--json", "--display", "text"])
+        .assert()
+        .code(2)
+        .stderr(contains("cannot be used with"));
+}

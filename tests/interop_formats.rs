@@ -979,7 +979,7 @@ mod load {
     /// Loads `reference` for a moment and returns the first JSON event.
     fn loaded(reference: &str) -> Value {
         let out = ebpf_layout()
-            .args(["load", reference, "--duration", "0.3", "--output", "json"])
+            .args(["load", reference, "--duration", "0.3", "--json"])
             .output()
             .unwrap();
         assert!(
@@ -1051,14 +1051,7 @@ mod load {
             // XDP needs an interface to attach to: loading it verifies, then attaches to lo.
             let out = ebpf_layout()
                 .args(["load", &format!("{}:xdp", generic.display())])
-                .args([
-                    "--attach",
-                    "xdp:lo",
-                    "--duration",
-                    "0.3",
-                    "--output",
-                    "json",
-                ])
+                .args(["--attach", "xdp:lo", "--duration", "0.3", "--json"])
                 .output()
                 .unwrap();
             assert!(

@@ -13,15 +13,13 @@ use crate::oci::Platform;
 use crate::sign::PublicKey;
 use crate::trust::{open_program, Trust};
 
-/// How to show the maps.
+/// How to show the maps to a person (`--json` is for programs).
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Output {
+enum Display {
     /// A table redrawn in place (the default on a terminal).
     Table,
     /// Plain lines (the default when stdout is not a terminal).
     Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// Verify an image, then load its programs into the kernel, attach them and show
@@ -40,7 +38,8 @@ Needs root, or CAP_BPF and CAP_PERFMON (and CAP_NET_ADMIN for XDP/TC).
 
 Examples:
   ebpf-layout load bundle:probe
-  ebpf-layout load bundle.tar:xdp_count --attach xdp:eth0 --duration 30
+  ebpf-layout load bundle.tar:xdp_count --attach xdp:eth0 --duration 30s
+  ebpf-layout load bundle:probe --duration 5s --json | jq .
   ebpf-layout load bundle:probe --pin /sys/fs/bpf/probe --detach
   ebpf-layout load bundle.tar:probe --key site.pub
   ebpf-layout unload /sys/fs/bpf/probe"
@@ -61,12 +60,16 @@ pub struct LoadArgs {
     /// Exit after attaching and pinning, leaving the programs running (needs --pin).
     #[arg(long, requires = "pin")]
     detach: bool,
-    /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_name = "SECS")]
-    duration: Option<f64>,
-    /// How to show the maps (default: table on a terminal, text otherwise).
-    #[arg(long, value_enum)]
-    output: Option<Output>,
+    /// Stop after this long: seconds (2.5) or with a unit (500ms, 3s, 2m, 1h)
+    /// (default: until Ctrl-C).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// How to show the maps: table or text (default: table on a terminal, text otherwise).
+    #[arg(long, value_enum, value_name = "HOW")]
+    display: Option<Display>,
+    /// Print the maps as JSON lines (one object per line), for programs.
+    #[arg(long, conflicts_with = "display")]
+    json: bool,
     /// Which platform to pick from a multi-platform index (default: this machine's).
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
@@ -102,17 +105,11 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         .map(Platform::parse)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let duration = match args.duration {
-        Some(s) if !(s.is_finite() && s >= 0.0) => {
-            anyhow::bail!("invalid --duration {s}: give a number of seconds")
-        }
-        Some(s) => Some(Duration::from_secs_f64(s)),
-        None => None,
-    };
-    let output = match args.output {
-        Some(Output::Table) => OutputMode::Table,
-        Some(Output::Text) => OutputMode::Text,
-        Some(Output::Json) => OutputMode::Json,
+    let duration = args.duration;
+    let output = match args.display {
+        _ if args.json => OutputMode::Json,
+        Some(Display::Table) => OutputMode::Table,
+        Some(Display::Text) => OutputMode::Text,
         None if std::io::stdout().is_terminal() => OutputMode::Table,
         None => OutputMode::Text,
     };
@@ -168,6 +165,29 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// `2.5` (seconds), `500ms`, `3s`, `2m`, `1h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit.trim() {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?}: give seconds (2.5) or a unit: ms, s, m, h (500ms, 3s, 2m)"
+            ))
+        }
+    };
+    let value: f64 = number.parse().map_err(|_| {
+        format!("{text:?} is not a duration: give seconds (2.5) or 500ms, 3s, 2m, 1h")
+    })?;
+    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("{text:?}: {e}"))
+}
+
 pub fn run_unload(args: UnloadArgs) -> anyhow::Result<ExitCode> {
     let report = load::unload(&args.pin_dir)?;
     if args.json {
@@ -190,4 +210,22 @@ pub fn run_unload(args: UnloadArgs) -> anyhow::Result<ExitCode> {
         println!("  left in place: {}", path.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_seconds_or_a_unit() {
+        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("3 days").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("").is_err());
+    }
 }
