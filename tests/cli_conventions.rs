@@ -152,7 +152,7 @@ fn a_slash_before_the_name_suggests_path_colon_name() {
 fn a_misspelt_name_gets_did_you_mean_and_is_a_usage_error_in_verify() {
     let d = Dir::new();
     let (dir, tar) = bundles(&d);
-    for command in ["inspect", "verify"] {
+    for command in ["inspect", "verify", "extract"] {
         let mut c = ebpf_layout();
         c.arg(command).arg(format!("{}:tp_countr", tar.display()));
         if command == "extract" {
@@ -259,4 +259,173 @@ fn load_takes_json_a_display_mode_and_a_duration_with_a_unit() {
         .assert()
         .code(2)
         .stderr(contains("cannot be used with"));
+}
+
+#[test]
+fn extract_writes_the_packed_object_byte_for_byte_and_keeps_an_existing_file() {
+    let d = Dir::new();
+    let (dir, tar) = bundles(&d);
+    let original = std::fs::read(testdata("tp_counter.bpf.o")).unwrap();
+    for store in [&dir, &tar] {
+        let out = d.path("tp.o");
+        let _ = std::fs::remove_file(&out);
+        ebpf_layout()
+            .arg("extract")
+            .arg(format!("{}:tp_counter", store.display()))
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .success();
+        assert_eq!(std::fs::read(&out).unwrap(), original);
+    }
+    let out = d.path("tp.o");
+    std::fs::write(&out, b"mine").unwrap();
+    ebpf_layout()
+        .arg("extract")
+        .arg(format!("{}:tp_counter", tar.display()))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("exists").and(contains("--force")));
+    assert_eq!(std::fs::read(&out).unwrap(), b"mine");
+    let stdout = ebpf_layout()
+        .arg("extract")
+        .arg(format!("{}:xdp_count", tar.display()))
+        .args(["-o", "-"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(stdout, std::fs::read(testdata("xdp_count.bpf.o")).unwrap());
+    ebpf_layout()
+        .arg("extract")
+        .arg(format!("{}:xdp_count", tar.display()))
+        .arg("-o")
+        .arg(&out)
+        .arg("--force")
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(testdata("xdp_count.bpf.o")).unwrap()
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(d.root())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".ebpf-layout"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+#[test]
+fn extract_refuses_a_damaged_object_and_an_unsigned_image_with_key() {
+    let d = Dir::new();
+    let (dir, _) = bundles(&d);
+    let original = std::fs::read(testdata("tp_counter.bpf.o")).unwrap();
+    let hex = sha256_hex(&original);
+    let blob = dir.join("blobs/sha256").join(&hex);
+    let mut damaged = original.clone();
+    damaged[100] ^= 0xff;
+    std::fs::write(&blob, &damaged).unwrap();
+    let out = d.path("tp.o");
+    ebpf_layout()
+        .arg("extract")
+        .arg(format!("{}:tp_counter", dir.display()))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(contains(&hex));
+    assert!(!out.exists(), "nothing written from damaged bytes");
+
+    ebpf_layout()
+        .env("EBPF_LAYOUT_PASSWORD", "")
+        .arg("keygen")
+        .arg("-o")
+        .arg(d.path("site"))
+        .assert()
+        .success();
+    ebpf_layout()
+        .arg("extract")
+        .arg(format!("{}:xdp_count", dir.display()))
+        .arg("--key")
+        .arg(d.path("site.pub"))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .code(1);
+    assert!(!out.exists(), "nothing written from an unsigned image");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    ebpf_layout::oci::Digest::of(bytes).hex().to_string()
+}
+
+#[test]
+fn inspect_raw_and_config_print_the_stored_bytes() {
+    let d = Dir::new();
+    let (_, tar) = bundles(&d);
+    let json = ebpf_layout()
+        .arg("list")
+        .arg(&tar)
+        .arg("--json")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let list: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let images = list.get("images").unwrap_or(&list);
+    let tp = images
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "tp_counter")
+        .unwrap();
+    let raw = ebpf_layout()
+        .arg("inspect")
+        .arg(format!("{}:tp_counter", tar.display()))
+        .arg("--raw")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(format!("sha256:{}", sha256_hex(&raw)), tp["digest"]);
+    let manifest: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let config = ebpf_layout()
+        .arg("inspect")
+        .arg(format!("{}:tp_counter", tar.display()))
+        .arg("--config")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        format!("sha256:{}", sha256_hex(&config)),
+        manifest["config"]["digest"]
+    );
+    ebpf_layout()
+        .arg("inspect")
+        .arg(format!("{}:tp_counter", tar.display()))
+        .args(["--raw", "--json"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn version_names_the_loader() {
+    let expected = if cfg!(feature = "loader") {
+        "loader: built in, libbpf 1."
+    } else {
+        "loader: not built in"
+    };
+    ebpf_layout()
+        .arg("--version")
+        .assert()
+        .success()
+        .stdout(contains(env!("CARGO_PKG_VERSION")).and(contains(expected)));
 }

@@ -1,12 +1,15 @@
 //! `ebpf-layout inspect`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
 
 use super::render::{human_size, print_json, print_table};
 use crate::elf::ByteOrder;
-use crate::oci::Platform;
+use crate::image::{resolve_one, select_one};
+use crate::oci::{Platform, Selector};
+use crate::store::ImageSource;
 use crate::summary::inspect;
 
 /// Show one image: manifest, config, programs, maps, license, BTF.
@@ -18,7 +21,9 @@ The path ends at the first ':', like skopeo's oci: transport.
 Examples:
   ebpf-layout inspect bundle:probe
   ebpf-layout inspect 'bundle:ghcr.io/acme/probe:1.2' --json
-  ebpf-layout inspect bundle@sha256:3b17…"
+  ebpf-layout inspect bundle@sha256:3b17…
+  ebpf-layout inspect bundle.tar:probe --raw | sha256sum   # the manifest digest
+  ebpf-layout inspect bundle.tar:probe --config | jq ."
 )]
 pub struct InspectArgs {
     /// The image: PATH, PATH:NAME or PATH@sha256:HEX.
@@ -28,8 +33,15 @@ pub struct InspectArgs {
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
     /// Print JSON instead of text.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["raw", "config"])]
     json: bool,
+    /// Print the manifest exactly as stored (a multi-platform index's own bytes unless
+    /// --platform picks a child), like skopeo inspect --raw.
+    #[arg(long)]
+    raw: bool,
+    /// Print the image's config exactly as stored, like skopeo inspect --config.
+    #[arg(long, conflicts_with = "raw")]
+    config: bool,
 }
 
 pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
@@ -41,6 +53,18 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
         .transpose()
         .map_err(anyhow::Error::msg)?;
     let source = ctx.open(&reference.path)?;
+    if args.raw || args.config {
+        let bytes = stored_document(
+            source.as_ref(),
+            &reference.selector,
+            platform.as_ref(),
+            args.config,
+        )?;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&bytes)?;
+        stdout.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let d = inspect(source.as_ref(), &reference.selector, platform.as_ref())?;
     if args.json {
         print_json(&d)?;
@@ -127,6 +151,27 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
         &indent(rows),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The selected image's config (`config`), or the document its reference names: the
+/// index.json entry's manifest or index, or with `platform` the manifest for it. Every
+/// byte is hashed against its descriptor as it is read.
+fn stored_document(
+    source: &dyn ImageSource,
+    selector: &Selector,
+    platform: Option<&Platform>,
+    config: bool,
+) -> anyhow::Result<Vec<u8>> {
+    let limit = source.limits().max_manifest_size;
+    if config {
+        let image = resolve_one(source, selector, platform)?;
+        return Ok(source.read_blob(&image.manifest.config, limit)?);
+    }
+    if platform.is_some() {
+        return Ok(resolve_one(source, selector, platform)?.manifest_bytes);
+    }
+    let entry = select_one(source, selector)?;
+    Ok(source.read_blob(&entry, limit)?)
 }
 
 fn indent(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {

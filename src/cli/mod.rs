@@ -5,6 +5,7 @@
 //! digest or size, or is missing), 2 anything else (usage, unusable input, I/O).
 
 mod copy;
+mod extract;
 mod gc;
 mod generate;
 mod inspect;
@@ -25,7 +26,7 @@ mod verify;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::error::Error;
 
@@ -61,6 +62,7 @@ enum Command {
     Pack(pack::PackArgs),
     List(list::ListArgs),
     Inspect(inspect::InspectArgs),
+    Extract(extract::ExtractArgs),
     Verify(verify::VerifyArgs),
     Copy(copy::CopyArgs),
     Tag(tag::TagArgs),
@@ -83,7 +85,12 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = Cli::command()
+        // Built once per process; clap (without its `string` feature) keeps &'static str.
+        .long_version(&*Box::leak(long_version().into_boxed_str()))
+        .try_get_matches_from(args)
+        .and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             print_parse_error(&e);
@@ -99,6 +106,7 @@ where
         Command::Verify(_) => Some("verifying"),
         Command::Copy(_) => Some("copying"),
         Command::Inspect(_) => Some("inspecting"),
+        Command::Extract(_) => Some("extracting"),
         Command::Sign(_) => Some("signing"),
         _ => None,
     };
@@ -109,6 +117,7 @@ where
         Command::Pack(args) => pack::run(args, &ctx),
         Command::List(args) => list::run(args, &ctx),
         Command::Inspect(args) => inspect::run(args, &ctx),
+        Command::Extract(args) => extract::run(args, &ctx),
         Command::Verify(args) => verify::run(args, &ctx),
         Command::Copy(args) => copy::run(args, &ctx),
         Command::Tag(args) => tag::run(args, &ctx),
@@ -150,6 +159,28 @@ impl Context {
     ) -> crate::Result<Box<dyn crate::store::ImageSource>> {
         crate::source::open_with(path, &self.limits, &self.progress)
     }
+}
+
+/// What `--version` says: our version, and what loads programs (which libbpf, or that
+/// this build has no loader), because that decides what `load` can do.
+fn long_version() -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    #[cfg(feature = "loader")]
+    let loader = {
+        #[allow(unsafe_code)]
+        // SAFETY: both functions only return constants compiled into libbpf; they take no
+        // arguments and touch no state.
+        let (major, minor) = unsafe {
+            (
+                libbpf_rs::libbpf_sys::libbpf_major_version(),
+                libbpf_rs::libbpf_sys::libbpf_minor_version(),
+            )
+        };
+        format!("loader: built in, libbpf {major}.{minor} (linked statically)")
+    };
+    #[cfg(not(feature = "loader"))]
+    let loader = "loader: not built in (load and unload need the cargo feature `loader`)";
+    format!("{version}\n{loader}")
 }
 
 /// Prints an error, the causes that add something to it, and a hint for the usual

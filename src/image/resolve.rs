@@ -260,6 +260,13 @@ pub fn resolve_one(
     selector: &Selector,
     platform: Option<&Platform>,
 ) -> Result<Image> {
+    let entry = select_one(source, selector)?;
+    open_image(source, &entry, platform)
+}
+
+/// The one index.json entry (a manifest, or a multi-platform index) `selector` means, by
+/// the rules of [`resolve_one`], without reading it.
+pub fn select_one(source: &dyn ImageSource, selector: &Selector) -> Result<Descriptor> {
     let index = source.index()?;
     let mut picked = select(source, &index, selector)?;
     if picked.len() > 1 && matches!(selector, Selector::All) {
@@ -282,5 +289,5 @@ pub fn resolve_one(
             }
         });
     }
-    open_image(source, &picked[0], platform)
+    Ok(picked.swap_remove(0))
 }
