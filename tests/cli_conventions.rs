@@ -429,3 +429,58 @@ fn version_names_the_loader() {
         .success()
         .stdout(contains(env!("CARGO_PKG_VERSION")).and(contains(expected)));
 }
+
+#[test]
+fn tag_refuses_an_uppercase_repository_name_that_every_registry_refuses() {
+    let d = Dir::new();
+    let out = d.path("bundle");
+    ebpf_layout()
+        .arg("pack")
+        .arg(testdata("tp_counter.bpf.o"))
+        .args(["--tag", "ghcr.io/Acme/Probe:1.2", "-o"])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("lowercase").and(contains("\"acme/probe\"")));
+    assert!(!out.exists());
+    ebpf_layout()
+        .arg("pack")
+        .arg(testdata("tp_counter.bpf.o"))
+        .args(["--tag", "ghcr.io/acme/probe:V1.2", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+}
+
+#[test]
+fn sign_counts_what_it_signed_apart_from_what_was_already_signed() {
+    let d = Dir::new();
+    let (dir, _) = bundles(&d);
+    ebpf_layout()
+        .env("EBPF_LAYOUT_PASSWORD", "")
+        .arg("keygen")
+        .arg("-o")
+        .arg(d.path("site"))
+        .assert()
+        .success();
+    let sign = |reference: String| {
+        let out = ebpf_layout()
+            .env("EBPF_LAYOUT_PASSWORD", "")
+            .arg("sign")
+            .arg(reference)
+            .arg("--key")
+            .arg(d.path("site.key"))
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = sign(format!("{}:tp_counter", dir.display()));
+    assert!(first.contains("1 image(s) signed with key"), "{first}");
+    let again = sign(format!("{}:tp_counter", dir.display()));
+    assert!(
+        again.contains("1 image(s) already signed") && !again.contains("1 image(s) signed"),
+        "{again}"
+    );
+}

@@ -100,6 +100,7 @@ where
     let ctx = Context {
         limits: cli.limits.limits(),
         progress: crate::progress::Progress::new(),
+        quiet: cli.quiet,
     };
     let busy = match &cli.command {
         Command::Pack(_) => Some("packing"),
@@ -107,7 +108,8 @@ where
         Command::Copy(_) => Some("copying"),
         Command::Inspect(_) => Some("inspecting"),
         Command::Extract(_) => Some("extracting"),
-        Command::Sign(_) => Some("signing"),
+        // sign starts its own line once the key is unlocked: a password prompt is not
+        // work to show progress for.
         _ => None,
     };
     let progress = busy.map(|what| {
@@ -149,6 +151,8 @@ pub(crate) struct Context {
     pub limits: crate::limits::Limits,
     /// Where the library counts the bytes it hashes.
     pub progress: crate::progress::Progress,
+    /// `--quiet`: no progress line.
+    pub quiet: bool,
 }
 
 impl Context {

@@ -65,6 +65,11 @@ pub(crate) fn run(args: SignArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         Err(_) => None,
     };
     let key = PrivateKey::load(&args.key, || password_for(&args.key))?;
+    let progress = super::progress::ProgressLine::start(
+        "signing".to_string(),
+        ctx.progress.clone(),
+        ctx.quiet,
+    );
     let report = sign(&SignOptions {
         reference,
         key: &key,
@@ -74,6 +79,7 @@ pub(crate) fn run(args: SignArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         limits: ctx.limits.clone(),
         progress: ctx.progress.clone(),
     })?;
+    drop(progress);
     if args.json {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
@@ -92,11 +98,18 @@ pub(crate) fn run(args: SignArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
             image.signatures
         );
     }
-    println!(
-        "{}: {} image(s) signed with key {}",
-        report.layout.display(),
-        report.images.len(),
-        report.key.short()
-    );
+    let added = report
+        .images
+        .iter()
+        .filter(|i| matches!(i.change, Added::Added))
+        .count();
+    let unchanged = report.images.len() - added;
+    let key = report.key.short();
+    let summary = match (added, unchanged) {
+        (_, 0) => format!("{added} image(s) signed with key {key}"),
+        (0, _) => format!("{unchanged} image(s) already signed with key {key}; nothing changed"),
+        _ => format!("{added} image(s) signed, {unchanged} already signed, with key {key}"),
+    };
+    println!("{}: {summary}", report.layout.display());
     Ok(ExitCode::SUCCESS)
 }
