@@ -17,6 +17,7 @@ use crate::graph::{
     is_index, is_manifest, stored_referrers, Document, Failure, Role, Walker, MAX_DEPTH,
 };
 use crate::image::Format;
+use crate::oci::cosign::is_signature_entry;
 use crate::oci::media_type::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, IMAGE_LAYOUT_VERSION, OCI_INDEX, OCI_MANIFEST,
 };
@@ -38,8 +39,11 @@ pub struct Report {
     pub ok: bool,
     /// Whether warnings counted as errors.
     pub strict: bool,
-    /// Images checked (manifests reached).
+    /// Images checked (manifests reached, signature manifests apart).
     pub images: usize,
+    /// Signature manifests checked (cosign's `sha256-….sig` entries); not in `images`,
+    /// so every command counts images alike.
+    pub signatures: usize,
     /// Blobs checked.
     pub blobs: usize,
     /// Bytes hashed.
@@ -72,6 +76,7 @@ struct Checker<'a> {
     problems: Vec<Problem>,
     visited: BTreeSet<Digest>,
     images: usize,
+    signatures: usize,
 }
 
 /// Verifies `selector` of `source`: with [`Selector::All`] the whole store (and its
@@ -132,6 +137,7 @@ pub fn verify(
         ok: errors == 0 && (!options.strict || warnings == 0),
         strict: options.strict,
         images: c.images,
+        signatures: c.signatures,
         blobs,
         bytes,
         seconds: started.elapsed().as_secs_f64(),
@@ -154,6 +160,7 @@ fn check<'a>(
         problems: Vec::new(),
         visited: BTreeSet::new(),
         images: 0,
+        signatures: 0,
     };
     c.check_oci_layout();
     if let Some(index) = c.read_top_index() {
@@ -546,7 +553,11 @@ impl Checker<'_> {
                         manifest.media_type.as_deref(),
                         &[OCI_MANIFEST, DOCKER_MANIFEST],
                     );
-                    self.images += 1;
+                    if node.role == Role::Entry && is_signature_entry(d) {
+                        self.signatures += 1;
+                    } else {
+                        self.images += 1;
+                    }
                 }
                 Document::Opaque => {}
             }

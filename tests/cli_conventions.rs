@@ -484,3 +484,64 @@ fn sign_counts_what_it_signed_apart_from_what_was_already_signed() {
         "{again}"
     );
 }
+
+#[test]
+fn signatures_are_counted_in_signed_not_listed_as_images_and_every_command_counts_alike() {
+    let d = Dir::new();
+    let (dir, _) = bundles(&d);
+    ebpf_layout()
+        .env("EBPF_LAYOUT_PASSWORD", "")
+        .arg("keygen")
+        .arg("-o")
+        .arg(d.path("site"))
+        .assert()
+        .success();
+    ebpf_layout()
+        .env("EBPF_LAYOUT_PASSWORD", "")
+        .arg("sign")
+        .arg(&dir)
+        .arg("--key")
+        .arg(d.path("site.key"))
+        .assert()
+        .success();
+    let stdout = |args: &[&str]| {
+        let out = ebpf_layout()
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let path = dir.to_str().unwrap();
+    let table = stdout(&["list", path]);
+    let rows: Vec<&str> = table.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{table}");
+    assert!(!table.contains(".sig"), "{table}");
+    for row in &rows {
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cells[1].len(), "sha256:".len() + 12, "short digest: {row}");
+        assert_eq!(cells.last(), Some(&"1"), "SIGNED: {row}");
+    }
+    assert!(table.lines().all(|l| l.len() < 80), "{table}");
+    let all = stdout(&["list", path, "--all", "--no-trunc"]);
+    assert_eq!(all.lines().count(), 1 + 4, "{all}");
+    assert_eq!(all.matches(".sig").count(), 2, "{all}");
+    let full_digests = all
+        .lines()
+        .skip(1)
+        .filter(|l| l.split_whitespace().nth(1).is_some_and(|c| c.len() == 71))
+        .count();
+    assert_eq!(full_digests, 4, "{all}");
+
+    let verified = stdout(&["verify", path]);
+    assert!(
+        verified.contains("2 image(s), 2 signature(s)"),
+        "{verified}"
+    );
+    let copied = stdout(&["copy", path, d.path("copy.tar").to_str().unwrap()]);
+    assert!(
+        copied.contains("2 image(s) and 2 signature(s) copied"),
+        "{copied}"
+    );
+}

@@ -22,6 +22,7 @@ fn list_shows_name_digest_size_platform_and_format() {
     ebpf_layout()
         .arg("list")
         .arg(&out)
+        .arg("--no-trunc")
         .assert()
         .success()
         .stdout(

@@ -640,7 +640,7 @@ fn list_and_inspect_show_which_images_are_signed() {
     let s = Signed::new();
     sign_ok(&format!("{}:tp_counter", s.root_str()), &s.path("k.key"));
     let out = ebpf_layout()
-        .args(["list", "--json"])
+        .args(["list", "--json", "--all"])
         .arg(&s.root)
         .output()
         .unwrap();

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::render::{human_size, print_json};
 use crate::copy::{copy, CopyOptions, DestinationKind};
+use crate::oci::cosign::signed_digest;
 use crate::oci::{ImageRef, RefName, Selector};
 
 /// Copy images between layouts and archives (.tar, .tar.gz), digests preserved.
@@ -90,10 +91,20 @@ pub(crate) fn run(args: CopyArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         .archive_size
         .map(|s| format!(", {} on disk", human_size(s)))
         .unwrap_or_default();
+    // Signatures travel with their images but are not counted as images (as in list and
+    // verify).
+    let signatures = report
+        .images
+        .iter()
+        .filter(|i| i.name.as_deref().and_then(signed_digest).is_some())
+        .count();
+    let images = match signatures {
+        0 => format!("{} image(s)", report.images.len()),
+        n => format!("{} image(s) and {n} signature(s)", report.images.len() - n),
+    };
     println!(
-        "{} ({kind}): {} image(s) copied from {}; {} blob(s) written ({}){present}{size}",
+        "{} ({kind}): {images} copied from {}; {} blob(s) written ({}){present}{size}",
         report.destination.display(),
-        report.images.len(),
         report.source,
         report.blobs_written,
         human_size(report.bytes_written),

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::render::{human_size, print_json, print_table};
+use crate::oci::cosign::signed_digest;
 use crate::oci::Selector;
 use crate::summary::list;
 
@@ -12,6 +13,7 @@ use crate::summary::list;
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   ebpf-layout list bundle
+  ebpf-layout list bundle --all --no-trunc
   ebpf-layout list bundle --json")]
 pub struct ListArgs {
     /// The layout directory.
@@ -20,6 +22,13 @@ pub struct ListArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also list the signature images (cosign's sha256-….sig entries); by default they
+    /// are only counted in the SIGNED column.
+    #[arg(long, short)]
+    all: bool,
+    /// Show whole digests (the table shortens them to 12 hex digits; JSON never does).
+    #[arg(long)]
+    no_trunc: bool,
 }
 
 pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
@@ -31,6 +40,9 @@ pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         Selector::Name(n) => images.retain(|i| i.name.as_deref() == Some(n.as_str())),
         Selector::Digest(d) => images.retain(|i| &i.digest == d),
     }
+    if !args.all {
+        images.retain(|i| i.name.as_deref().and_then(signed_digest).is_none());
+    }
     if args.json {
         print_json(&images)?;
         return Ok(ExitCode::SUCCESS);
@@ -40,7 +52,11 @@ pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         .map(|i| {
             vec![
                 i.name.clone().unwrap_or_else(|| "<untagged>".into()),
-                i.digest.to_string(),
+                if args.no_trunc {
+                    i.digest.to_string()
+                } else {
+                    i.digest.short()
+                },
                 human_size(i.size),
                 if i.platforms.is_empty() {
                     "-".into()

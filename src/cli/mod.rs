@@ -85,6 +85,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    let args = args.into_iter().map(|a| stdin_reference_alias(a.into()));
     let parsed = Cli::command()
         // Built once per process; clap (without its `string` feature) keeps &'static str.
         .long_version(&*Box::leak(long_version().into_boxed_str()))
@@ -162,6 +163,19 @@ impl Context {
         path: &std::path::Path,
     ) -> crate::Result<Box<dyn crate::store::ImageSource>> {
         crate::source::open_with(path, &self.limits, &self.progress)
+    }
+}
+
+/// Standard input with a name or digest, `-:NAME` or `-@sha256:…`, would be read by clap
+/// as short options; it is passed on as `/dev/stdin:NAME`, which references read as `-`
+/// (see [`reference::input_ref`]). Any other argument is passed unchanged, so unknown
+/// options are still reported as such.
+fn stdin_reference_alias(arg: OsString) -> OsString {
+    match arg.to_str() {
+        Some(s) if s.starts_with("-:") || s.starts_with("-@") => {
+            OsString::from(format!("{}{}", reference::STDIN_PATH, &s[1..]))
+        }
+        _ => arg,
     }
 }
 

@@ -14,6 +14,10 @@ use crate::oci::ImageRef;
 /// skopeo's transports for local images: users copy references from skopeo commands.
 const TRANSPORT_PREFIXES: [&str; 3] = ["oci:", "oci-archive:", "dir:"];
 
+/// Standard input spelt as a path: `-:NAME` is passed to clap as `/dev/stdin:NAME` (a
+/// leading `-` would read as options), and read as `-`, with its bounded buffering.
+pub(crate) const STDIN_PATH: &str = "/dev/stdin";
+
 /// The ELF machine number of BPF objects.
 const EM_BPF: u16 = 247;
 
@@ -27,7 +31,10 @@ pub(crate) fn input_ref(text: &str) -> anyhow::Result<ImageRef> {
              skopeo copy docker://{rest} oci-archive:bundle.tar"
         );
     }
-    let reference = ImageRef::parse(text)?;
+    let mut reference = ImageRef::parse(text)?;
+    if reference.path.as_os_str() == STDIN_PATH {
+        reference.path = PathBuf::from("-");
+    }
     let path = &reference.path;
     if path.as_os_str() == "-" || path.exists() {
         if let Some(what) = non_image_file(path) {

@@ -167,8 +167,12 @@ fn print_report(r: &Report) {
     } else {
         "-".into()
     };
+    let signatures = match r.signatures {
+        0 => String::new(),
+        n => format!(", {n} signature(s)"),
+    };
     let counts = format!(
-        "{} image(s), {} blob(s), {} hashed in {:.2} s ({rate})",
+        "{} image(s){signatures}, {} blob(s), {} hashed in {:.2} s ({rate})",
         r.images,
         r.blobs,
         human_size(r.bytes),
