@@ -545,3 +545,56 @@ fn signatures_are_counted_in_signed_not_listed_as_images_and_every_command_count
         "{copied}"
     );
 }
+
+#[test]
+fn with_json_a_failure_is_a_json_object_on_stdout() {
+    let d = Dir::new();
+    let (_, tar) = bundles(&d);
+    for args in [
+        vec![
+            "inspect".to_string(),
+            format!("{}:tp_countr", tar.display()),
+            "--json".into(),
+        ],
+        vec![
+            "list".to_string(),
+            d.path("nothere").display().to_string(),
+            "--json".into(),
+        ],
+    ] {
+        let out = ebpf_layout()
+            .args(&args)
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {:?}", out.stdout));
+        assert_eq!(v["ok"], false);
+        assert_eq!(v["version"], 1);
+        assert_eq!(v["error"]["exit_code"], 2);
+        assert!(v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(if args[0] == "list" {
+                "nothere"
+            } else {
+                "tp_countr"
+            }));
+    }
+    let out = ebpf_layout()
+        .arg("inspect")
+        .arg(format!("{}:tp_countr", tar.display()))
+        .arg("--json")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["hint"], "did you mean tp_counter?");
+    // Without --json, standard output stays empty on failure.
+    ebpf_layout()
+        .arg("inspect")
+        .arg(format!("{}:tp_countr", tar.display()))
+        .assert()
+        .code(2)
+        .stdout("");
+}

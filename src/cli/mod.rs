@@ -86,11 +86,17 @@ where
     T: Into<OsString> + Clone,
 {
     let args = args.into_iter().map(|a| stdin_reference_alias(a.into()));
-    let parsed = Cli::command()
+    let matches = Cli::command()
         // Built once per process; clap (without its `string` feature) keeps &'static str.
         .long_version(&*Box::leak(long_version().into_boxed_str()))
-        .try_get_matches_from(args)
-        .and_then(|matches| Cli::from_arg_matches(&matches));
+        .try_get_matches_from(args);
+    // Whether the command was asked for --json: then a failure is a JSON object too.
+    let json = matches.as_ref().is_ok_and(|m| {
+        m.subcommand()
+            .and_then(|(_, sub)| sub.try_get_one::<bool>("json").ok().flatten().copied())
+            .unwrap_or(false)
+    });
+    let parsed = matches.and_then(|matches| Cli::from_arg_matches(&matches));
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
@@ -140,7 +146,11 @@ where
         Ok(code) => code,
         Err(e) => {
             print_error(&e);
-            ExitCode::from(exit_code(&e))
+            let code = exit_code(&e);
+            if json {
+                print_json_error(&e, code);
+            }
+            ExitCode::from(code)
         }
     }
 }
@@ -219,6 +229,27 @@ fn print_error(e: &anyhow::Error) {
     if let Some(hint) = reference::hint(e) {
         eprintln!("hint: {hint}");
     }
+}
+
+/// Version of the error object `--json` prints on standard output when a command fails.
+pub const JSON_ERROR_VERSION: u32 = 1;
+
+/// With `--json`, a failure is also a JSON object on standard output (one line, so that
+/// load's JSON lines stay lines): `{"version":1,"ok":false,"error":{"message",
+/// "causes","exit_code","hint"}}`. Scripts read it instead of parsing standard error.
+fn print_json_error(e: &anyhow::Error, code: u8) {
+    let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+    let value = serde_json::json!({
+        "version": JSON_ERROR_VERSION,
+        "ok": false,
+        "error": {
+            "message": e.to_string(),
+            "causes": causes,
+            "exit_code": code,
+            "hint": reference::hint(e),
+        }
+    });
+    println!("{value}");
 }
 
 /// Prints a clap error, naming an unknown option as such: clap says "unexpected

@@ -160,13 +160,15 @@ fn find_nested(
     Ok(found)
 }
 
-/// The distinct ref names of an index, in order.
+/// The distinct ref names of an index, in order, without signature names
+/// (`sha256-<hex>.sig`): what a user can pick from.
 pub fn available_names(index: &ImageIndex) -> Vec<String> {
     let mut seen = BTreeSet::new();
     index
         .manifests
         .iter()
         .filter_map(|d| d.ref_name())
+        .filter(|n| signed_digest(n).is_none())
         .filter(|n| seen.insert(n.to_string()))
         .map(str::to_string)
         .collect()
@@ -273,10 +275,7 @@ pub fn select_one(source: &dyn ImageSource, selector: &Selector) -> Result<Descr
         picked.retain(|d| !is_signature_entry(d));
     }
     if picked.len() != 1 {
-        let names: Vec<String> = available_names(&index)
-            .into_iter()
-            .filter(|n| signed_digest(n).is_none())
-            .collect();
+        let names = available_names(&index);
         return Err(if picked.is_empty() {
             Error::Empty {
                 path: source.location().to_path_buf(),
