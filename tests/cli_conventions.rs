@@ -598,3 +598,74 @@ fn with_json_a_failure_is_a_json_object_on_stdout() {
         .code(2)
         .stdout("");
 }
+
+#[test]
+fn archive_limits_are_described_once_at_the_top_not_in_every_command() {
+    let help = |args: &[&str]| {
+        let out = ebpf_layout()
+            .args(args)
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = help(&["--help"]);
+    assert!(
+        top.contains("--max-index-size SIZE (env EBPF_LAYOUT_MAX_INDEX_SIZE)"),
+        "{top}"
+    );
+    assert!(!top.contains("docs/"), "{top}");
+    for command in ["list", "verify", "copy", "inspect", "pack"] {
+        let text = help(&[command, "--help"]);
+        assert!(!text.contains("--max-index-size"), "{command}: {text}");
+        assert!(!text.contains("Archive limits"), "{command}: {text}");
+        assert!(!text.contains("docs/"), "{command}: {text}");
+        assert!(
+            text.lines().count() < 50,
+            "{command}: {} lines",
+            text.lines().count()
+        );
+    }
+    // Still accepted after the subcommand.
+    let d = Dir::new();
+    let (_, tar) = bundles(&d);
+    ebpf_layout()
+        .arg("list")
+        .arg(&tar)
+        .args(["--max-index-size", "10"])
+        .assert()
+        .code(2)
+        .stderr(contains("over the limit of 10 bytes"));
+}
+
+#[test]
+fn man_pages_have_exit_status_environment_and_examples() {
+    let d = Dir::new();
+    ebpf_layout()
+        .arg("man")
+        .arg("--dir")
+        .arg(d.root())
+        .assert()
+        .success();
+    for page in [
+        "ebpf-layout.1",
+        "ebpf-layout-verify.1",
+        "ebpf-layout-extract.1",
+    ] {
+        let text = std::fs::read_to_string(d.path(page)).unwrap();
+        for needle in [
+            ".SH \"EXIT STATUS\"",
+            ".SH ENVIRONMENT",
+            "EBPF_LAYOUT_PASSWORD",
+            "SOURCE_DATE_EPOCH",
+            "NO_COLOR",
+            "EBPF_LAYOUT_MAX_MANIFEST_SIZE",
+            "max\\-manifest\\-size",
+            ".SH EXAMPLES",
+        ] {
+            assert!(text.contains(needle), "{page} lacks {needle}");
+        }
+        assert!(!text.contains(".SH EXTRA"), "{page}");
+    }
+}

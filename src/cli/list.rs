@@ -16,7 +16,7 @@ use crate::summary::list;
   ebpf-layout list bundle --all --no-trunc
   ebpf-layout list bundle --json")]
 pub struct ListArgs {
-    /// The layout directory.
+    /// The layout directory or archive (PATH:NAME or PATH@sha256:HEX lists one entry).
     #[arg(value_name = "PATH")]
     reference: String,
     /// Print JSON instead of a table.

@@ -50,11 +50,11 @@ pub const EXIT_USAGE: u8 = 2;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
-    #[command(flatten)]
-    limits: limits::LimitArgs,
     /// Show no progress line (it appears only on a terminal, for work that takes a while).
     #[arg(long, short, global = true)]
     quiet: bool,
+    #[command(flatten)]
+    limits: limits::LimitArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +78,24 @@ enum Command {
     Man(generate::ManArgs),
 }
 
+/// The clap command with what cannot be written as attributes: the top-level help's
+/// section on archive limits, generated from their definitions.
+pub(crate) fn command() -> clap::Command {
+    let command = Cli::command();
+    let mut text = String::from(
+        "Archive limits (every command; also from the environment; SIZE takes K, M, G, T):\n",
+    );
+    for (flag, help) in limits::limits_help(&command) {
+        text.push_str(&format!("  {flag}\n      {help}\n"));
+    }
+    text.push_str("\nExit status: 0 success, 1 integrity failure, 2 usage or unusable input.\n");
+    let after = command
+        .get_after_help()
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    command.after_long_help(format!("{text}\n{after}"))
+}
+
 /// Parses `args` (including the program name), runs the command, prints errors to
 /// standard error, and returns the exit code.
 pub fn run_from_iter<I, T>(args: I) -> ExitCode
@@ -86,7 +104,7 @@ where
     T: Into<OsString> + Clone,
 {
     let args = args.into_iter().map(|a| stdin_reference_alias(a.into()));
-    let matches = Cli::command()
+    let matches = command()
         // Built once per process; clap (without its `string` feature) keeps &'static str.
         .long_version(&*Box::leak(long_version().into_boxed_str()))
         .try_get_matches_from(args);

@@ -35,7 +35,7 @@ pub struct VerifyArgs {
     /// manifests) as failures.
     #[arg(long)]
     strict: bool,
-    /// Print the report as JSON (schema: docs/verify.md).
+    /// Print the report as JSON (a versioned document; see the man page).
     #[arg(long)]
     json: bool,
     /// Also require every selected image to carry a valid signature by this public key
