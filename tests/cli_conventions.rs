@@ -664,3 +664,71 @@ fn man_pages_have_exit_status_environment_and_examples() {
         assert!(!text.contains(".SH EXTRA"), "{page}");
     }
 }
+
+/// The README's command block, run top to bottom in a copy of testdata/ (the lines that
+/// need root and a kernel, install or write to /etc are left out here; load_cli covers
+/// load).
+#[test]
+fn the_readme_command_block_runs_top_to_bottom() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme
+        .find("cargo install --locked --path .")
+        .expect("install line");
+    let block = &readme[start..];
+    let block = &block[..block.find("```").unwrap()];
+    let mut script = String::from("set -e\n");
+    let mut lines = block.lines().peekable();
+    while let Some(line) = lines.next() {
+        let mut command = line.to_string();
+        while command.trim_end().ends_with('\\') {
+            command.push('\n');
+            command.push_str(lines.next().unwrap_or_default());
+        }
+        let skip = [
+            "cargo install",
+            "ebpf-layout load",
+            "ebpf-layout unload",
+            "completions bash",
+        ];
+        if skip
+            .iter()
+            .any(|s| command.trim_start().starts_with(s) || command.contains(s))
+        {
+            continue;
+        }
+        script.push_str(&command);
+        script.push('\n');
+    }
+    let d = Dir::new();
+    let copy = StdCommand::new("cp")
+        .arg("-r")
+        .arg(testdata(""))
+        .arg(d.path("testdata"))
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let bin = assert_cmd::cargo::cargo_bin("ebpf-layout");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = StdCommand::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(d.root())
+        .env("PATH", path)
+        .env("EBPF_LAYOUT_PASSWORD", "")
+        .env_remove("SOURCE_DATE_EPOCH")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "README block failed:\n{script}\nstdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(d.path("tp_counter.o").is_file());
+    assert!(d.path("other.tar").is_file());
+}
