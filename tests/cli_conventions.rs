@@ -732,3 +732,25 @@ fn the_readme_command_block_runs_top_to_bottom() {
     assert!(d.path("tp_counter.o").is_file());
     assert!(d.path("other.tar").is_file());
 }
+
+#[test]
+fn verify_names_a_damaged_blob_digest_once_and_its_hash_once() {
+    let d = Dir::new();
+    let (dir, _) = bundles(&d);
+    let original = std::fs::read(testdata("tp_counter.bpf.o")).unwrap();
+    let hex = sha256_hex(&original);
+    let mut damaged = original;
+    damaged[100] ^= 0xff;
+    let found = sha256_hex(&damaged);
+    std::fs::write(dir.join("blobs/sha256").join(&hex), &damaged).unwrap();
+    let out = ebpf_layout()
+        .arg("verify")
+        .arg(&dir)
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches(&hex).count(), 1, "{text}");
+    assert_eq!(text.matches(&found).count(), 1, "{text}");
+}

@@ -204,12 +204,19 @@ fn print_report(r: &Report) {
             Severity::Warning => "warning",
         };
         let mut line = format!("  {severity}: [{}] ", p.code);
+        // Say each thing once: the blob's path only when the message does not name its
+        // digest, expected/found only when the message does not already give them.
         if let Some(entry) = &p.entry {
-            line.push_str(&format!("{entry}: "));
+            let hex = entry.strip_prefix("blobs/sha256/").unwrap_or(entry);
+            if !p.message.contains(hex) {
+                line.push_str(&format!("{entry}: "));
+            }
         }
         line.push_str(&p.message);
         if let (Some(e), Some(f)) = (&p.expected, &p.found) {
-            line.push_str(&format!(" (expected {e}, found {f})"));
+            if !(p.message.contains(e.as_str()) && p.message.contains(f.as_str())) {
+                line.push_str(&format!(" (expected {e}, found {f})"));
+            }
         }
         println!("{line}");
     }
