@@ -377,7 +377,7 @@ fn inspect_raw_and_config_print_the_stored_bytes() {
         .stdout
         .clone();
     let list: serde_json::Value = serde_json::from_slice(&json).unwrap();
-    let images = list.get("images").unwrap_or(&list);
+    let images = &list["images"];
     let tp = images
         .as_array()
         .unwrap()

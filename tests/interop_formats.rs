@@ -228,7 +228,8 @@ fn list_json(path: &Path) -> Vec<Value> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_value(v["images"].clone()).unwrap()
 }
 
 /// Copies `src` to an archive and back into a layout, checking every digest survives.

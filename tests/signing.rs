@@ -646,7 +646,8 @@ fn list_and_inspect_show_which_images_are_signed() {
         .unwrap();
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
     let by_name = |n: &str| {
-        list.as_array()
+        list["images"]
+            .as_array()
             .unwrap()
             .iter()
             .find(|i| i["name"] == n)

@@ -9,6 +9,9 @@ use crate::oci::cosign::signed_digest;
 use crate::oci::Selector;
 use crate::summary::list;
 
+/// Version of the `list --json` document, `{"version": 1, "images": [...]}`.
+pub const LIST_JSON_VERSION: u32 = 1;
+
 /// List the images in a layout: name, digest, size, platform, format.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
@@ -44,7 +47,10 @@ pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         images.retain(|i| i.name.as_deref().and_then(signed_digest).is_none());
     }
     if args.json {
-        print_json(&images)?;
+        print_json(&serde_json::json!({
+            "version": LIST_JSON_VERSION,
+            "images": images,
+        }))?;
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<Vec<String>> = images
