@@ -9,7 +9,7 @@ use crate::store::ImageSource;
 
 use crate::graph::is_index;
 use crate::image::format::Format;
-use crate::image::resolve::{open_image, open_image_at, resolve_one, Image};
+use crate::image::resolve::{open_image, open_image_at, select_one, Image};
 
 /// One line of `list`.
 #[derive(Debug, Clone, Serialize)]
@@ -128,8 +128,23 @@ pub struct ImageDetails {
     pub program: Descriptor,
     /// What the program object holds, read from the object itself.
     pub object: ObjectInfo,
-    /// Signatures stored for the image in the layout (`sha256-<hex>.sig`), unchecked.
+    /// Signatures stored for the image in the layout (`sha256-<hex>.sig`), unchecked;
+    /// for an image picked from a multi-platform index, those of the index too.
     pub signatures: usize,
+    /// The multi-platform index the reference named, when it named one: the image shown
+    /// is its child for the chosen platform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexDetails>,
+}
+
+/// A multi-platform index that `inspect` resolved to one of its images.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexDetails {
+    /// The index's digest.
+    pub digest: Digest,
+    /// The platforms it lists (OCI names), in order.
+    pub platforms: Vec<String>,
 }
 
 /// Inspects one image: the manifest, the config, and the program object itself (all
@@ -139,9 +154,30 @@ pub fn inspect(
     selector: &Selector,
     platform: Option<&Platform>,
 ) -> Result<ImageDetails> {
-    let image = resolve_one(source, selector, platform)?;
-    let signatures =
-        crate::sign::count_signatures(source, &source.index()?, &image.descriptor.digest);
+    let entry = select_one(source, selector)?;
+    let top = source.index()?;
+    let mut signatures = 0;
+    let index = if is_index(&entry) {
+        let bytes = source.read_blob(&entry, source.limits().max_manifest_size)?;
+        let nested = crate::oci::ImageIndex::from_slice(&bytes).map_err(|e| Error::Schema {
+            path: source.location().to_path_buf(),
+            what: format!("index {}", entry.digest),
+            source: e,
+        })?;
+        signatures += crate::sign::count_signatures(source, &top, &entry.digest);
+        Some(IndexDetails {
+            digest: entry.digest.clone(),
+            platforms: nested
+                .manifests
+                .iter()
+                .filter_map(|d| d.platform.as_ref().map(|p| p.normalized().to_string()))
+                .collect(),
+        })
+    } else {
+        None
+    };
+    let image = open_image(source, &entry, platform)?;
+    signatures += crate::sign::count_signatures(source, &top, &image.descriptor.digest);
     let location = source.location().to_path_buf();
     let program = image.program_layer(&location)?.clone();
     let config_bytes =
@@ -165,5 +201,6 @@ pub fn inspect(
         program,
         object,
         signatures,
+        index,
     })
 }

@@ -754,3 +754,56 @@ fn verify_names_a_damaged_blob_digest_once_and_its_hash_once() {
     assert_eq!(text.matches(&hex).count(), 1, "{text}");
     assert_eq!(text.matches(&found).count(), 1, "{text}");
 }
+
+#[test]
+fn inspect_of_a_multi_platform_name_shows_the_index_and_its_platforms() {
+    let d = Dir::new();
+    let out = d.path("multi.tar");
+    ebpf_layout()
+        .arg("pack")
+        .arg(format!(
+            "--platform=linux/amd64={}",
+            testdata("tp_counter.bpf.o").display()
+        ))
+        .arg(format!(
+            "--platform=linux/s390x={}",
+            testdata("bpfeb/tp_counter.bpfeb.o").display()
+        ))
+        .args(["--tag", "probe:1.0", "-o"])
+        .arg(&out)
+        .assert()
+        .success();
+    let reference = format!("{}:probe:1.0", out.display());
+    ebpf_layout()
+        .args(["inspect", &reference, "--platform", "linux/s390x"])
+        .assert()
+        .success()
+        .stdout(
+            contains("Index:")
+                .and(contains("linux/amd64, linux/s390x"))
+                .and(contains("Platform:    linux/s390x")),
+        );
+    let json = ebpf_layout()
+        .args(["inspect", &reference, "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(
+        v["index"]["platforms"],
+        serde_json::json!(["linux/amd64", "linux/s390x"])
+    );
+    let single = ebpf_layout()
+        .args(["inspect", &format!("{}:probe:1.0", out.display()), "--raw"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        format!("sha256:{}", sha256_hex(&single)),
+        v["index"]["digest"]
+    );
+}

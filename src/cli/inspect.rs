@@ -75,6 +75,13 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
     println!("Digest:      {}", d.digest);
     println!("Format:      {}", d.format);
     println!("Platform:    {}", d.platform.as_deref().unwrap_or("-"));
+    if let Some(index) = &d.index {
+        println!(
+            "Index:       {} ({}; pick one with --platform)",
+            index.digest,
+            index.platforms.join(", ")
+        );
+    }
     println!(
         "Signatures:  {}",
         match d.signatures {
