@@ -807,3 +807,48 @@ fn inspect_of_a_multi_platform_name_shows_the_index_and_its_platforms() {
         v["index"]["digest"]
     );
 }
+
+#[test]
+fn inspect_json_names_its_own_fields_in_camel_case() {
+    fn snake_keys(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, child) in map {
+                    if k.contains('_') {
+                        out.push(format!("{path}.{k}"));
+                    }
+                    snake_keys(child, &format!("{path}.{k}"), out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    snake_keys(item, &format!("{path}[]"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let d = Dir::new();
+    let (_, tar) = bundles(&d);
+    let json = ebpf_layout()
+        .args([
+            "inspect",
+            "--json",
+            &format!("{}:tp_counter", tar.display()),
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let mut v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    // The stored manifest and config are shown as they are; only our own fields count.
+    let own = v.as_object_mut().unwrap();
+    own.remove("manifest");
+    own.remove("config");
+    let mut found = Vec::new();
+    snake_keys(&v, "", &mut found);
+    assert!(found.is_empty(), "snake_case keys: {found:?}");
+    assert_eq!(v["object"]["byteOrder"], "little");
+    assert_eq!(v["object"]["maps"][0]["keySize"], 4);
+}

@@ -575,7 +575,7 @@ fn pack_format_bpfman_writes_what_bpfman_reads() {
         .success();
     let xdp = inspect_json(&format!("{}:xdp_count", out.display()), &[]);
     assert_eq!(xdp["format"], "bpfman");
-    assert_eq!(xdp["object"]["programs"][0]["program_type"], "xdp");
+    assert_eq!(xdp["object"]["programs"][0]["programType"], "xdp");
 }
 
 #[test]
@@ -772,9 +772,9 @@ fn pack_platform_writes_one_image_index_named_by_tag() {
     }
     let s390x = inspect_json(&reference, &["--platform", "linux/s390x"]);
     assert_eq!(s390x["platform"], "linux/s390x");
-    assert_eq!(s390x["object"]["byte_order"], "big");
+    assert_eq!(s390x["object"]["byteOrder"], "big");
     let arm = inspect_json(&reference, &["--platform", "linux/arm64"]);
-    assert_eq!(arm["object"]["byte_order"], "little");
+    assert_eq!(arm["object"]["byteOrder"], "little");
     ebpf_layout()
         .arg("inspect")
         .arg(&reference)
