@@ -77,6 +77,8 @@ struct Checker<'a> {
     visited: BTreeSet<Digest>,
     images: usize,
     signatures: usize,
+    /// Whether some document of the graph could not be read, so reachability is unknown.
+    incomplete: bool,
 }
 
 /// Verifies `selector` of `source`: with [`Selector::All`] the whole store (and its
@@ -161,6 +163,7 @@ fn check<'a>(
         visited: BTreeSet::new(),
         images: 0,
         signatures: 0,
+        incomplete: false,
     };
     c.check_oci_layout();
     if let Some(index) = c.read_top_index() {
@@ -199,7 +202,9 @@ fn check<'a>(
                 crate::sign::signature_problems(source, &index, &roots, &options.trusted_keys);
             c.problems.extend(found);
         }
-        if whole {
+        // A document that could not be read (over a limit, malformed, too deep) hides what
+        // it references: calling those blobs unreferenced would send them to gc.
+        if whole && !c.incomplete {
             c.check_unreferenced();
         }
     }
@@ -496,6 +501,9 @@ impl Checker<'_> {
         }
         for (edge, failure) in &closure.failures {
             let d = &edge.descriptor;
+            if !matches!(failure, Failure::Missing) {
+                self.incomplete = true;
+            }
             let what = if is_index(d) { "index" } else { "manifest" };
             match failure {
                 // Reported by the reference checks.

@@ -852,3 +852,31 @@ fn inspect_json_names_its_own_fields_in_camel_case() {
     assert_eq!(v["object"]["byteOrder"], "little");
     assert_eq!(v["object"]["maps"][0]["keySize"], 4);
 }
+
+#[test]
+fn a_limit_hit_reports_the_true_size_and_calls_no_referenced_blob_unreferenced() {
+    let d = Dir::new();
+    let (dir, tar) = bundles(&d);
+    let index_size = std::fs::metadata(dir.join("index.json")).unwrap().len();
+    assert!(index_size > 100);
+    ebpf_layout()
+        .arg("verify")
+        .arg(&dir)
+        .args(["--max-index-size", "100"])
+        .assert()
+        .failure()
+        .stdout(contains(format!(
+            "index.json is {index_size} bytes, over the limit of 100 bytes"
+        )));
+    for store in [&dir, &tar] {
+        let out = ebpf_layout()
+            .arg("verify")
+            .arg(store)
+            .args(["--max-manifest-size", "100"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("too-large"), "{text}");
+        assert!(!text.contains("unreferenced"), "{text}");
+    }
+}
