@@ -32,4 +32,4 @@ fi
 # Something to count: getpid calls while the program runs.
 (for _ in $(seq 1 30); do perl -e 'syscall(39) for 1..10' 2>/dev/null || true; sleep 0.1; done) &
 set -x
-"$bin" load "$out/bundle.tar:tp_counter" --duration 4 --output text
+"$bin" load "$out/bundle.tar:tp_counter" --duration 4s --display text

@@ -11,7 +11,7 @@ use crate::store::ImageSource;
 
 use crate::graph::is_index;
 use crate::image::format::Format;
-use crate::image::resolve::{open_image, open_image_at, resolve_one, Image};
+use crate::image::resolve::{open_image, open_image_at, select_one, Image};
 
 /// One line of `list`.
 #[derive(Debug, Clone, Serialize)]
@@ -181,7 +181,8 @@ pub struct ImageDetails {
     pub program: Descriptor,
     /// What the program object holds, read from the object itself.
     pub object: ObjectInfo,
-    /// Signatures stored for the image in the layout (`sha256-<hex>.sig`), unchecked.
+    /// Signatures stored for the image in the layout (`sha256-<hex>.sig`), unchecked;
+    /// for an image picked from a multi-platform index, those of the index too.
     pub signatures: usize,
     /// The digest of the index.json entry the image was reached from (an index for a
     /// multi-platform name): what a signature must cover ([`crate::trust`]).
@@ -194,6 +195,20 @@ pub struct ImageDetails {
     /// Kernel BTF bundled beside the image (`sha256-<hex>.btf`), by release; listed from
     /// the artifact's manifest (verified), the BTF blobs themselves are checked by `verify`.
     pub kernel_btf: Vec<crate::kernel_btf::BundledBtf>,
+    /// The multi-platform index the reference named, when it named one: the image shown
+    /// is its child for the chosen platform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexDetails>,
+}
+
+/// A multi-platform index that `inspect` resolved to one of its images.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexDetails {
+    /// The index's digest.
+    pub digest: Digest,
+    /// The platforms it lists (OCI names), in order.
+    pub platforms: Vec<String>,
 }
 
 /// Inspects one image: the manifest, the config, and the program object itself (all
@@ -203,10 +218,31 @@ pub fn inspect(
     selector: &Selector,
     platform: Option<&Platform>,
 ) -> Result<ImageDetails> {
-    let image = resolve_one(source, selector, platform)?;
-    let index = source.index()?;
-    let signatures = crate::sign::count_signatures(source, &index, &image.descriptor.digest);
-    let kernel_btf = crate::kernel_btf::bundled(source, &index, &image.descriptor.digest)?
+    let entry = select_one(source, selector)?;
+    let top = source.index()?;
+    let mut signatures = 0;
+    let index = if is_index(&entry) {
+        let bytes = source.read_blob(&entry, source.limits().max_manifest_size)?;
+        let nested = crate::oci::ImageIndex::from_slice(&bytes).map_err(|e| Error::Schema {
+            path: source.location().to_path_buf(),
+            what: format!("index {}", entry.digest),
+            source: e,
+        })?;
+        signatures += crate::sign::count_signatures(source, &top, &entry.digest);
+        Some(IndexDetails {
+            digest: entry.digest.clone(),
+            platforms: nested
+                .manifests
+                .iter()
+                .filter_map(|d| d.platform.as_ref().map(|p| p.normalized().to_string()))
+                .collect(),
+        })
+    } else {
+        None
+    };
+    let image = open_image(source, &entry, platform)?;
+    signatures += crate::sign::count_signatures(source, &top, &image.descriptor.digest);
+    let kernel_btf = crate::kernel_btf::bundled(source, &top, &image.descriptor.digest)?
         .into_iter()
         .map(|(_, b)| b)
         .collect();
@@ -236,5 +272,6 @@ pub fn inspect(
         entry_digest: image.entry_digest.clone(),
         trust: None,
         kernel_btf,
+        index,
     })
 }

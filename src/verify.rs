@@ -18,6 +18,7 @@ use crate::graph::{
 };
 use crate::image::Format;
 use crate::oci::companion::{companion_entries_of, is_companion_entry, BTF_SUFFIX};
+use crate::oci::cosign::is_signature_entry;
 use crate::oci::media_type::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, IMAGE_LAYOUT_VERSION, OCI_INDEX, OCI_MANIFEST,
 };
@@ -39,8 +40,11 @@ pub struct Report {
     pub ok: bool,
     /// Whether warnings counted as errors.
     pub strict: bool,
-    /// Images checked (manifests reached).
+    /// Images checked (manifests reached, signature manifests apart).
     pub images: usize,
+    /// Signature manifests checked (cosign's `sha256-….sig` entries); not in `images`,
+    /// so every command counts images alike.
+    pub signatures: usize,
     /// Blobs checked.
     pub blobs: usize,
     /// Bytes hashed.
@@ -78,6 +82,9 @@ struct Checker<'a> {
     problems: Vec<Problem>,
     visited: BTreeSet<Digest>,
     images: usize,
+    signatures: usize,
+    /// Whether some document of the graph could not be read, so reachability is unknown.
+    incomplete: bool,
 }
 
 /// Verifies `selector` of `source`: with [`Selector::All`] the whole store (and its
@@ -92,6 +99,23 @@ pub fn verify(
     options: &VerifyOptions,
 ) -> crate::Result<Report> {
     let started = Instant::now();
+    if let Selector::Name(name) = selector {
+        // A name that is not there is a usage error, not damage; an index that cannot
+        // be read is left to the checks below, which report why.
+        if let Ok(index) = source.index() {
+            if !index
+                .manifests
+                .iter()
+                .any(|d| d.ref_name() == Some(name.as_str()))
+            {
+                return Err(Error::ImageNotFound {
+                    path: source.location().to_path_buf(),
+                    wanted: format!("named {name:?}"),
+                    available: crate::image::available_names(&index),
+                });
+            }
+        }
+    }
     let mut c = match selector {
         Selector::All if options.strict => check(source, source.scan()?, selector, options),
         // An unreferenced blob is a warning: hashing one (a 100 GiB sparse file) is not
@@ -148,6 +172,7 @@ pub fn verify(
         ok: errors == 0 && (!options.strict || warnings == 0),
         strict: options.strict,
         images: c.images,
+        signatures: c.signatures,
         blobs,
         bytes,
         seconds: started.elapsed().as_secs_f64(),
@@ -181,6 +206,7 @@ pub fn damage_report(reference: &str, error: &Error, strict: bool) -> Option<Rep
         ok: false,
         strict,
         images: 0,
+        signatures: 0,
         blobs: 0,
         bytes: 0,
         seconds: 0.0,
@@ -211,6 +237,8 @@ fn check<'a>(
         problems: Vec::new(),
         visited: BTreeSet::new(),
         images: 0,
+        signatures: 0,
+        incomplete: false,
     };
     c.check_oci_layout();
     if let Some(index) = c.read_top_index() {
@@ -258,7 +286,9 @@ fn check<'a>(
         if let Some(trust) = &options.trust {
             c.check_trust(&index, &roots, selector, trust);
         }
-        if whole {
+        // A document that could not be read (over a limit, malformed, too deep) hides what
+        // it references: calling those blobs unreferenced would send them to gc.
+        if whole && !c.incomplete {
             c.check_unreferenced();
         }
     }
@@ -626,6 +656,9 @@ impl Checker<'_> {
         }
         for (edge, failure) in &closure.failures {
             let d = &edge.descriptor;
+            if !matches!(failure, Failure::Missing) {
+                self.incomplete = true;
+            }
             let what = if is_index(d) { "index" } else { "manifest" };
             match failure {
                 // Reported by the reference checks.
@@ -683,7 +716,13 @@ impl Checker<'_> {
                         manifest.media_type.as_deref(),
                         &[OCI_MANIFEST, DOCKER_MANIFEST],
                     );
-                    self.images += 1;
+                    // Companions are not images: signatures are counted apart, bundled
+                    // kernel BTF goes with its image.
+                    if node.role == Role::Entry && is_signature_entry(d) {
+                        self.signatures += 1;
+                    } else if node.role != Role::Entry || !is_companion_entry(d) {
+                        self.images += 1;
+                    }
                 }
                 Document::Opaque => {}
             }

@@ -744,6 +744,7 @@ fn we_read_skopeo_archives_plain_and_gzipped() {
         ebpf_layout()
             .arg("list")
             .arg(archive)
+            .arg("--no-trunc")
             .assert()
             .success()
             .stdout(contains("ghcr.io/acme/probe:1.2").and(contains(want.as_str())));

@@ -376,7 +376,8 @@ fn malformed_load_options_are_usage_errors() {
     let out = d.path("bundle");
     pack(&out, &["tp_counter.bpf.o"]);
     for (args, needle) in [
-        (vec!["--duration=-1"], "invalid --duration"),
+        (vec!["--duration=-1"], "--duration <DURATION>"),
+        (vec!["--duration", "3 days"], "unknown unit"),
         (vec!["--attach", "xdp"], "xdp"),
         (vec!["--attach", "tc:eth0:sideways"], "sideways"),
         (vec!["--detach"], "--pin"),

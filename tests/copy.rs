@@ -82,6 +82,7 @@ fn every_direction_preserves_digests() {
             ebpf_layout()
                 .arg("list")
                 .arg(d.path(to))
+                .arg("--no-trunc")
                 .assert()
                 .success()
                 .stdout(contains(want[0].1.as_str()).and(contains(want[1].1.as_str())));

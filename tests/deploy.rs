@@ -64,7 +64,7 @@ fn load_detached(reference: &str, pin: &Path, extra: &[&str]) -> String {
         .arg("--pin")
         .arg(pin)
         .arg("--detach")
-        .args(["--output", "text"])
+        .args(["--display", "text"])
         .args(extra)
         .output()
         .unwrap();
@@ -200,7 +200,7 @@ kernel_test!(
         let child = Command::new(assert_cmd::cargo::cargo_bin("ebpf-layout"))
             .arg("watch")
             .arg(&pins.0)
-            .args(["--duration", "2.5", "--output", "json"])
+            .args(["--duration", "2.5", "--json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -344,7 +344,7 @@ kernel_test!(
                 .arg(&pins.0)
                 .arg("--metrics")
                 .arg(format!("127.0.0.1:{port}"))
-                .args(["--duration", "120", "--output", "json"])
+                .args(["--duration", "120", "--json"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -448,7 +448,7 @@ kernel_test!(
                 .arg(&pins.0)
                 .arg("--metrics")
                 .arg(format!("127.0.0.1:{port}"))
-                .args(["--duration", "60", "--output", "json"])
+                .args(["--duration", "60", "--json"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -504,7 +504,7 @@ kernel_test!(
         let child = Command::new(assert_cmd::cargo::cargo_bin("ebpf-layout"))
             .arg("load")
             .arg(&bundle)
-            .args(["--duration", "2.5", "--output", "json"])
+            .args(["--duration", "2.5", "--json"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -600,7 +600,7 @@ kernel_test!(
         let watched = ebpf_layout()
             .arg("watch")
             .arg(&pins.0)
-            .args(["--duration", "0.2", "--output", "json"])
+            .args(["--duration", "0.2", "--json"])
             .output()
             .unwrap();
         assert!(watched.status.success());
@@ -667,7 +667,7 @@ kernel_test!(
         let pins = Pins::new("all-or-nothing");
         for detached in [true, false] {
             let mut load = ebpf_layout();
-            load.arg("load").arg(&bundle).args(["--output", "text"]);
+            load.arg("load").arg(&bundle).args(["--display", "text"]);
             if detached {
                 load.arg("--pin").arg(&pins.0).arg("--detach");
             } else {

@@ -228,7 +228,8 @@ fn list_json(path: &Path) -> Vec<Value> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_value(v["images"].clone()).unwrap()
 }
 
 /// Copies `src` to an archive and back into a layout, checking every digest survives.
@@ -574,7 +575,7 @@ fn pack_format_bpfman_writes_what_bpfman_reads() {
         .success();
     let xdp = inspect_json(&format!("{}:xdp_count", out.display()), &[]);
     assert_eq!(xdp["format"], "bpfman");
-    assert_eq!(xdp["object"]["programs"][0]["program_type"], "xdp");
+    assert_eq!(xdp["object"]["programs"][0]["programType"], "xdp");
 }
 
 #[test]
@@ -771,9 +772,9 @@ fn pack_platform_writes_one_image_index_named_by_tag() {
     }
     let s390x = inspect_json(&reference, &["--platform", "linux/s390x"]);
     assert_eq!(s390x["platform"], "linux/s390x");
-    assert_eq!(s390x["object"]["byte_order"], "big");
+    assert_eq!(s390x["object"]["byteOrder"], "big");
     let arm = inspect_json(&reference, &["--platform", "linux/arm64"]);
-    assert_eq!(arm["object"]["byte_order"], "little");
+    assert_eq!(arm["object"]["byteOrder"], "little");
     ebpf_layout()
         .arg("inspect")
         .arg(&reference)
@@ -979,7 +980,7 @@ mod load {
     /// Loads `reference` for a moment and returns the first JSON event.
     fn loaded(reference: &str) -> Value {
         let out = ebpf_layout()
-            .args(["load", reference, "--duration", "0.3", "--output", "json"])
+            .args(["load", reference, "--duration", "0.3", "--json"])
             .output()
             .unwrap();
         assert!(
@@ -1051,14 +1052,7 @@ mod load {
             // XDP needs an interface to attach to: loading it verifies, then attaches to lo.
             let out = ebpf_layout()
                 .args(["load", &format!("{}:xdp", generic.display())])
-                .args([
-                    "--attach",
-                    "xdp:lo",
-                    "--duration",
-                    "0.3",
-                    "--output",
-                    "json",
-                ])
+                .args(["--attach", "xdp:lo", "--duration", "0.3", "--json"])
                 .output()
                 .unwrap();
             assert!(

@@ -22,6 +22,7 @@ fn list_shows_name_digest_size_platform_and_format() {
     ebpf_layout()
         .arg("list")
         .arg(&out)
+        .arg("--no-trunc")
         .assert()
         .success()
         .stdout(
@@ -39,7 +40,8 @@ fn list_shows_name_digest_size_platform_and_format() {
         .assert()
         .success();
     let v: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
-    let images = v.as_array().unwrap();
+    assert_eq!(v["version"], 1);
+    let images = v["images"].as_array().unwrap();
     assert_eq!(images.len(), 2);
     assert_eq!(images[1]["name"], "xdp_count");
     assert_eq!(images[1]["digest"], digest.as_str());
@@ -188,6 +190,7 @@ fn reads_a_layout_written_the_way_bee_writes_it() {
         .assert()
         .success();
     let v: Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let v = &v["images"];
     assert_eq!(v[0]["name"], "ghcr.io/solo-io/bumblebee/tcpconnect:0.0.7");
     assert_eq!(
         v[0]["platforms"],

@@ -274,7 +274,7 @@ fn tag_refuses_invalid_names_and_unknown_sources_and_changes_nothing() {
         .arg("b")
         .assert()
         .code(2)
-        .stderr(contains("not an OCI image layout"));
+        .stderr(contains("no such file or directory"));
     assert!(!d.path("missing").exists(), "tag never creates a layout");
     let file = d.path("bundle.tar");
     std::fs::write(&file, b"x").unwrap();

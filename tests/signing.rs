@@ -640,13 +640,14 @@ fn list_and_inspect_show_which_images_are_signed() {
     let s = Signed::new();
     sign_ok(&format!("{}:tp_counter", s.root_str()), &s.path("k.key"));
     let out = ebpf_layout()
-        .args(["list", "--json"])
+        .args(["list", "--json", "--all"])
         .arg(&s.root)
         .output()
         .unwrap();
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
     let by_name = |n: &str| {
-        list.as_array()
+        list["images"]
+            .as_array()
             .unwrap()
             .iter()
             .find(|i| i["name"] == n)

@@ -12,6 +12,7 @@ mod kit {
 mod architecture;
 mod archive;
 mod bad_input;
+mod cli_conventions;
 mod cli_extras;
 mod copy;
 #[cfg(feature = "loader")]

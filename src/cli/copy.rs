@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::render::{escape_control as esc, human_size, print_json};
 use crate::copy::{copy, CopyOptions, DestinationKind};
+use crate::oci::cosign::signed_digest;
 use crate::oci::{ImageRef, RefName, Selector};
 
 /// Copy images between layouts and archives (.tar, .tar.gz), digests preserved.
@@ -31,7 +32,7 @@ Examples:
 )]
 pub struct CopyArgs {
     /// What to copy: PATH, PATH:NAME or PATH@sha256:HEX (PATH may be -).
-    #[arg(value_name = "SRC", allow_hyphen_values = true)]
+    #[arg(value_name = "SRC")]
     source: String,
     /// Where: a layout directory or an archive file, optionally :NAME.
     #[arg(value_name = "DST")]
@@ -45,8 +46,9 @@ pub struct CopyArgs {
 }
 
 pub(crate) fn run(args: CopyArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
-    let source = ImageRef::parse(&args.source)?;
+    let source = super::reference::input_ref(&args.source)?;
     let destination = ImageRef::parse(&args.destination)?;
+    super::reference::check_output_name(&destination.path)?;
     let name = match &destination.selector {
         Selector::All => None,
         Selector::Name(n) => Some(RefName::parse(n)?),
@@ -90,10 +92,20 @@ pub(crate) fn run(args: CopyArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         .archive_size
         .map(|s| format!(", {} on disk", human_size(s)))
         .unwrap_or_default();
+    // Signatures travel with their images but are not counted as images (as in list and
+    // verify).
+    let signatures = report
+        .images
+        .iter()
+        .filter(|i| i.name.as_deref().and_then(signed_digest).is_some())
+        .count();
+    let images = match signatures {
+        0 => format!("{} image(s)", report.images.len()),
+        n => format!("{} image(s) and {n} signature(s)", report.images.len() - n),
+    };
     println!(
-        "{} ({kind}): {} image(s) copied from {}; {} blob(s) written ({}){present}{size}",
+        "{} ({kind}): {images} copied from {}; {} blob(s) written ({}){present}{size}",
         esc(&report.destination.display().to_string()),
-        report.images.len(),
         esc(&report.source.to_string()),
         report.blobs_written,
         human_size(report.bytes_written),

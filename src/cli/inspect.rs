@@ -1,12 +1,15 @@
 //! `ebpf-layout inspect`.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
 
 use super::render::{escape_control as esc, human_size, print_json, print_table};
 use crate::elf::ByteOrder;
-use crate::oci::{ImageRef, Platform};
+use crate::image::{resolve_one, select_one};
+use crate::oci::{Platform, Selector};
+use crate::store::ImageSource;
 use crate::summary::inspect;
 
 /// Show one image: manifest, config, programs, maps, globals, license, BTF.
@@ -18,25 +21,34 @@ The path ends at the first ':', like skopeo's oci: transport.
 Examples:
   ebpf-layout inspect bundle:probe
   ebpf-layout inspect 'bundle:ghcr.io/acme/probe:1.2' --json
-  ebpf-layout inspect bundle@sha256:3b17…"
+  ebpf-layout inspect bundle@sha256:3b17…
+  ebpf-layout inspect bundle.tar:probe --raw | sha256sum   # the manifest digest
+  ebpf-layout inspect bundle.tar:probe --config | jq ."
 )]
 pub struct InspectArgs {
     /// The image: PATH, PATH:NAME or PATH@sha256:HEX.
-    #[arg(value_name = "REF", allow_hyphen_values = true)]
+    #[arg(value_name = "REF")]
     reference: String,
     /// Which platform to pick from a multi-platform index (default: this machine's).
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
     /// Print JSON instead of text.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["raw", "config"])]
     json: bool,
     /// With --key or --policy: say whether load and verify would accept the image.
     #[command(flatten)]
     trust: super::trust::TrustArgs,
+    /// Print the manifest exactly as stored (a multi-platform index's own bytes unless
+    /// --platform picks a child), like skopeo inspect --raw.
+    #[arg(long)]
+    raw: bool,
+    /// Print the image's config exactly as stored, like skopeo inspect --config.
+    #[arg(long, conflicts_with = "raw")]
+    config: bool,
 }
 
 pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
-    let reference = ImageRef::parse(&args.reference)?;
+    let reference = super::reference::input_ref(&args.reference)?;
     let platform = args
         .platform
         .as_deref()
@@ -44,6 +56,18 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
         .transpose()
         .map_err(anyhow::Error::msg)?;
     let source = ctx.open(&reference.path)?;
+    if args.raw || args.config {
+        let bytes = stored_document(
+            source.as_ref(),
+            &reference.selector,
+            platform.as_ref(),
+            args.config,
+        )?;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(&bytes)?;
+        stdout.flush()?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut d = inspect(source.as_ref(), &reference.selector, platform.as_ref())?;
     if let Some(trust) = args.trust.trust()? {
         let name = crate::trust::name_used(&reference.selector, d.name.as_deref());
@@ -67,6 +91,13 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
     println!("Digest:      {}", d.digest);
     println!("Format:      {}", esc(&d.format.to_string()));
     println!("Platform:    {}", esc(d.platform.as_deref().unwrap_or("-")));
+    if let Some(index) = &d.index {
+        println!(
+            "Index:       {} ({}; pick one with --platform)",
+            index.digest,
+            esc(&index.platforms.join(", "))
+        );
+    }
     println!(
         "Signatures:  {}",
         match d.signatures {
@@ -199,6 +230,27 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
 /// Escapes control characters (a hostile object's names could move the cursor).
 fn for_terminal(text: &str) -> String {
     crate::report::escape_control(text).into_owned()
+}
+
+/// The selected image's config (`config`), or the document its reference names: the
+/// index.json entry's manifest or index, or with `platform` the manifest for it. Every
+/// byte is hashed against its descriptor as it is read.
+fn stored_document(
+    source: &dyn ImageSource,
+    selector: &Selector,
+    platform: Option<&Platform>,
+    config: bool,
+) -> anyhow::Result<Vec<u8>> {
+    let limit = source.limits().max_manifest_size;
+    if config {
+        let image = resolve_one(source, selector, platform)?;
+        return Ok(source.read_blob(&image.manifest.config, limit)?);
+    }
+    if platform.is_some() {
+        return Ok(resolve_one(source, selector, platform)?.manifest_bytes);
+    }
+    let entry = select_one(source, selector)?;
+    Ok(source.read_blob(&entry, limit)?)
 }
 
 fn indent(mut rows: Vec<Vec<String>>) -> Vec<Vec<String>> {

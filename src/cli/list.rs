@@ -5,18 +5,23 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::render::{human_size, print_json, print_table};
-use crate::oci::{ImageRef, Selector};
+use crate::oci::companion::companion_subject;
+use crate::oci::Selector;
 use crate::summary::list;
+
+/// Version of the `list --json` document, `{"version": 1, "images": [...]}`.
+pub const LIST_JSON_VERSION: u32 = 1;
 
 /// List the images in a layout: name, digest, size, platform, format.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
   ebpf-layout list bundle
+  ebpf-layout list bundle --all --no-trunc
   ebpf-layout list bundle --json
   ebpf-layout list bundle.tar --policy /etc/containers/policy.json")]
 pub struct ListArgs {
-    /// The layout directory.
-    #[arg(value_name = "PATH", allow_hyphen_values = true)]
+    /// The layout directory or archive (PATH:NAME or PATH@sha256:HEX lists one entry).
+    #[arg(value_name = "PATH")]
     reference: String,
     /// Print JSON instead of a table.
     #[arg(long)]
@@ -25,10 +30,17 @@ pub struct ListArgs {
     /// by verify and load under its name.
     #[command(flatten)]
     trust: super::trust::TrustArgs,
+    /// Also list the signature images (cosign's sha256-….sig entries); by default they
+    /// are only counted in the SIGNED column.
+    #[arg(long, short)]
+    all: bool,
+    /// Show whole digests (the table shortens them to 12 hex digits; JSON never does).
+    #[arg(long)]
+    no_trunc: bool,
 }
 
 pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
-    let reference = ImageRef::parse(&args.reference)?;
+    let reference = super::reference::input_ref(&args.reference)?;
     let source = ctx.open(&reference.path)?;
     let mut images = list(source.as_ref())?;
     match &reference.selector {
@@ -36,10 +48,16 @@ pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         Selector::Name(n) => images.retain(|i| i.name.as_deref() == Some(n.as_str())),
         Selector::Digest(d) => images.retain(|i| &i.digest == d),
     }
+    if !args.all {
+        images.retain(|i| i.name.as_deref().and_then(companion_subject).is_none());
+    }
     let trust = args.trust.trust()?;
     if let Some(trust) = &trust {
         let index = source.index()?;
-        for image in images.iter_mut().filter(|i| i.format != "signature") {
+        for image in images
+            .iter_mut()
+            .filter(|i| i.name.as_deref().and_then(companion_subject).is_none())
+        {
             let name = crate::trust::name_used(&reference.selector, image.name.as_deref());
             image.trust = Some(crate::trust::evaluate(
                 source.as_ref(),
@@ -51,7 +69,10 @@ pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         }
     }
     if args.json {
-        print_json(&images)?;
+        print_json(&serde_json::json!({
+            "version": LIST_JSON_VERSION,
+            "images": images,
+        }))?;
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<Vec<String>> = images
@@ -59,7 +80,11 @@ pub(crate) fn run(args: ListArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         .map(|i| {
             let mut row = vec![
                 i.name.clone().unwrap_or_else(|| "<untagged>".into()),
-                i.digest.to_string(),
+                if args.no_trunc {
+                    i.digest.to_string()
+                } else {
+                    i.digest.short()
+                },
                 human_size(i.size),
                 if i.platforms.is_empty() {
                     "-".into()

@@ -9,7 +9,7 @@ use clap::{Args, ValueEnum};
 
 use super::render::escape_control as esc;
 use crate::load::{self, Attach, LoadOptions, OutputMode};
-use crate::oci::{ImageRef, Platform};
+use crate::oci::Platform;
 use crate::trust::{open_program, with_kernel_btf, BtfSource, Trust};
 
 /// Where libbpf takes kernel BTF from (`--kernel-btf`).
@@ -26,15 +26,13 @@ enum KernelBtfArg {
     Kernel,
 }
 
-/// How to show the maps.
+/// How to show the maps to a person (`--json` is for programs).
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum Output {
+pub(super) enum Display {
     /// A table redrawn in place (the default on a terminal).
     Table,
     /// Plain lines (the default when stdout is not a terminal).
     Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// Verify an image (or every image of a bundle), then load its programs into the kernel,
@@ -63,11 +61,12 @@ Needs root, or CAP_BPF and CAP_PERFMON (and CAP_NET_ADMIN for XDP/TC).
 
 Examples:
   ebpf-layout load bundle:probe
-  ebpf-layout load bundle.tar:xdp_count --attach xdp:eth0:skb --duration 30
+  ebpf-layout load bundle.tar:xdp_count --attach xdp:eth0:skb --duration 30s
   ebpf-layout load bundle:opensnoop --global targ_pid=1234 --map all
   ebpf-layout load bundle:offcputime --map-max-entries stackmap=10240
   ebpf-layout load bundle:bashreadline --attach uretprobe:/bin/bash:readline
   ebpf-layout load bundle:probe --attach on_call=uprobe:/usr/bin/app:main --pid 4242
+  ebpf-layout load bundle:probe --duration 5s --json | jq .
   ebpf-layout load bundle:probe --pin /sys/fs/bpf/probe --detach
   ebpf-layout load bundle.tar --pin /sys/fs/bpf/site --detach
   ebpf-layout load bundle.tar:probe --key site.pub
@@ -78,7 +77,7 @@ Examples:
 pub struct LoadArgs {
     /// The image: PATH:NAME or PATH@sha256:HEX, or PATH (every image it holds: a bundle
     /// is loaded whole, all or nothing).
-    #[arg(value_name = "REF", allow_hyphen_values = true)]
+    #[arg(value_name = "REF")]
     reference: String,
     /// Load and attach only this program; the others are not loaded (repeatable).
     #[arg(long = "program", value_name = "NAME")]
@@ -115,14 +114,15 @@ pub struct LoadArgs {
     /// Exit after attaching and pinning, leaving the programs running (needs --pin).
     #[arg(long, requires = "pin")]
     detach: bool,
-    /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_name = "SECS")]
-    duration: Option<f64>,
-    /// How to show the maps (default: table on a terminal, text otherwise).
-    #[arg(long, value_enum)]
-    output: Option<Output>,
-    /// Print JSON lines (the same as --output json).
-    #[arg(long, conflicts_with = "output")]
+    /// Stop after this long: seconds (2.5) or with a unit (500ms, 3s, 2m, 1h)
+    /// (default: until Ctrl-C).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// How to show the maps: table or text (default: table on a terminal, text otherwise).
+    #[arg(long, value_enum, value_name = "HOW")]
+    display: Option<Display>,
+    /// Print the maps as JSON lines (one object per line), for programs.
+    #[arg(long, conflicts_with = "display")]
     json: bool,
     /// Which platform to pick from a multi-platform index (default: this machine's).
     #[arg(long, value_name = "OS/ARCH")]
@@ -157,24 +157,18 @@ fn kernel_release() -> anyhow::Result<String> {
 }
 
 pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
-    let reference = ImageRef::parse(&args.reference)?;
+    let reference = super::reference::input_ref(&args.reference)?;
     let platform = args
         .platform
         .as_deref()
         .map(Platform::parse)
         .transpose()
         .map_err(anyhow::Error::msg)?;
-    let duration = match args.duration {
-        Some(s) if !(s.is_finite() && s >= 0.0) => {
-            anyhow::bail!("invalid --duration {s}: give a number of seconds")
-        }
-        Some(s) => Some(Duration::from_secs_f64(s)),
-        None => None,
-    };
-    let output = match args.output.or(args.json.then_some(Output::Json)) {
-        Some(Output::Table) => OutputMode::Table,
-        Some(Output::Text) => OutputMode::Text,
-        Some(Output::Json) => OutputMode::Json,
+    let duration = args.duration;
+    let output = match args.display {
+        _ if args.json => OutputMode::Json,
+        Some(Display::Table) => OutputMode::Table,
+        Some(Display::Text) => OutputMode::Text,
         None if std::io::stdout().is_terminal() => OutputMode::Table,
         None => OutputMode::Text,
     };
@@ -297,6 +291,29 @@ fn parse_global(text: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `2.5` (seconds), `500ms`, `3s`, `2m`, `1h`.
+pub(super) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit.trim() {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?}: give seconds (2.5) or a unit: ms, s, m, h (500ms, 3s, 2m)"
+            ))
+        }
+    };
+    let value: f64 = number.parse().map_err(|_| {
+        format!("{text:?} is not a duration: give seconds (2.5) or 500ms, 3s, 2m, 1h")
+    })?;
+    Duration::try_from_secs_f64(value * scale).map_err(|e| format!("{text:?}: {e}"))
+}
+
 /// `MAP=N` of `--map-max-entries`.
 fn parse_max_entries(text: &str) -> Result<(String, u32), String> {
     let (name, value) = text
@@ -319,4 +336,22 @@ fn parse_max_entries(text: &str) -> Result<(String, u32), String> {
 /// Escapes control characters of input-derived text for the terminal (line breaks kept).
 fn for_terminal(text: &str) -> String {
     super::render::escape_message(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_seconds_or_a_unit() {
+        assert_eq!(parse_duration("3s"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("3 days").is_err());
+        assert!(parse_duration("-1").is_err());
+        assert!(parse_duration("").is_err());
+    }
 }

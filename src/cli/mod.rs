@@ -8,6 +8,7 @@
 #[cfg(feature = "loader")]
 mod bundle;
 mod copy;
+mod extract;
 mod gc;
 mod generate;
 mod inspect;
@@ -20,6 +21,7 @@ mod pack;
 mod progress;
 #[cfg(feature = "loader")]
 mod ps;
+mod reference;
 mod render;
 mod rm;
 mod sign;
@@ -34,7 +36,7 @@ mod watch;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::error::Error;
 
@@ -58,11 +60,11 @@ pub const EXIT_USAGE: u8 = 2;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
-    #[command(flatten)]
-    limits: limits::LimitArgs,
     /// Show no progress line (it appears only on a terminal, for work that takes a while).
     #[arg(long, short, global = true)]
     quiet: bool,
+    #[command(flatten)]
+    limits: limits::LimitArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +72,7 @@ enum Command {
     Pack(pack::PackArgs),
     List(list::ListArgs),
     Inspect(inspect::InspectArgs),
+    Extract(extract::ExtractArgs),
     Verify(verify::VerifyArgs),
     Copy(copy::CopyArgs),
     Tag(tag::TagArgs),
@@ -89,6 +92,24 @@ enum Command {
     Man(generate::ManArgs),
 }
 
+/// The clap command with what cannot be written as attributes: the top-level help's
+/// section on archive limits, generated from their definitions.
+pub(crate) fn command() -> clap::Command {
+    let command = Cli::command();
+    let mut text = String::from(
+        "Archive limits (every command; also from the environment; SIZE takes K, M, G, T):\n",
+    );
+    for (flag, help) in limits::limits_help(&command) {
+        text.push_str(&format!("  {flag}\n      {help}\n"));
+    }
+    text.push_str("\nExit status: 0 success, 1 integrity failure, 2 usage or unusable input.\n");
+    let after = command
+        .get_after_help()
+        .map(|h| h.to_string())
+        .unwrap_or_default();
+    command.after_long_help(format!("{text}\n{after}"))
+}
+
 /// Parses `args` (including the program name), runs the command, prints errors to
 /// standard error, and returns the exit code.
 pub fn run_from_iter<I, T>(args: I) -> ExitCode
@@ -96,10 +117,22 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args = args.into_iter().map(|a| stdin_reference_alias(a.into()));
+    let matches = command()
+        // Built once per process; clap (without its `string` feature) keeps &'static str.
+        .long_version(&*Box::leak(long_version().into_boxed_str()))
+        .try_get_matches_from(args);
+    // Whether the command was asked for --json: then a failure is a JSON object too.
+    let json = matches.as_ref().is_ok_and(|m| {
+        m.subcommand()
+            .and_then(|(_, sub)| sub.try_get_one::<bool>("json").ok().flatten().copied())
+            .unwrap_or(false)
+    });
+    let parsed = matches.and_then(|matches| Cli::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
-            let _ = e.print();
+            print_parse_error(&e);
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
@@ -111,13 +144,16 @@ where
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(0),
+        quiet: cli.quiet,
     };
     let busy = match &cli.command {
         Command::Pack(_) => Some("packing"),
         Command::Verify(_) => Some("verifying"),
         Command::Copy(_) => Some("copying"),
         Command::Inspect(_) => Some("inspecting"),
-        Command::Sign(_) => Some("signing"),
+        Command::Extract(_) => Some("extracting"),
+        // sign starts its own line once the key is unlocked: a password prompt is not
+        // work to show progress for.
         _ => None,
     };
     let progress = busy.map(|what| {
@@ -127,6 +163,7 @@ where
         Command::Pack(args) => pack::run(args, &ctx),
         Command::List(args) => list::run(args, &ctx),
         Command::Inspect(args) => inspect::run(args, &ctx),
+        Command::Extract(args) => extract::run(args, &ctx),
         Command::Verify(args) => verify::run(args, &ctx),
         Command::Copy(args) => copy::run(args, &ctx),
         Command::Tag(args) => tag::run(args, &ctx),
@@ -149,16 +186,12 @@ where
     match result {
         Ok(code) => code,
         Err(e) => {
-            // Errors quote names, entries and libbpf's words from the input: escaped here,
-            // once for every command.
-            eprintln!("error: {}", render::escape_message(&e.to_string()));
-            for cause in e.chain().skip(1) {
-                eprintln!(
-                    "  caused by: {}",
-                    render::escape_message(&cause.to_string())
-                );
+            print_error(&e);
+            let code = exit_code(&e);
+            if json {
+                print_json_error(&e, code);
             }
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(code)
         }
     }
 }
@@ -172,6 +205,8 @@ pub(crate) struct Context {
     pub progress: crate::progress::Progress,
     /// The modification time written into archives (`SOURCE_DATE_EPOCH`, else 0).
     pub archive_mtime: u64,
+    /// `--quiet`: no progress line.
+    pub quiet: bool,
 }
 
 impl Context {
@@ -181,6 +216,110 @@ impl Context {
         path: &std::path::Path,
     ) -> crate::Result<Box<dyn crate::store::ImageSource>> {
         crate::source::open_with(path, &self.limits, &self.progress)
+    }
+}
+
+/// Standard input with a name or digest, `-:NAME` or `-@sha256:…`, would be read by clap
+/// as short options; it is passed on as `/dev/stdin:NAME`, which references read as `-`
+/// (see [`reference::input_ref`]). Any other argument is passed unchanged, so unknown
+/// options are still reported as such.
+fn stdin_reference_alias(arg: OsString) -> OsString {
+    match arg.to_str() {
+        Some(s) if s.starts_with("-:") || s.starts_with("-@") => {
+            OsString::from(format!("{}{}", reference::STDIN_PATH, &s[1..]))
+        }
+        _ => arg,
+    }
+}
+
+/// What `--version` says: our version, and what loads programs (which libbpf, or that
+/// this build has no loader), because that decides what `load` can do.
+fn long_version() -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    #[cfg(feature = "loader")]
+    let loader = {
+        #[allow(unsafe_code)]
+        // SAFETY: both functions only return constants compiled into libbpf; they take no
+        // arguments and touch no state.
+        let (major, minor) = unsafe {
+            (
+                libbpf_rs::libbpf_sys::libbpf_major_version(),
+                libbpf_rs::libbpf_sys::libbpf_minor_version(),
+            )
+        };
+        format!("loader: built in, libbpf {major}.{minor} (linked statically)")
+    };
+    #[cfg(not(feature = "loader"))]
+    let loader = "loader: not built in (load and unload need the cargo feature `loader`)";
+    format!("{version}\n{loader}")
+}
+
+/// Prints an error, the causes that add something to it, and a hint for the usual
+/// mistakes.
+/// Errors quote names, entries and libbpf's words from the input: escaped here, once for
+/// every command.
+fn print_error(e: &anyhow::Error) {
+    let message = e.to_string();
+    eprintln!("error: {}", render::escape_message(&message));
+    let mut said = message;
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        // thiserror variants and io errors often show their source in their own message.
+        if said.contains(&cause) {
+            continue;
+        }
+        eprintln!("  caused by: {}", render::escape_message(&cause));
+        said.push_str(&cause);
+    }
+    if let Some(hint) = reference::hint(e) {
+        eprintln!("hint: {}", render::escape_message(&hint));
+    }
+}
+
+/// Version of the error object `--json` prints on standard output when a command fails.
+pub const JSON_ERROR_VERSION: u32 = 1;
+
+/// With `--json`, a failure is also a JSON object on standard output (one line, so that
+/// load's JSON lines stay lines): `{"version":1,"ok":false,"error":{"message",
+/// "causes","exit_code","hint"}}`. Scripts read it instead of parsing standard error.
+fn print_json_error(e: &anyhow::Error, code: u8) {
+    let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+    let value = serde_json::json!({
+        "version": JSON_ERROR_VERSION,
+        "ok": false,
+        "error": {
+            "message": e.to_string(),
+            "causes": causes,
+            "exit_code": code,
+            "hint": reference::hint(e),
+        }
+    });
+    println!("{value}");
+}
+
+/// Prints a clap error, naming an unknown option as such: clap says "unexpected
+/// argument '--all' found", which reads as if the option's position were the problem.
+fn print_parse_error(e: &clap::Error) {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let unknown_option = match (e.kind(), e.get(ContextKind::InvalidArg)) {
+        (ErrorKind::UnknownArgument, Some(ContextValue::String(arg))) if arg.starts_with('-') => {
+            Some(arg.clone())
+        }
+        _ => None,
+    };
+    match unknown_option {
+        Some(arg) => {
+            let rendered = e.render().to_string();
+            let plain = format!("unexpected argument '{arg}' found");
+            let option = arg.split('=').next().unwrap_or(&arg);
+            eprint!(
+                "{}",
+                rendered.replacen(&plain, &format!("unknown option {option}"), 1)
+            );
+        }
+        None => {
+            let _ = e.print();
+        }
     }
 }
 

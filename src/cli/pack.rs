@@ -101,6 +101,7 @@ fn find_bpftool(flag: Option<PathBuf>) -> PathBuf {
 }
 
 pub(crate) fn run(args: PackArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
+    super::reference::check_output_name(&args.output)?;
     let tag = args.tag.as_deref().map(RefName::parse).transpose()?;
     let mut platform = Platform::host();
     let mut platform_objects = Vec::new();

@@ -164,6 +164,6 @@ mod tests {
 
     #[test]
     fn control_characters_are_escaped() {
-        assert_eq!(printable("a\x1b[2Jb\n"), "a\\u{1b}[2Jb\\n");
+        assert_eq!(printable("a\x1b[2Jb\n"), "a\\x1b[2Jb\\n");
     }
 }

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::render::{escape_control as esc, print_json};
-use crate::oci::ImageRef;
 use crate::tag::remove;
 
 /// Remove a name (or every entry of a manifest) from a layout; blobs stay until gc.
@@ -22,7 +21,7 @@ Examples:
 )]
 pub struct RmArgs {
     /// What to remove: PATH:NAME or PATH@sha256:HEX.
-    #[arg(value_name = "REF", allow_hyphen_values = true)]
+    #[arg(value_name = "REF")]
     reference: String,
     /// Print the report as JSON.
     #[arg(long)]
@@ -30,7 +29,7 @@ pub struct RmArgs {
 }
 
 pub fn run(args: RmArgs) -> anyhow::Result<ExitCode> {
-    let reference = ImageRef::parse(&args.reference)?;
+    let reference = super::reference::input_ref(&args.reference)?;
     let report = remove(&reference)?;
     if args.json {
         print_json(&report)?;

@@ -9,7 +9,6 @@ use clap::Args;
 
 use super::keygen::password_for;
 use super::render::{escape_control as esc, print_json};
-use crate::oci::ImageRef;
 use crate::pack::created_from_epoch;
 use crate::sign::{sign, Added, PrivateKey, SignOptions};
 
@@ -30,7 +29,7 @@ Examples:
 )]
 pub struct SignArgs {
     /// What to sign.
-    #[arg(value_name = "REF", allow_hyphen_values = true)]
+    #[arg(value_name = "REF")]
     reference: String,
     /// The private key (PREFIX.key from `keygen`, or any P-256 PKCS#8/SEC1 PEM key).
     #[arg(long, value_name = "KEY")]
@@ -48,7 +47,7 @@ pub struct SignArgs {
 }
 
 pub(crate) fn run(args: SignArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
-    let reference = ImageRef::parse(&args.reference)?;
+    let reference = super::reference::input_ref(&args.reference)?;
     let mut annotations = BTreeMap::new();
     for a in &args.annotations {
         let Some((k, v)) = a.split_once('=') else {
@@ -66,6 +65,11 @@ pub(crate) fn run(args: SignArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         Err(_) => None,
     };
     let key = PrivateKey::load(&args.key, || password_for(&args.key))?;
+    let progress = super::progress::ProgressLine::start(
+        "signing".to_string(),
+        ctx.progress.clone(),
+        ctx.quiet,
+    );
     let report = sign(&SignOptions {
         reference,
         key: &key,
@@ -75,6 +79,7 @@ pub(crate) fn run(args: SignArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         limits: ctx.limits.clone(),
         progress: ctx.progress.clone(),
     })?;
+    drop(progress);
     if args.json {
         print_json(&report)?;
         return Ok(ExitCode::SUCCESS);
@@ -93,11 +98,18 @@ pub(crate) fn run(args: SignArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
             image.signatures
         );
     }
-    println!(
-        "{}: {} image(s) signed with key {}",
-        report.layout.display(),
-        report.images.len(),
-        report.key.short()
-    );
+    let added = report
+        .images
+        .iter()
+        .filter(|i| matches!(i.change, Added::Added))
+        .count();
+    let unchanged = report.images.len() - added;
+    let key = report.key.short();
+    let summary = match (added, unchanged) {
+        (_, 0) => format!("{added} image(s) signed with key {key}"),
+        (0, _) => format!("{unchanged} image(s) already signed with key {key}; nothing changed"),
+        _ => format!("{added} image(s) signed, {unchanged} already signed, with key {key}"),
+    };
+    println!("{}: {summary}", report.layout.display());
     Ok(ExitCode::SUCCESS)
 }

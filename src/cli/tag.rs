@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::render::{escape_control as esc, print_json};
-use crate::oci::{ImageRef, RefName};
+use crate::oci::RefName;
 use crate::tag::tag;
 
 /// Give an image another name in the same layout.
@@ -34,7 +34,7 @@ pub struct TagArgs {
 }
 
 pub(crate) fn run(args: TagArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
-    let source = ImageRef::parse(&args.source)?;
+    let source = super::reference::input_ref(&args.source)?;
     let name = RefName::parse(&args.name)?;
     let report = tag(&source, &name, &ctx.limits)?;
     if args.json {

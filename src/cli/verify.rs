@@ -9,7 +9,6 @@ use serde::Serialize;
 use super::render::{escape_control as esc, escape_message, human_size, print_json};
 use super::{EXIT_INTEGRITY, EXIT_USAGE};
 use crate::layout::Layout;
-use crate::oci::ImageRef;
 use crate::store::ImageSource;
 use crate::verify::{damage_report, verify, Report, Severity, VerifyOptions, REPORT_VERSION};
 
@@ -38,7 +37,7 @@ pub struct VerifyArgs {
     /// than --max-manifest-size is reported by name and size, unhashed).
     #[arg(long)]
     strict: bool,
-    /// Print the report as JSON (schema: docs/verify.md).
+    /// Print the report as JSON (a versioned document; see the man page).
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -59,6 +58,8 @@ struct JsonOutput {
 struct Unusable {
     reference: String,
     error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
 }
 
 pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<ExitCode> {
@@ -72,12 +73,20 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
         match verify_one(r, &options, ctx) {
             Ok(report) => reports.push(report),
             // Damage in transit (a cut or corrupt archive) is an integrity failure.
-            Err(e) if damage_report(r, &e, options.strict).is_some() => {
-                reports.extend(damage_report(r, &e, options.strict))
+            Err(e)
+                if e.downcast_ref::<crate::Error>()
+                    .and_then(|err| damage_report(r, err, options.strict))
+                    .is_some() =>
+            {
+                reports.extend(
+                    e.downcast_ref::<crate::Error>()
+                        .and_then(|err| damage_report(r, err, options.strict)),
+                )
             }
             Err(e) => unusable.push(Unusable {
                 reference: r.clone(),
                 error: e.to_string(),
+                hint: super::reference::hint(&e),
             }),
         }
     }
@@ -112,7 +121,16 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
         }
     }
     for u in &unusable {
-        eprintln!("error: {}: {}", esc(&u.reference), escape_message(&u.error));
+        // Errors name the layout or archive already; name the reference only when not.
+        let path = u.reference.split([':', '@']).next().unwrap_or_default();
+        if u.error.starts_with(path) {
+            eprintln!("error: {}", escape_message(&u.error));
+        } else {
+            eprintln!("error: {}: {}", esc(&u.reference), escape_message(&u.error));
+        }
+        if let Some(hint) = &u.hint {
+            eprintln!("hint: {}", escape_message(hint));
+        }
     }
     Ok(ExitCode::from(code))
 }
@@ -121,10 +139,10 @@ fn verify_one(
     reference: &str,
     options: &VerifyOptions,
     ctx: &super::Context,
-) -> crate::Result<Report> {
+) -> anyhow::Result<Report> {
     // Archives are read (and hashed) while being opened: time from here.
     let started = std::time::Instant::now();
-    let parsed = ImageRef::parse(reference)?;
+    let parsed = super::reference::input_ref(reference)?;
     let source: Box<dyn ImageSource> = if Path::new(&parsed.path).is_dir() {
         // A directory is verified even without oci-layout or index.json: the report
         // says what is missing.
@@ -139,7 +157,8 @@ fn verify_one(
             return Err(crate::Error::NotALayout {
                 path: parsed.path.clone(),
                 reason: "the directory is empty".into(),
-            });
+            }
+            .into());
         }
         Box::new(layout)
     } else {
@@ -156,8 +175,12 @@ fn print_report(r: &Report) {
     } else {
         "-".into()
     };
+    let signatures = match r.signatures {
+        0 => String::new(),
+        n => format!(", {n} signature(s)"),
+    };
     let counts = format!(
-        "{} image(s), {} blob(s), {} hashed in {:.2} s ({rate})",
+        "{} image(s){signatures}, {} blob(s), {} hashed in {:.2} s ({rate})",
         r.images,
         r.blobs,
         human_size(r.bytes),
@@ -189,12 +212,19 @@ fn print_report(r: &Report) {
             Severity::Warning => "warning",
         };
         let mut line = format!("  {severity}: [{}] ", p.code);
+        // Say each thing once: the blob's path only when the message does not name its
+        // digest, expected/found only when the message does not already give them.
         if let Some(entry) = &p.entry {
-            line.push_str(&format!("{}: ", esc(entry)));
+            let hex = entry.strip_prefix("blobs/sha256/").unwrap_or(entry);
+            if !p.message.contains(hex) {
+                line.push_str(&format!("{}: ", esc(entry)));
+            }
         }
         line.push_str(&esc(&p.message));
         if let (Some(e), Some(f)) = (&p.expected, &p.found) {
-            line.push_str(&format!(" (expected {}, found {})", esc(e), esc(f)));
+            if !(p.message.contains(e.as_str()) && p.message.contains(f.as_str())) {
+                line.push_str(&format!(" (expected {}, found {})", esc(e), esc(f)));
+            }
         }
         println!("{line}");
     }

@@ -5,20 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
+
+use super::load::Display;
 
 use crate::load::{self, OutputMode, WatchOptions};
-
-/// How to show the maps (as `load --output`).
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum Output {
-    /// A table redrawn in place (the default on a terminal).
-    Table,
-    /// Plain lines (the default when stdout is not a terminal).
-    Text,
-    /// One JSON object per line.
-    Json,
-}
 
 /// Show the live maps of a deployment that `load --pin DIR --detach` left running.
 #[derive(Debug, Args)]
@@ -29,19 +20,23 @@ Watching changes nothing, except that it consumes the event records it shows.
 
 Examples:
   ebpf-layout watch /sys/fs/bpf/probe
-  ebpf-layout watch /sys/fs/bpf/site --output json --duration 60
+  ebpf-layout watch /sys/fs/bpf/site --json --duration 60s
   ebpf-layout watch /sys/fs/bpf/site --metrics 127.0.0.1:9091"
 )]
 pub struct WatchArgs {
     /// The pin folder given to `load --pin` (a bundle's folder shows every image).
     #[arg(value_name = "DIR")]
     pin_dir: PathBuf,
-    /// Stop after this many seconds (default: until Ctrl-C).
-    #[arg(long, value_name = "SECS")]
-    duration: Option<f64>,
-    /// How to show the maps (default: table on a terminal, text otherwise).
-    #[arg(long, value_enum)]
-    output: Option<Output>,
+    /// Stop after this long: seconds (2.5) or with a unit (500ms, 3s, 2m, 1h)
+    /// (default: until Ctrl-C).
+    #[arg(long, value_name = "DURATION", value_parser = super::load::parse_duration)]
+    duration: Option<Duration>,
+    /// How to show the maps: table or text (default: table on a terminal, text otherwise).
+    #[arg(long, value_enum, value_name = "HOW")]
+    display: Option<Display>,
+    /// Print the maps as JSON lines (one object per line), for programs.
+    #[arg(long, conflicts_with = "display")]
+    json: bool,
     /// Serve the maps as Prometheus metrics at http://ADDR/metrics while watching
     /// (e.g. 127.0.0.1:9091; nothing listens without it).
     #[arg(long, value_name = "ADDR")]
@@ -49,17 +44,11 @@ pub struct WatchArgs {
 }
 
 pub(crate) fn run(args: WatchArgs) -> anyhow::Result<ExitCode> {
-    let duration = match args.duration {
-        Some(s) if !(s.is_finite() && s >= 0.0) => {
-            anyhow::bail!("invalid --duration {s}: give a number of seconds")
-        }
-        Some(s) => Some(Duration::from_secs_f64(s)),
-        None => None,
-    };
-    let output = match args.output {
-        Some(Output::Table) => OutputMode::Table,
-        Some(Output::Text) => OutputMode::Text,
-        Some(Output::Json) => OutputMode::Json,
+    let duration = args.duration;
+    let output = match args.display {
+        _ if args.json => OutputMode::Json,
+        Some(Display::Table) => OutputMode::Table,
+        Some(Display::Text) => OutputMode::Text,
         None if std::io::stdout().is_terminal() => OutputMode::Table,
         None => OutputMode::Text,
     };

@@ -210,6 +210,7 @@ pub fn machine_name(machine: u16) -> &'static str {
 
 /// Everything we report about a BPF object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ObjectInfo {
     /// Byte order of the object (and of the machines that can load it).
     pub byte_order: ByteOrder,
@@ -236,6 +237,7 @@ pub struct ObjectInfo {
 
 /// One BPF program: a global function in a program section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Program {
     /// The function symbol, the name libbpf and bpftool show.
     pub name: String,
@@ -254,6 +256,7 @@ pub struct Program {
 
 /// One map the object defines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Map {
     /// The map's name (its variable or symbol name).
     pub name: String,

@@ -1346,10 +1346,10 @@ fn testdata_corrupted_bytes_never_panic() {
 }
 
 #[test]
-fn object_info_serialises_with_lowercase_byte_order() {
+fn object_info_serialises_in_camel_case_with_lowercase_byte_order() {
     let json = serde_json::to_value(tp_counter_info(ByteOrder::Big)).unwrap();
-    assert_eq!(json["byte_order"], "big");
-    assert_eq!(json["maps"][0]["map_type"], "array");
+    assert_eq!(json["byteOrder"], "big");
+    assert_eq!(json["maps"][0]["mapType"], "array");
     let back: ObjectInfo = serde_json::from_value(json).unwrap();
     assert_eq!(back, tp_counter_info(ByteOrder::Big));
 }

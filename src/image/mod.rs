@@ -15,4 +15,4 @@ pub mod generic;
 pub mod resolve;
 
 pub use format::{recognise, Format, Recognised};
-pub use resolve::{resolve_one, Image};
+pub use resolve::{available_names, resolve_one, select_one, Image};

@@ -164,13 +164,16 @@ fn find_nested(
     Ok(found)
 }
 
-/// The distinct ref names of an index, in order.
+/// The distinct ref names of an index, in order, without the names of companions
+/// (signatures `sha256-<hex>.sig`, bundled BTF `sha256-<hex>.btf`): what a user can pick
+/// from.
 pub fn available_names(index: &ImageIndex) -> Vec<String> {
     let mut seen = BTreeSet::new();
     index
         .manifests
         .iter()
         .filter_map(|d| d.ref_name())
+        .filter(|n| companion_subject(n).is_none())
         .filter(|n| seen.insert(n.to_string()))
         .map(str::to_string)
         .collect()
@@ -266,6 +269,13 @@ pub fn resolve_one(
     selector: &Selector,
     platform: Option<&Platform>,
 ) -> Result<Image> {
+    let entry = select_one(source, selector)?;
+    open_image(source, &entry, platform)
+}
+
+/// The one index.json entry (a manifest, or a multi-platform index) `selector` means, by
+/// the rules of [`resolve_one`], without reading it.
+pub fn select_one(source: &dyn ImageSource, selector: &Selector) -> Result<Descriptor> {
     let index = source.index()?;
     let mut picked = select(source, &index, selector)?;
     if picked.len() > 1 && matches!(selector, Selector::All) {
@@ -288,5 +298,5 @@ pub fn resolve_one(
             }
         });
     }
-    open_image(source, &picked[0], platform)
+    Ok(picked.swap_remove(0))
 }

@@ -265,6 +265,8 @@ fn open_regular(root: &Path, entry: &str) -> Result<File> {
 fn read_regular_file(root: &Path, entry: &str, limit: u64) -> Result<Vec<u8>> {
     let file = open_regular(root, entry)?;
     let path = root.join(entry);
+    // The file's own size, for the message: reading stops at limit + 1 bytes.
+    let stored_size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)
@@ -273,7 +275,7 @@ fn read_regular_file(root: &Path, entry: &str, limit: u64) -> Result<Vec<u8>> {
         return Err(Error::TooLarge {
             path: root.to_path_buf(),
             what: entry.to_string(),
-            size: bytes.len() as u64,
+            size: stored_size.max(bytes.len() as u64),
             limit,
         });
     }

@@ -977,7 +977,7 @@ mod tests {
                 !text.contains("\x1b[2J") && !text.contains('\r'),
                 "{text:?}"
             );
-            assert!(text.contains("counter_\\u{1b}[2Jevil"), "{text:?}");
+            assert!(text.contains("counter_\\x1b[2Jevil"), "{text:?}");
         }
     }
 

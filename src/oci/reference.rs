@@ -50,6 +50,7 @@ impl RefName {
         if let Some(tag) = tag {
             check_tag(tag).map_err(|r| err(&r))?;
         }
+        check_repository_case(name).map_err(|r| err(&r))?;
         Ok(Self(name.to_string()))
     }
 
@@ -99,6 +100,37 @@ fn check_component(c: &str) -> Result<(), String> {
             return Err(format!("separators in {c:?} must be single (or \"--\")"));
         }
         i += run;
+    }
+    Ok(())
+}
+
+/// Registries refuse uppercase in repository paths (`ghcr.io/Acme/probe`), so such a
+/// name could never be pushed. The registry host (a first component with `.` or `:`, or
+/// `localhost`) and the tag may hold uppercase; a name without `/` is all tag.
+fn check_repository_case(name: &str) -> Result<(), String> {
+    if !name.contains('/') {
+        return Ok(());
+    }
+    let repository = match name.rsplit_once('/') {
+        Some((head, last)) => match last.rsplit_once(':') {
+            Some((repo_last, _tag)) => format!("{head}/{repo_last}"),
+            None => name.to_string(),
+        },
+        None => name.to_string(),
+    };
+    let mut components: Vec<&str> = repository.split('/').collect();
+    let first = components[0];
+    if first.contains('.') || first.contains(':') || first == "localhost" {
+        components.remove(0);
+    }
+    if components
+        .iter()
+        .any(|c| c.chars().any(|ch| ch.is_ascii_uppercase()))
+    {
+        let lower = components.join("/").to_ascii_lowercase();
+        return Err(format!(
+            "the repository path must be lowercase (registries refuse uppercase): use {lower:?} in it"
+        ));
     }
     Ok(())
 }
@@ -237,6 +269,7 @@ mod tests {
             "localhost:5000/x/y:latest",
             "a--b",
             "A_b-c.d",
+            "Registry.Example:5000/acme/probe:V1",
         ] {
             assert!(RefName::parse(n).is_ok(), "{n}");
         }
@@ -255,6 +288,8 @@ mod tests {
             ("x@sha256", "'@'"),
             ("ghcr.io/acme/p:.bad", "must be single"),
             ("naïve", "not allowed"),
+            ("ghcr.io/Acme/probe:1.2", "lowercase"),
+            ("acme/Probe", "lowercase"),
         ] {
             let e = RefName::parse(n).unwrap_err();
             assert!(e.to_string().contains(why), "{n:?}: {e}");
