@@ -30,4 +30,5 @@ mod pack;
 mod property;
 mod registry;
 mod signing;
+mod storage_hostile;
 mod verify;

@@ -136,6 +136,7 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         platform.as_ref(),
         &trust,
     )?;
+    drop(source); // releases a layout's read lock: writers need not wait while it runs
     if let Some(trusted) = program.trusted() {
         eprintln!(
             "signature of {} verified with key {}",

@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::writer::{list_temp_files, lock_shared};
+use super::lock::lock_shared;
+use super::writer::list_temp_files;
 use super::{Layout, LayoutWriter, StaleTemp};
 use crate::error::{io_err, Error, Result};
 use crate::graph::{Document, Failure, Role, Walker};

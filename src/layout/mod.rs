@@ -1,6 +1,8 @@
 //! An OCI image layout directory: reading it safely, and writing to it atomically.
 //!
-//! Reading never creates or locks anything, so read-only layouts work. Writing goes
+//! Reading never creates or writes anything, so read-only layouts work; a reader may hold
+//! the layout's lock in shared mode ([`Layout::lock_for_reading`]) so that no writer
+//! changes or collects what it reads meanwhile (docs/durability.md). Writing goes
 //! through [`LayoutWriter`], which holds the layout's lock for its whole life: blobs
 //! are written to a temporary file, hashed on the way, synced and renamed to their
 //! digest; index.json is replaced last, by rename. A crash at any instant leaves the
@@ -9,6 +11,7 @@
 
 mod blob;
 pub mod gc;
+mod lock;
 mod scan;
 mod writer;
 
@@ -40,6 +43,9 @@ pub struct Layout {
     root: PathBuf,
     limits: Limits,
     progress: Progress,
+    /// The shared lock held while reading, if taken ([`Layout::lock_for_reading`]);
+    /// released when the last clone is dropped.
+    read_lock: Option<std::sync::Arc<File>>,
 }
 
 impl Layout {
@@ -78,7 +84,28 @@ impl Layout {
             root,
             limits: Limits::default(),
             progress: Progress::none(),
+            read_lock: None,
         })
+    }
+
+    /// The same layout, read under its lock in shared mode: waits for a running writer
+    /// (`pack`, `copy`, `tag`, `rm`, `sign`, `gc`) to finish, then keeps writers out until
+    /// the last clone of this value is dropped, so a reader never sees a layout half
+    /// changed and `gc` never deletes a blob it is reading. Nothing is written: a layout
+    /// without a lock file (no writer of ours ever ran there, or one that is read-only
+    /// and was never written here) is read without a lock.
+    ///
+    /// Fails with [`Error::UnsafeEntry`] when `.ebpf-layout/lock` is not a regular file (a
+    /// planted symlink, FIFO, socket or device), before anything is read.
+    ///
+    /// A process that holds this and then opens a [`LayoutWriter`] on the same layout
+    /// waits for itself forever: write through the writer's own [`LayoutWriter::layout`]
+    /// instead (as `copy L L` does).
+    pub fn lock_for_reading(mut self) -> Result<Self> {
+        if self.read_lock.is_none() {
+            self.read_lock = lock::lock_shared(&self.root)?.map(std::sync::Arc::new);
+        }
+        Ok(self)
     }
 
     /// The same layout, read with `limits` (the defaults otherwise).

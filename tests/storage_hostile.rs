@@ -1,0 +1,221 @@
+//! Hostile storage (issue #13): what a layout or archive carries in its own files must not
+//! make a command follow a link out of it, hang, leave files behind, or give a verdict
+//! that depends on which reader read the bytes.
+
+use std::os::unix::fs::{symlink, FileTypeExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use predicates::prelude::*;
+use predicates::str::contains;
+
+use crate::manage::{assert_verifies, names};
+use crate::util::*;
+
+/// Kills a command that hangs, so that a hang fails the test instead of the whole run.
+/// Not a timing assertion: every command here finishes in well under a second.
+const WATCHDOG: Duration = Duration::from_secs(120);
+
+fn two_images(d: &Dir) -> PathBuf {
+    let out = d.path("bundle");
+    pack(&out, &["tp_counter.bpf.o", "xdp_count.bpf.o"]);
+    out
+}
+
+/// Every command that writes to a layout, as arguments (the layout is `L`).
+fn writers(layout: &Path) -> Vec<Vec<String>> {
+    let l = layout.display().to_string();
+    vec![
+        vec!["tag".into(), format!("{l}:tp_counter"), "again".into()],
+        vec!["rm".into(), format!("{l}:xdp_count")],
+        vec!["gc".into(), l.clone()],
+        vec!["copy".into(), l.clone(), l.clone()],
+        vec![
+            "pack".into(),
+            testdata("tc_count.bpf.o").display().to_string(),
+            "-o".into(),
+            l.clone(),
+        ],
+    ]
+}
+
+// ------------------------------------------------------------------ the lock file
+
+#[test]
+fn a_planted_lock_symlink_is_refused_and_its_target_never_created() {
+    let d = Dir::new();
+    let layout = two_images(&d);
+    let lock = layout.join(".ebpf-layout/lock");
+    let outside = d.path("outside");
+    std::fs::create_dir(&outside).unwrap();
+    let target = outside.join("nologin");
+    std::fs::remove_file(&lock).unwrap();
+    symlink(&target, &lock).unwrap();
+    let before = snapshot(&layout);
+    let mut commands = writers(&layout);
+    commands.push(vec![
+        "gc".into(),
+        "--dry-run".into(),
+        layout.display().to_string(),
+    ]);
+    commands.push(vec!["verify".into(), layout.display().to_string()]);
+    for args in commands {
+        ebpf_layout()
+            .args(&args)
+            .timeout(WATCHDOG)
+            .assert()
+            .failure()
+            .stderr(contains(".ebpf-layout/lock").and(contains("is a symlink")))
+            .stderr(contains("other writers kept creating").not());
+        assert!(!target.exists(), "{args:?} created the symlink's target");
+        assert!(
+            snapshot(&outside).is_empty(),
+            "{args:?} wrote outside the layout"
+        );
+        assert_eq!(before, snapshot(&layout), "{args:?} changed the layout");
+        assert_eq!(std::fs::read_link(&lock).unwrap(), target);
+    }
+}
+
+#[test]
+fn a_fifo_or_socket_as_lock_file_is_refused_without_hanging() {
+    for kind in ["fifo", "socket"] {
+        let d = Dir::new();
+        let layout = two_images(&d);
+        let lock = layout.join(".ebpf-layout/lock");
+        std::fs::remove_file(&lock).unwrap();
+        let _listener;
+        if kind == "fifo" {
+            nix::unistd::mkfifo(&lock, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        } else {
+            _listener = std::os::unix::net::UnixListener::bind(&lock).unwrap();
+        }
+        let before = snapshot(&layout);
+        let mut commands = writers(&layout);
+        commands.push(vec![
+            "gc".into(),
+            "--dry-run".into(),
+            layout.display().to_string(),
+        ]);
+        commands.push(vec!["verify".into(), layout.display().to_string()]);
+        commands.push(vec!["list".into(), layout.display().to_string()]);
+        for args in commands {
+            ebpf_layout()
+                .args(&args)
+                .timeout(WATCHDOG)
+                .assert()
+                .failure()
+                .stderr(contains(".ebpf-layout/lock").and(contains("not a regular file")));
+            assert_eq!(
+                before,
+                snapshot(&layout),
+                "{kind}: {args:?} changed the layout"
+            );
+            let ft = std::fs::symlink_metadata(&lock).unwrap().file_type();
+            assert!(
+                ft.is_fifo() || ft.is_socket(),
+                "{kind}: the lock was replaced"
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------ readers and writers
+
+/// Writers (`tag`, `pack`, `rm`, `gc`) loop on a layout while `verify` and `list` read
+/// it: no reader may report a false failure, and every name survives as written.
+#[test]
+fn readers_never_see_a_false_failure_while_writers_work() {
+    const ROUNDS: usize = 20;
+    let d = Dir::new();
+    let layout = two_images(&d);
+    let l = layout.display().to_string();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let l = l.clone();
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let tc = testdata("tc_count.bpf.o").display().to_string();
+            for _ in 0..ROUNDS {
+                for args in [
+                    vec!["tag".to_string(), format!("{l}:tp_counter"), "extra".into()],
+                    vec!["pack".into(), tc.clone(), "-o".into(), l.clone()],
+                    vec!["rm".into(), format!("{l}:tc_count")],
+                    vec!["rm".into(), format!("{l}:extra")],
+                    vec!["gc".into(), l.clone()],
+                ] {
+                    ebpf_layout()
+                        .args(&args)
+                        .timeout(WATCHDOG)
+                        .assert()
+                        .success();
+                }
+            }
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let mut reads = 0;
+    // At least a few reads, however fast the writer is; at most a bounded number.
+    while reads < 4 || (!done.load(std::sync::atomic::Ordering::SeqCst) && reads < 400) {
+        for args in [
+            // Not --strict: between `rm` and `gc`, unreferenced blobs are a true warning.
+            vec!["verify".to_string(), l.clone()],
+            vec!["list".into(), l.clone()],
+            vec![
+                "copy".into(),
+                format!("{l}:xdp_count"),
+                d.path("copied").display().to_string(),
+            ],
+        ] {
+            let out = ebpf_layout()
+                .args(&args)
+                .timeout(WATCHDOG)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{args:?} failed while writers ran:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        reads += 1;
+    }
+    writer.join().unwrap();
+    assert_eq!(names(&layout), ["tp_counter", "xdp_count"]);
+    assert_verifies(&layout, true);
+}
+
+#[test]
+fn copying_two_layouts_into_each_other_at_once_does_not_deadlock() {
+    let d = Dir::new();
+    let a = d.path("a");
+    let b = d.path("b");
+    pack(&a, &["tp_counter.bpf.o"]);
+    pack(&b, &["xdp_count.bpf.o"]);
+    let threads: Vec<_> = [(a.clone(), b.clone()), (b.clone(), a.clone())]
+        .into_iter()
+        .map(|(from, to)| {
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    ebpf_layout()
+                        .arg("copy")
+                        .arg(&from)
+                        .arg(&to)
+                        .timeout(WATCHDOG)
+                        .assert()
+                        .success();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    for l in [&a, &b] {
+        let mut got = names(l);
+        got.sort();
+        assert_eq!(got, ["tp_counter", "xdp_count"]);
+        assert_verifies(l, true);
+    }
+}
