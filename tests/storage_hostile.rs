@@ -9,6 +9,7 @@ use std::time::Duration;
 use predicates::prelude::*;
 use predicates::str::contains;
 
+use crate::archive::{gzip, layout_files, raw_header, RawTar};
 use crate::manage::{assert_verifies, names};
 use crate::util::*;
 
@@ -217,5 +218,75 @@ fn copying_two_layouts_into_each_other_at_once_does_not_deadlock() {
         got.sort();
         assert_eq!(got, ["tp_counter", "xdp_count"]);
         assert_verifies(l, true);
+    }
+}
+
+// ------------------------------------------------------------ tar sizes from input
+
+/// `bytes` read as `.tar`, as `.tar.gz` and on standard input: the exit code and stderr
+/// of `verify` for each. Asserts that nothing in `d` changed.
+fn verify_three_ways(d: &Dir, bytes: &[u8]) -> Vec<(i32, String)> {
+    let tar = d.path("evil.tar");
+    let tgz = d.path("evil.tar.gz");
+    std::fs::write(&tar, bytes).unwrap();
+    std::fs::write(&tgz, gzip(bytes)).unwrap();
+    let before = snapshot(d.root());
+    let mut out = Vec::new();
+    for path in [&tar, &tgz] {
+        let o = ebpf_layout()
+            .arg("verify")
+            .arg(path)
+            .timeout(WATCHDOG)
+            .output()
+            .unwrap();
+        out.push((
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        ));
+    }
+    let o = ebpf_layout()
+        .arg("verify")
+        .arg("-")
+        .write_stdin(bytes.to_vec())
+        .timeout(WATCHDOG)
+        .output()
+        .unwrap();
+    out.push((
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    ));
+    assert!(before == snapshot(d.root()), "verify changed files");
+    out
+}
+
+#[test]
+fn a_pax_size_near_2_to_the_64_is_refused_by_all_three_readers() {
+    let d = Dir::new();
+    let good = d.path("good");
+    pack(&good, &["tp_counter.bpf.o"]);
+    let files = layout_files(&good);
+    for size in [u64::MAX, u64::MAX - 510, u64::MAX - 511 - 512] {
+        // A PAX size that wrapped the padding arithmetic made the streaming reader skip
+        // nothing and read the valid layout behind it as if the entry were empty.
+        let record = format!("size={size}\n");
+        let pax = format!("{} {record}", record.len() + 3);
+        let mut t = RawTar::new();
+        t.0.extend(raw_header(b"PaxHeaders/junk", b'x', pax.len() as u64, b""));
+        t.0.extend(pax.as_bytes());
+        let n = t.0.len().div_ceil(512) * 512;
+        t.0.resize(n, 0);
+        t.0.extend(raw_header(b"junk", b'0', 0, b""));
+        for (name, data) in &files {
+            t = t.file(name, data);
+        }
+        let bytes = t.end();
+        for (i, (code, stderr)) in verify_three_ways(&d, &bytes).into_iter().enumerate() {
+            let reader = [".tar", ".tar.gz", "stdin"][i];
+            assert_eq!(code, 2, "{reader} with PAX size {size}: {stderr}");
+            assert!(
+                stderr.contains("junk") && stderr.contains("PAX size record"),
+                "{reader} with PAX size {size}: {stderr}"
+            );
+        }
     }
 }
