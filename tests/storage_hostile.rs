@@ -10,7 +10,7 @@ use predicates::prelude::*;
 use predicates::str::contains;
 
 use crate::archive::{gzip, layout_files, raw_header, RawTar};
-use crate::manage::{assert_verifies, names};
+use crate::manage::{assert_verifies, blob_files, names};
 use crate::util::*;
 
 /// Kills a command that hangs, so that a hang fails the test instead of the whole run.
@@ -288,5 +288,111 @@ fn a_pax_size_near_2_to_the_64_is_refused_by_all_three_readers() {
                 "{reader} with PAX size {size}: {stderr}"
             );
         }
+    }
+}
+
+// ------------------------------------------------------------ messages that say what is wrong
+
+#[test]
+fn trailing_data_after_a_gzip_stream_is_named_as_such() {
+    let d = Dir::new();
+    let archive = d.path("bundle.tar.gz");
+    ebpf_layout()
+        .arg("pack")
+        .arg(testdata("tp_counter.bpf.o"))
+        .arg("-o")
+        .arg(&archive)
+        .assert()
+        .success();
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.extend_from_slice(b"appended by someone else\n");
+    std::fs::write(&archive, &bytes).unwrap();
+    let before = snapshot(d.root());
+    for args in [
+        vec!["verify".to_string(), archive.display().to_string()],
+        vec!["verify".into(), "-".into()],
+    ] {
+        ebpf_layout()
+            .args(&args)
+            .write_stdin(bytes.clone())
+            .timeout(WATCHDOG)
+            .assert()
+            .code(2)
+            .stderr(contains("trailing data after the compressed stream"))
+            .stderr(contains("invalid gzip header").not());
+    }
+    assert!(before == snapshot(d.root()), "verify changed files");
+    // Two whole gzip members are one stream, as gzip -d reads them.
+    let mut two = std::fs::read(&archive).unwrap();
+    two.truncate(bytes.len() - 25);
+    two.extend(gzip(b""));
+    std::fs::write(&archive, &two).unwrap();
+    ebpf_layout().arg("verify").arg(&archive).assert().success();
+}
+
+#[test]
+fn a_socket_where_a_blob_should_be_is_named_not_a_regular_file() {
+    let d = Dir::new();
+    let layout = two_images(&d);
+    let digest = digest_of(&layout, "tp_counter");
+    let path = layout
+        .join("blobs/sha256")
+        .join(digest.trim_start_matches("sha256:"));
+    std::fs::remove_file(&path).unwrap();
+    let _listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    // (snapshot() cannot read a socket: compare index.json and the blob names.)
+    let state = || {
+        (
+            std::fs::read(layout.join("index.json")).unwrap(),
+            blob_files(&layout),
+        )
+    };
+    let before = state();
+    for args in [vec!["verify"], vec!["inspect"], vec!["gc", "--dry-run"]] {
+        let target = if args[0] == "inspect" {
+            format!("{}:tp_counter", layout.display())
+        } else {
+            layout.display().to_string()
+        };
+        let out = ebpf_layout()
+            .args(&args)
+            .arg(&target)
+            .timeout(WATCHDOG)
+            .output()
+            .unwrap();
+        // verify reports on stdout, the others fail on stderr.
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{args:?} passed:\n{said}");
+        assert!(said.contains("not a regular file"), "{args:?}:\n{said}");
+        assert!(
+            !said.contains("No such device or address"),
+            "{args:?}:\n{said}"
+        );
+        assert!(before == state(), "{args:?} changed the layout");
+    }
+}
+
+#[test]
+fn gc_on_a_symlinked_blobs_folder_names_the_folder_not_a_manifest() {
+    let d = Dir::new();
+    let layout = two_images(&d);
+    let elsewhere = d.path("elsewhere");
+    std::fs::rename(layout.join("blobs"), &elsewhere).unwrap();
+    symlink(&elsewhere, layout.join("blobs")).unwrap();
+    let before = snapshot(d.root());
+    for args in [vec!["gc"], vec!["gc", "--dry-run"]] {
+        ebpf_layout()
+            .args(&args)
+            .arg(&layout)
+            .timeout(WATCHDOG)
+            .assert()
+            .code(2)
+            .stderr(contains("blobs").and(contains("symlinks are not followed")))
+            .stderr(contains("damaged manifest").not());
+        assert!(before == snapshot(d.root()), "{args:?} changed something");
     }
 }

@@ -210,7 +210,7 @@ impl Layout {
                     return Err(Error::UnsafeEntry {
                         path: self.root.clone(),
                         entry: dir.into(),
-                        reason: "is not a directory (symlinks are not followed)".into(),
+                        reason: "is not a directory (symlinks are not followed): make it a real directory inside the layout".into(),
                     })
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -272,6 +272,14 @@ fn open_regular(root: &Path, entry: &str) -> Result<File> {
                     path: root.to_path_buf(),
                     entry: entry.to_string(),
                     reason: "is a symlink".into(),
+                }
+            } else if e.raw_os_error() == Some(libc::ENXIO) {
+                // open(2) of a socket (or a FIFO without a writer) says "No such device
+                // or address": say what the entry is instead.
+                Error::UnsafeEntry {
+                    path: root.to_path_buf(),
+                    entry: entry.to_string(),
+                    reason: "is not a regular file (a socket or FIFO)".into(),
                 }
             } else {
                 io_err("opening", &path)(e)

@@ -812,7 +812,7 @@ fn ensure_real_dir(root: &Path, dir: &str) -> Result<()> {
         Ok(_) => Err(Error::UnsafeEntry {
             path: root.to_path_buf(),
             entry: dir.to_string(),
-            reason: "is not a directory (symlinks are not followed)".into(),
+            reason: "is not a directory (symlinks are not followed): make it a real directory inside the layout".into(),
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&path) {
             Ok(()) => Ok(()),
