@@ -396,3 +396,146 @@ fn gc_on_a_symlinked_blobs_folder_names_the_folder_not_a_manifest() {
         assert!(before == snapshot(d.root()), "{args:?} changed something");
     }
 }
+
+// ------------------------------------------------------------ interrupted archive writes
+
+/// A layout with one image whose layer is `size` bytes of incompressible data, so that
+/// writing it as `.tar.gz` takes long enough to be interrupted.
+fn big_layout(root: &Path, size: usize) {
+    let f = Fixture::new(root);
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let layer: Vec<u8> = (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let config = f.blob("application/vnd.oci.image.config.v1+json", b"{}");
+    let layer = f.blob("application/octet-stream", &layer);
+    let manifest = f.json(
+        "application/vnd.oci.image.manifest.v1+json",
+        &serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config,
+            "layers": [layer],
+        }),
+    );
+    let mut entry = manifest;
+    entry["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "big"});
+    f.index(vec![entry]);
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_signal_during_copy_to_an_archive_leaves_the_folder_as_it_was() {
+    use std::os::unix::process::ExitStatusExt;
+    let d = Dir::new();
+    let layout = d.path("big");
+    big_layout(&layout, 96 << 20);
+    let out = d.path("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("keep.txt"), b"already here").unwrap();
+    for (signal, number) in [("TERM", 15), ("INT", 2), ("HUP", 1)] {
+        let before = snapshot(&out);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ebpf-layout"))
+            .arg("copy")
+            .arg(&layout)
+            .arg(out.join("bundle.tar.gz"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Wait (bounded) until the temporary file exists, then interrupt.
+        let mut seen = false;
+        for _ in 0..60_000 {
+            if listing(&out).iter().any(|n| n.ends_with(".tmp")) {
+                seen = true;
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert!(
+            seen,
+            "SIG{signal}: the copy finished before it could be interrupted"
+        );
+        let killed = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(number), "SIG{signal}: {status:?}");
+        assert_eq!(listing(&out), ["keep.txt"], "SIG{signal} left files behind");
+        assert!(before == snapshot(&out), "SIG{signal} changed the folder");
+    }
+}
+
+#[test]
+fn a_full_disk_while_writing_an_archive_fails_clearly_and_leaves_nothing() {
+    if !nix::unistd::Uid::effective().is_root() {
+        if std::env::var("EBPF_LAYOUT_REQUIRE_ALL").as_deref() == Ok("1") {
+            panic!("this test needs root to mount a tmpfs (EBPF_LAYOUT_REQUIRE_ALL=1)");
+        }
+        eprintln!("SKIPPED: a_full_disk_while_writing_an_archive_fails_clearly_and_leaves_nothing needs root to mount a tmpfs");
+        return;
+    }
+    let d = Dir::new();
+    let layout = d.path("big");
+    big_layout(&layout, 12 << 20);
+    let mnt = d.path("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(mounted.success());
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(&self.0)
+                .status();
+        }
+    }
+    let _unmount = Unmount(mnt.clone());
+    std::fs::write(mnt.join("keep.txt"), b"already here").unwrap();
+    let before = snapshot(&mnt);
+    for name in ["bundle.tar", "bundle.tar.gz"] {
+        let dest = mnt.join(name);
+        let o = ebpf_layout()
+            .arg("copy")
+            .arg(&layout)
+            .arg(&dest)
+            .timeout(WATCHDOG)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains("file system is full")
+                && stderr.contains("No space left on device")
+                && stderr.contains(&dest.display().to_string())
+                && stderr.contains("left as it was"),
+            "{name}: unclear ENOSPC error:\n{stderr}"
+        );
+        assert_eq!(listing(&mnt), ["keep.txt"], "{name}: files left behind");
+        assert!(before == snapshot(&mnt), "{name}: the folder changed");
+    }
+}
