@@ -539,3 +539,63 @@ fn a_full_disk_while_writing_an_archive_fails_clearly_and_leaves_nothing() {
         assert!(before == snapshot(&mnt), "{name}: the folder changed");
     }
 }
+
+// ------------------------------------------------------------ bpfman layers
+
+#[test]
+fn a_small_bpfman_layer_that_inflates_hugely_is_stopped_by_the_ratio_bound() {
+    let d = Dir::new();
+    let layout = d.path("bpfman");
+    let f = Fixture::new(&layout);
+    // A real BPF object padded with 100 MiB of zeros: a layer of well under 1 MiB that
+    // would make inspect decompress and keep all of it.
+    let object = std::fs::read(testdata("tp_counter.bpf.o")).unwrap();
+    let padding = 100u64 << 20;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    {
+        let mut tar = tar::Builder::new(&mut gz);
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(object.len() as u64 + padding);
+        h.set_mode(0o644);
+        h.set_cksum();
+        let data = std::io::Read::chain(
+            &object[..],
+            std::io::Read::take(std::io::repeat(0), padding),
+        );
+        tar.append_data(&mut h, "probe.o", data).unwrap();
+        tar.finish().unwrap();
+    }
+    let layer_bytes = gz.finish().unwrap();
+    assert!(layer_bytes.len() < 1 << 20);
+    let config = f.json(
+        "application/vnd.oci.image.config.v1+json",
+        &serde_json::json!({
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Labels": {"io.ebpf.programs": r#"{"count_getpid":"tracepoint"}"#}},
+            "rootfs": {"type": "layers", "diff_ids": []},
+        }),
+    );
+    let layer = f.blob("application/vnd.oci.image.layer.v1.tar+gzip", &layer_bytes);
+    let mut manifest = f.json(
+        "application/vnd.oci.image.manifest.v1+json",
+        &serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": config,
+            "layers": [layer],
+        }),
+    );
+    manifest["annotations"] = serde_json::json!({"org.opencontainers.image.ref.name": "bomb"});
+    f.index(vec![manifest]);
+    let before = snapshot(d.root());
+    ebpf_layout()
+        .arg("inspect")
+        .arg(format!("{}:bomb", layout.display()))
+        .timeout(WATCHDOG)
+        .assert()
+        .code(2)
+        .stderr(contains("decompression ratio is over 100:1"));
+    assert!(before == snapshot(d.root()), "inspect changed something");
+}
