@@ -599,3 +599,30 @@ fn a_small_bpfman_layer_that_inflates_hugely_is_stopped_by_the_ratio_bound() {
         .stderr(contains("decompression ratio is over 100:1"));
     assert!(before == snapshot(d.root()), "inspect changed something");
 }
+
+#[test]
+fn a_planted_private_folder_symlink_is_refused_by_readers_and_writers() {
+    let d = Dir::new();
+    let layout = two_images(&d);
+    let outside = d.path("outside");
+    std::fs::rename(layout.join(".ebpf-layout"), &outside).unwrap();
+    symlink(&outside, layout.join(".ebpf-layout")).unwrap();
+    let before = snapshot(d.root());
+    let mut commands = writers(&layout);
+    commands.push(vec!["verify".into(), layout.display().to_string()]);
+    commands.push(vec!["list".into(), layout.display().to_string()]);
+    commands.push(vec![
+        "gc".into(),
+        "--dry-run".into(),
+        layout.display().to_string(),
+    ]);
+    for args in commands {
+        ebpf_layout()
+            .args(&args)
+            .timeout(WATCHDOG)
+            .assert()
+            .failure()
+            .stderr(contains(".ebpf-layout").and(contains("symlinks are not followed")));
+        assert!(before == snapshot(d.root()), "{args:?} changed something");
+    }
+}

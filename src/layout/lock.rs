@@ -32,6 +32,23 @@ pub(crate) enum Open {
 /// there is no lock file (no writer of ours ever ran on the layout).
 pub(crate) fn open_lock_file(root: &Path, how: Open) -> Result<Option<File>> {
     let path = root.join(PRIVATE_DIR).join("lock");
+    // The private folder itself must be a real directory: through a planted symlink the
+    // lock would be some file elsewhere, that someone else may hold forever.
+    match fs::symlink_metadata(root.join(PRIVATE_DIR)) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::UnsafeEntry {
+                path: root.to_path_buf(),
+                entry: PRIVATE_DIR.into(),
+                reason: "is not a directory (symlinks are not followed): ebpf-layout only ever \
+                         creates a directory there; remove it and retry (nothing was written)"
+                    .into(),
+            })
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound && how == Open::Existing => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("reading", root.join(PRIVATE_DIR))(e)),
+    }
     // Look before opening, so that a device node is never opened (opening one can have
     // effects); the check after opening closes the race with a swap in between.
     match fs::symlink_metadata(&path) {
