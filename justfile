@@ -30,8 +30,7 @@ testdata-check:
 
 # Run each fuzz target for SECONDS (cargo-fuzz; RUSTC_BOOTSTRAP lets it use this stable toolchain).
 fuzz SECONDS="60":
-    cargo install cargo-fuzz --locked --quiet
-    cd fuzz && for t in index_manifest reference elf_inspect archive_read bpfman_layer kernel_btf_input; do RUSTC_BOOTSTRAP=1 cargo fuzz run -O $t -- -max_total_time={{SECONDS}} -rss_limit_mb=1024; done
+    bash -c '. scripts/deps.sh && ensure_cargo_fuzz && run_fuzz_targets {{SECONDS}}'
 
 # Pack, list, inspect and verify the bundled example.
 demo:

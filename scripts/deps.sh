@@ -28,6 +28,34 @@ BUILD_PACKAGES=(pkg-config zlib1g-dev libelf-dev liblzma-dev make)
 # tests run its binary themselves (its systemd service plays no part); python3-venv makes
 # the venv that holds oras-py (ensure_oras_venv).
 TEST_PACKAGES=(skopeo umoci iproute2 bpftool util-linux iputils-ping openssl docker-registry python3-venv prometheus)
+# What the fuzz step needs: libfuzzer-sys compiles libFuzzer (C++) with the cc crate.
+FUZZ_PACKAGES=(g++)
+
+# The fuzz targets in fuzz/ (cargo-fuzz), every one of which CI runs for a short time.
+FUZZ_TARGETS=(index_manifest reference elf_inspect archive_read archive_three_readers bpfman_layer
+    policy kernel_btf_input)
+
+# cargo-fuzz, installed with cargo (crates.io) when missing.
+ensure_cargo_fuzz() {
+    if cargo fuzz --version >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "installing cargo-fuzz" >&2
+    cargo install cargo-fuzz --locked --quiet
+}
+
+# Runs every fuzz target for SECONDS (default 20) each. RUSTC_BOOTSTRAP lets cargo-fuzz
+# use this stable toolchain. A crash fails the run and leaves its input in
+# fuzz/artifacts/TARGET/.
+run_fuzz_targets() {
+    local seconds="${1:-20}"
+    local target
+    for target in "${FUZZ_TARGETS[@]}"; do
+        echo "fuzzing $target for ${seconds}s" >&2
+        (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run -O "$target" -- \
+            -max_total_time="$seconds" -rss_limit_mb=1024)
+    done
+}
 
 # oras-py (PyPI `oras`), which the registry tests drive, pinned, in the repository's
 # .venv-test/ (ignored by git). Installs it from PyPI when it is missing.

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
-ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+ensure_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${FUZZ_PACKAGES[@]}"
 ensure_oras_venv
 mount_kernel_fs
 
@@ -14,3 +14,7 @@ cargo build --no-default-features --locked
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --locked
 cargo test --locked
 cargo test --locked --features oci-spec --test tests oci_spec
+# Each fuzz target for a short time (FUZZ_SECONDS, default 20): about 3 minutes plus one
+# build of the fuzz crate, well inside CI's budget.
+ensure_cargo_fuzz
+run_fuzz_targets "${FUZZ_SECONDS:-20}"

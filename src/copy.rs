@@ -145,14 +145,56 @@ pub fn copy(options: &CopyOptions) -> Result<CopyReport> {
         options.mtime,
         &options.progress,
     )?;
-    let source = source::open_with(&options.source.path, &options.limits, &options.progress)?;
-    copy_from(source.as_ref(), options, destination)
+    let open_source =
+        || source::open_with(&options.source.path, &options.limits, &options.progress);
+    let source_dir = directory_identity(&options.source.path);
+    let (Destination::Layout, Some(source_dir)) = (&destination, source_dir) else {
+        return copy_from(open_source()?.as_ref(), options, destination, None);
+    };
+    let open_writer = || {
+        LayoutWriter::open_or_create_with(&options.destination, &options.limits, &options.progress)
+    };
+    // Layout to layout: the source is read under its shared lock and the destination
+    // written under its exclusive one. Two copies in opposite directions must not each
+    // hold one lock and wait for the other, so the locks are taken in one global order
+    // (by device and inode); a layout copied into itself is read under the writer's
+    // exclusive lock, which already keeps other writers out.
+    match directory_identity(&options.destination) {
+        Some(d) if d == source_dir => {
+            // Refuse a source that is not a layout before the writer could create one.
+            crate::layout::Layout::open(&options.source.path)?;
+            let writer = open_writer()?;
+            let layout = writer.layout().clone();
+            copy_from(&layout, options, destination, Some(writer))
+        }
+        Some(d) if d < source_dir => {
+            let writer = open_writer()?;
+            let source = open_source()?;
+            copy_from(source.as_ref(), options, destination, Some(writer))
+        }
+        _ => {
+            let source = open_source()?;
+            copy_from(source.as_ref(), options, destination, None)
+        }
+    }
 }
 
+/// (device, inode) of a directory, following symlinks; `None` if `path` is not one.
+fn directory_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => Some((m.dev(), m.ino())),
+        _ => None,
+    }
+}
+
+/// Copies from an opened `source`; `writer` is the destination layout's writer when
+/// [`copy`] had to open it first (lock order), otherwise it is opened here.
 fn copy_from(
     source: &dyn ImageSource,
     options: &CopyOptions,
     destination: Destination,
+    writer: Option<LayoutWriter>,
 ) -> Result<CopyReport> {
     let location = source.location().to_path_buf();
     let index = source.index()?;
@@ -237,11 +279,14 @@ fn copy_from(
 
     match destination {
         Destination::Layout => {
-            let mut writer = LayoutWriter::open_or_create_with(
-                &options.destination,
-                &options.limits,
-                &options.progress,
-            )?;
+            let mut writer = match writer {
+                Some(w) => w,
+                None => LayoutWriter::open_or_create_with(
+                    &options.destination,
+                    &options.limits,
+                    &options.progress,
+                )?,
+            };
             // Leaves first, in the source's storage order (one pass through a compressed
             // archive), then manifests and indexes, children before parents.
             let mut order: Vec<&Blob> = blobs.iter().filter(|b| b.json.is_none()).collect();

@@ -19,6 +19,10 @@ pub fn open(path: &Path) -> Result<Box<dyn ImageSource>> {
 
 /// [`open`] reading within `limits` (every later read of the source applies them too)
 /// and counting the bytes hashed in `progress`.
+///
+/// A layout is read under its lock in shared mode for as long as the returned source
+/// lives ([`Layout::lock_for_reading`]): writers wait for it, and it waits for a running
+/// writer. Do not open a writer on the same layout while holding it.
 pub fn open_with(
     path: &Path,
     limits: &Limits,
@@ -31,7 +35,8 @@ pub fn open_with(
         Ok(m) if m.is_dir() => Ok(Box::new(
             Layout::open(path)?
                 .with_limits(limits.clone())
-                .with_progress(progress.clone()),
+                .with_progress(progress.clone())
+                .lock_for_reading()?,
         )),
         Ok(_) => crate::archive::open(path, limits, progress),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotALayout {

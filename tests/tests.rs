@@ -34,6 +34,7 @@ mod pack;
 mod property;
 mod registry;
 mod signing;
+mod storage_hostile;
 mod terminal;
 mod transit;
 mod trust;

@@ -15,6 +15,7 @@
 //! first bytes (gzip's `1f 8b`), never from the file name alone.
 
 mod catalog;
+mod cleanup;
 mod reader;
 mod stream;
 pub(crate) mod tar;

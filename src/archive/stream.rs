@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use flate2::bufread::MultiGzDecoder;
+use flate2::bufread::GzDecoder;
 
 use super::catalog::{Catalog, Role};
 use super::reader::too_large;
@@ -85,21 +85,47 @@ impl<R: Read> Read for Counting<R> {
 type Base = BufReader<Counting<Box<dyn Read + Send>>>;
 
 enum Decoded {
-    Gzip(Box<MultiGzDecoder<Base>>),
+    /// gzip, one member at a time: concatenated members are one stream (as gzip -d
+    /// reads them); `None` once the input ended after a whole member.
+    Gzip(Option<Box<GzDecoder<Base>>>),
     Plain(Base),
 }
 
 impl Read for Decoded {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            // flate2 says InvalidInput/InvalidData for a CRC or length that does not match
-            // and for deflate data that does not decode: damage, not an I/O failure.
-            Decoded::Gzip(d) => d.read(buf).map_err(|e| match e.kind() {
-                io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
-                    io::Error::other(CorruptData(format!("the gzip data is damaged ({e})")))
+            Decoded::Gzip(member) => loop {
+                let Some(decoder) = member else {
+                    return Ok(0);
+                };
+                // flate2 says InvalidInput/InvalidData for a CRC or length that does not
+                // match and for deflate data that does not decode: damage, not an I/O
+                // failure.
+                let n = decoder.read(buf).map_err(|e| match e.kind() {
+                    io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData => {
+                        io::Error::other(CorruptData(format!("the gzip data is damaged ({e})")))
+                    }
+                    _ => e,
+                })?;
+                if n > 0 || buf.is_empty() {
+                    return Ok(n);
                 }
-                _ => e,
-            }),
+                // The member ended (its CRC and length checked): what follows is either
+                // another member, the end of the input, or bytes that are not gzip at
+                // all, which flate2 would call an "invalid gzip header".
+                let mut rest = member.take().expect("checked above").into_inner();
+                let next = rest.fill_buf()?;
+                if next.is_empty() {
+                    return Ok(0);
+                }
+                if !next.starts_with(&[0x1f, 0x8b]) {
+                    return Err(io::Error::other(LimitExceeded(format!(
+                        "trailing data after the compressed stream ({} bytes or more that are not gzip follow its end); the file was appended to or damaged",
+                        next.len()
+                    ))));
+                }
+                *member = Some(Box::new(GzDecoder::new(rest)));
+            },
             Decoded::Plain(r) => r.read(buf),
         }
     }
@@ -154,7 +180,7 @@ fn decoder(
     let head = reader.fill_buf().map_err(io_err("reading", location))?;
     let magic = detect(&head[..head.len().min(8)], location)?;
     let inner = match magic {
-        Magic::Gzip => Decoded::Gzip(Box::new(MultiGzDecoder::new(reader))),
+        Magic::Gzip => Decoded::Gzip(Some(Box::new(GzDecoder::new(reader)))),
         Magic::Tar => Decoded::Plain(reader),
     };
     Ok((

@@ -333,8 +333,29 @@ impl<I: Input> TarReader<I> {
                     .unwrap_or(&header.name),
             )
             .into_owned();
+            // The size comes from the input: a value near 2^64 must not wrap the
+            // arithmetic of where the next header is (the stream would then parse entry
+            // data as headers while the seeking reader refuses the same bytes).
+            let padding = (BLOCK - size % BLOCK) % BLOCK;
+            let end = self
+                .pos
+                .checked_add(size)
+                .and_then(|e| e.checked_add(padding));
+            if end.is_none_or(|end| end > i64::MAX as u64) {
+                let from = if pax.size.is_some() {
+                    "its PAX size record"
+                } else {
+                    "its header"
+                };
+                return Err(self.archive_err(
+                    &self.current.clone(),
+                    format!(
+                        "entry size {size} (from {from}) is larger than any archive can be: the archive is corrupt or was crafted"
+                    ),
+                ));
+            }
             self.remaining = size;
-            self.padding = padded(size) - size;
+            self.padding = padding;
             if matches!(header.typeflag, b'x' | b'g' | b'L' | b'K') {
                 let what = match header.typeflag {
                     b'x' => "PAX extended header",

@@ -296,7 +296,7 @@ impl<'a> ArchiveBuilder<'a> {
             Compression::Gzip => Box::new(GzipWriter::new(buffered)),
         };
         let temp_path = temp.path().to_path_buf();
-        let werr = |e: io::Error| io_err("writing", &temp_path)(e);
+        let werr = |e: io::Error| full_disk_hint(dest, io_err("writing", &temp_path)(e));
         let mtime = options.mtime;
         write_file(&mut *out, "oci-layout", OCI_LAYOUT_FILE_CONTENT, mtime).map_err(werr)?;
         write_file(&mut *out, "index.json", &index_bytes, mtime).map_err(werr)?;
@@ -353,7 +353,8 @@ impl<'a> ArchiveBuilder<'a> {
                 descriptor,
                 (&from, &temp_path),
                 &options.progress,
-            )?;
+            )
+            .map_err(|e| full_disk_hint(dest, e))?;
             out.write_all(&ZEROS[..(padded(descriptor.size) - descriptor.size) as usize])
                 .map_err(werr)?;
             blob_bytes += descriptor.size;
@@ -373,6 +374,26 @@ impl<'a> ArchiveBuilder<'a> {
 }
 
 static ZEROS: [u8; 2 * BLOCK as usize] = [0; 2 * BLOCK as usize];
+
+/// Turns "no space left on device" (or an exhausted quota) while writing the archive into
+/// an error that says what happened to `dest` and what to do, as for layouts.
+fn full_disk_hint(dest: &Path, e: Error) -> Error {
+    match e {
+        Error::Io { op, path, source }
+            if matches!(source.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) =>
+        {
+            Error::Input {
+                path: dest.to_path_buf(),
+                reason: format!(
+                    "the file system is full ({op} {}: {source}); the archive was not written, its temporary file is removed and {} is left as it was; free some space and retry",
+                    path.display(),
+                    dest.display()
+                ),
+            }
+        }
+        other => other,
+    }
+}
 
 /// Refuses to write over a directory, or over an existing file without `overwrite`.
 pub fn check_destination(dest: &Path, overwrite: bool) -> Result<()> {
@@ -724,6 +745,9 @@ fn remove_stale_temps(dest: &Path) {
 /// dropped unless committed — on an error, a panic, or an interrupt that unwinds.
 struct TempFile {
     file: tempfile::NamedTempFile,
+    /// Removes the file if a signal ends the process (declared last: dropped after the
+    /// file is gone or renamed).
+    _watched: super::cleanup::Registered,
 }
 
 impl TempFile {
@@ -735,14 +759,27 @@ impl TempFile {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "archive".into());
         let prefix = format!(".{name}.{}-", std::process::id());
-        let file = tempfile::Builder::new()
-            .prefix(&prefix)
-            .suffix(".tmp")
-            // As a plain create would: 0666 less the umask (tempfile's default is 0600).
-            .permissions(fs::Permissions::from_mode(0o666))
-            .tempfile_in(dir)
-            .map_err(io_err("creating", dir.join(format!("{prefix}XXXXXX.tmp"))))?;
-        Ok(Self { file })
+        let (file, watched) = super::cleanup::create_watched(
+            || {
+                tempfile::Builder::new()
+                    .prefix(&prefix)
+                    .suffix(".tmp")
+                    // As a plain create would: 0666 less the umask (tempfile's default is 0600).
+                    .permissions(fs::Permissions::from_mode(0o666))
+                    .tempfile_in(dir)
+            },
+            |f| f.path(),
+        )
+        .map_err(|e| {
+            full_disk_hint(
+                dest,
+                io_err("creating", dir.join(format!("{prefix}XXXXXX.tmp")))(e),
+            )
+        })?;
+        Ok(Self {
+            file,
+            _watched: watched,
+        })
     }
 
     fn path(&self) -> &Path {
@@ -755,7 +792,8 @@ impl TempFile {
     fn commit(self, dest: &Path, overwrite: bool) -> Result<u64> {
         let path = self.path().to_path_buf();
         let file = self.file.as_file();
-        file.sync_all().map_err(io_err("syncing", &path))?;
+        file.sync_all()
+            .map_err(|e| full_disk_hint(dest, io_err("syncing", &path)(e)))?;
         let size = file.metadata().map_err(io_err("reading", &path))?.len();
         let persisted = if overwrite {
             self.file.persist(dest)

@@ -50,13 +50,12 @@ pub(crate) fn run(args: GcArgs, ctx: &super::Context) -> anyhow::Result<ExitCode
             | Error::DigestMismatch { .. }
             | Error::SizeMismatch { .. }
             | Error::Schema { .. }
-            | Error::TooLarge { .. }
-            | Error::UnsafeEntry { .. }),
-        ) => {
-            return Err(anyhow::Error::new(e).context(format!(
-                "gc deleted nothing: it cannot tell what a damaged manifest references; run `ebpf-layout verify {}`, then restore the blob or remove the name that reaches it with `ebpf-layout rm`",
-                args.layout.display()
-            )))
+            | Error::TooLarge { .. }),
+        ) => return Err(cannot_tell(e, &args.layout)),
+        // A blob refused (a symlink, a socket…); not the layout's own folders or lock,
+        // whose error says itself what is wrong.
+        Err(e) if matches!(&e, Error::UnsafeEntry { entry, .. } if entry.starts_with("blobs/sha256/")) => {
+            return Err(cannot_tell(e, &args.layout))
         }
         Err(e) => return Err(e.into()),
     };
@@ -104,4 +103,12 @@ pub(crate) fn run(args: GcArgs, ctx: &super::Context) -> anyhow::Result<ExitCode
         report.roots,
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// gc stopped because a manifest or index it had to read is missing or damaged.
+fn cannot_tell(e: Error, layout: &std::path::Path) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!(
+        "gc deleted nothing: it cannot tell what a damaged manifest references; run `ebpf-layout verify {}`, then restore the blob or remove the name that reaches it with `ebpf-layout rm`",
+        layout.display()
+    ))
 }

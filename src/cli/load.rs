@@ -236,6 +236,7 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
             btf.digest().short()
         );
     }
+    drop(source); // releases a layout's read lock: writers need not wait while it runs
     if let Some(trusted) = program.trusted() {
         eprintln!(
             "signature of {} verified with key {}",

@@ -148,7 +148,8 @@ fn verify_one(
         // says what is missing.
         let layout = Layout::open_unchecked(&parsed.path)?
             .with_limits(ctx.limits.clone())
-            .with_progress(ctx.progress.clone());
+            .with_progress(ctx.progress.clone())
+            .lock_for_reading()?;
         let empty = std::fs::read_dir(&parsed.path)
             .map_err(crate::error::io_err("reading", &parsed.path))?
             .next()

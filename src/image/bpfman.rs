@@ -31,6 +31,7 @@ use serde::Serialize;
 use crate::archive::{LimitExceeded, StreamInput, TarInput, TarReader};
 use crate::elf::{self, ObjectInfo, CLASSIFY_LEN};
 use crate::error::{io_err, Error, Result};
+use crate::limits::{Limits, RATIO_GRACE};
 use crate::oci::digest::HashingReader;
 use crate::oci::media_type::OCI_CONFIG;
 use crate::oci::{Descriptor, Digest, ImageManifest, Platform};
@@ -128,7 +129,25 @@ pub struct LayerObject {
 /// [`MAX_LAYER_ENTRIES`], or ends early; with [`Error::TooLarge`] for an object over
 /// [`MAX_OBJECT_SIZE`] when the whole of it is asked for.
 pub fn find_object<R: Read>(layer: R, location: &Path, keep: u64) -> Result<LayerObject> {
-    find_object_within(layer, location, keep, MAX_LAYER_EXPANSION)
+    find_object_within(
+        layer,
+        location,
+        keep,
+        MAX_LAYER_EXPANSION,
+        Limits::default().max_ratio,
+    )
+}
+
+/// [`find_object`] with the decompression ratio bound of `limits` ([`Limits::max_ratio`],
+/// enforced past [`RATIO_GRACE`] bytes as for archives), so that a small layer cannot
+/// make its reader decompress (and keep) far more than its own size.
+pub fn find_object_with<R: Read>(
+    layer: R,
+    location: &Path,
+    keep: u64,
+    limits: &Limits,
+) -> Result<LayerObject> {
+    find_object_within(layer, location, keep, MAX_LAYER_EXPANSION, limits.max_ratio)
 }
 
 fn find_object_within<R: Read>(
@@ -136,7 +155,13 @@ fn find_object_within<R: Read>(
     location: &Path,
     keep: u64,
     max_expansion: u64,
+    max_ratio: u64,
 ) -> Result<LayerObject> {
+    let compressed = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    let layer = Counting {
+        inner: layer,
+        count: compressed.clone(),
+    };
     let archive_err = |entry: &str, reason: String| Error::Archive {
         path: location.to_path_buf(),
         entry: entry.to_string(),
@@ -154,6 +179,8 @@ fn find_object_within<R: Read>(
         inner: flate2::bufread::GzDecoder::new(head),
         total: 0,
         limit: max_expansion,
+        compressed,
+        max_ratio,
     };
     let mut tar = TarReader::new(StreamInput(decoded), location, MAX_LAYER_ENTRIES);
     let mut regular = 0usize;
@@ -240,11 +267,28 @@ fn read_up_to<I: TarInput>(tar: &mut TarReader<I>, out: &mut Vec<u8>, upto: u64)
     Ok(())
 }
 
-/// The decompressed layer, stopped past `limit` bytes ([`MAX_LAYER_EXPANSION`]).
+/// Counts the compressed bytes read from the layer.
+struct Counting<R> {
+    inner: R,
+    count: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.set(self.count.get() + n as u64);
+        Ok(n)
+    }
+}
+
+/// The decompressed layer, stopped past `limit` bytes ([`MAX_LAYER_EXPANSION`]) and, past
+/// [`RATIO_GRACE`] bytes, past `max_ratio` times the compressed bytes read (0: no ratio).
 struct Bounded<R> {
     inner: R,
     total: u64,
     limit: u64,
+    compressed: std::rc::Rc<std::cell::Cell<u64>>,
+    max_ratio: u64,
 }
 
 impl<R: Read> Read for Bounded<R> {
@@ -257,6 +301,15 @@ impl<R: Read> Read for Bounded<R> {
                 self.limit
             ))));
         }
+        if self.max_ratio > 0 && self.total > RATIO_GRACE {
+            let compressed = self.compressed.get().max(1);
+            if self.total / compressed > self.max_ratio {
+                return Err(io::Error::other(LimitExceeded(format!(
+                    "the bytecode layer's decompression ratio is over {}:1 ({} bytes from {compressed}): this looks like a gzip bomb (--max-ratio / EBPF_LAYOUT_MAX_RATIO; 0 turns the check off)",
+                    self.max_ratio, self.total
+                ))));
+            }
+        }
         Ok(n)
     }
 }
@@ -268,8 +321,8 @@ impl<R: Read> Read for Bounded<R> {
 pub fn read_object(source: &dyn ImageSource, layer: &Descriptor) -> Result<Vec<u8>> {
     let location = blob_location(source, layer);
     let raw = source.open_blob(layer)?;
-    let mut hashing = HashingReader::new(raw.take(layer.size + 1));
-    let found = find_object(&mut hashing, &location, MAX_OBJECT_SIZE);
+    let mut hashing = HashingReader::new(raw.take(layer.size.saturating_add(1)));
+    let found = find_object_with(&mut hashing, &location, MAX_OBJECT_SIZE, source.limits());
     // Hash what the decoder did not need, so that a damaged blob is named as such even
     // when its damage also broke the gzip or tar inside.
     io::copy(&mut hashing, &mut io::sink()).map_err(io_err("reading", &location))?;
@@ -297,7 +350,13 @@ pub fn read_object(source: &dyn ImageSource, layer: &Descriptor) -> Result<Vec<u
 pub fn read_object_header(source: &dyn ImageSource, layer: &Descriptor) -> Result<Vec<u8>> {
     let location = blob_location(source, layer);
     let raw = source.open_blob(layer)?;
-    find_object(raw.take(layer.size), &location, CLASSIFY_LEN as u64).map(|o| o.bytes)
+    find_object_with(
+        raw.take(layer.size),
+        &location,
+        CLASSIFY_LEN as u64,
+        source.limits(),
+    )
+    .map(|o| o.bytes)
 }
 
 fn blob_location(source: &dyn ImageSource, layer: &Descriptor) -> PathBuf {
@@ -660,11 +719,43 @@ mod tests {
         let zeros = vec![0u8; 4 << 20];
         let layer = layer_of(&[("zeros", tar::EntryType::Regular, &zeros)]);
         assert!(layer.len() < 64 << 10);
-        let e = find_object_within(&layer[..], Path::new("l"), u64::MAX, 1 << 20).unwrap_err();
+        let e = find_object_within(&layer[..], Path::new("l"), u64::MAX, 1 << 20, 0).unwrap_err();
         assert!(
             e.to_string().contains("expands to more than 1048576 bytes"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_small_layer_cannot_expand_past_the_ratio_bound() {
+        // 80 MiB of zeros in a layer of well under 1 MiB: the ratio bound (100:1 past the
+        // 64 MiB grace, as for archives) stops it long before the absolute bound.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        {
+            let mut tar = tar::Builder::new(&mut gz);
+            let mut header = tar::Header::new_gnu();
+            header.set_size(80 << 20);
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_cksum();
+            tar.append_data(&mut header, "zeros", io::repeat(0).take(80 << 20))
+                .unwrap();
+            tar.finish().unwrap();
+        }
+        let layer = gz.finish().unwrap();
+        assert!(layer.len() < 1 << 20);
+        let limits = Limits::default();
+        let e = find_object_with(&layer[..], Path::new("l"), u64::MAX, &limits).unwrap_err();
+        assert!(
+            e.to_string().contains("decompression ratio is over 100:1"),
+            "{e}"
+        );
+        // With the check off, the same layer reads to its end (and holds no object).
+        let off = Limits {
+            max_ratio: 0,
+            ..Limits::default()
+        };
+        let e = find_object_with(&layer[..], Path::new("l"), u64::MAX, &off).unwrap_err();
+        assert!(e.to_string().contains("no BPF object"), "{e}");
     }
 
     #[test]

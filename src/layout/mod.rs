@@ -1,6 +1,8 @@
 //! An OCI image layout directory: reading it safely, and writing to it atomically.
 //!
-//! Reading never creates or locks anything, so read-only layouts work. Writing goes
+//! Reading never creates or writes anything, so read-only layouts work; a reader may hold
+//! the layout's lock in shared mode ([`Layout::lock_for_reading`]) so that no writer
+//! changes or collects what it reads meanwhile (docs/durability.md). Writing goes
 //! through [`LayoutWriter`], which holds the layout's lock for its whole life: blobs
 //! are written to a temporary file, hashed on the way, synced and renamed to their
 //! digest; index.json is replaced last, by rename. A crash at any instant leaves the
@@ -9,6 +11,7 @@
 
 mod blob;
 pub mod gc;
+mod lock;
 mod scan;
 mod writer;
 
@@ -40,6 +43,9 @@ pub struct Layout {
     root: PathBuf,
     limits: Limits,
     progress: Progress,
+    /// The shared lock held while reading, if taken ([`Layout::lock_for_reading`]);
+    /// released when the last clone is dropped.
+    read_lock: Option<std::sync::Arc<File>>,
 }
 
 impl Layout {
@@ -78,7 +84,28 @@ impl Layout {
             root,
             limits: Limits::default(),
             progress: Progress::none(),
+            read_lock: None,
         })
+    }
+
+    /// The same layout, read under its lock in shared mode: waits for a running writer
+    /// (`pack`, `copy`, `tag`, `rm`, `sign`, `gc`) to finish, then keeps writers out until
+    /// the last clone of this value is dropped, so a reader never sees a layout half
+    /// changed and `gc` never deletes a blob it is reading. Nothing is written: a layout
+    /// without a lock file (no writer of ours ever ran there, or one that is read-only
+    /// and was never written here) is read without a lock.
+    ///
+    /// Fails with [`Error::UnsafeEntry`] when `.ebpf-layout/lock` is not a regular file (a
+    /// planted symlink, FIFO, socket or device), before anything is read.
+    ///
+    /// A process that holds this and then opens a [`LayoutWriter`] on the same layout
+    /// waits for itself forever: write through the writer's own [`LayoutWriter::layout`]
+    /// instead (as `copy L L` does).
+    pub fn lock_for_reading(mut self) -> Result<Self> {
+        if self.read_lock.is_none() {
+            self.read_lock = lock::lock_shared(&self.root)?.map(std::sync::Arc::new);
+        }
+        Ok(self)
     }
 
     /// The same layout, read with `limits` (the defaults otherwise).
@@ -183,7 +210,7 @@ impl Layout {
                     return Err(Error::UnsafeEntry {
                         path: self.root.clone(),
                         entry: dir.into(),
-                        reason: "is not a directory (symlinks are not followed)".into(),
+                        reason: "is not a directory (symlinks are not followed): make it a real directory inside the layout".into(),
                     })
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -221,7 +248,7 @@ impl Layout {
         let path = self.blob_path(&descriptor.digest);
         let mut bytes = Vec::with_capacity(descriptor.size as usize);
         // Stop at size + 1: enough to tell that a blob is too long.
-        file.take(descriptor.size + 1)
+        file.take(descriptor.size.saturating_add(1))
             .read_to_end(&mut bytes)
             .map_err(io_err("reading", &path))?;
         check_blob(&self.root, descriptor, &bytes)?;
@@ -245,6 +272,14 @@ fn open_regular(root: &Path, entry: &str) -> Result<File> {
                     path: root.to_path_buf(),
                     entry: entry.to_string(),
                     reason: "is a symlink".into(),
+                }
+            } else if e.raw_os_error() == Some(libc::ENXIO) {
+                // open(2) of a socket (or a FIFO without a writer) says "No such device
+                // or address": say what the entry is instead.
+                Error::UnsafeEntry {
+                    path: root.to_path_buf(),
+                    entry: entry.to_string(),
+                    reason: "is not a regular file (a socket or FIFO)".into(),
                 }
             } else {
                 io_err("opening", &path)(e)

@@ -2,13 +2,14 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
 use super::blob::{BlobWriter, BLOB_BUF_SIZE};
+use super::lock::{open_lock_file, Open};
 use super::{Layout, PRIVATE_DIR};
 use crate::error::{io_err, Error, Result};
 use crate::limits::Limits;
@@ -441,7 +442,7 @@ impl LayoutWriter {
         }
         let file = self.layout.open_blob(digest)?;
         let mut hasher = Hasher::new();
-        let mut reader = file.take(size + 1);
+        let mut reader = file.take(size.saturating_add(1));
         let mut buf = vec![0u8; BLOB_BUF_SIZE];
         loop {
             let n = reader.read(&mut buf).map_err(io_err("reading", &path))?;
@@ -783,12 +784,9 @@ fn lock_layout(root: &Path) -> Result<File> {
     ensure_real_dir(root, PRIVATE_DIR)?;
     ensure_real_dir(root, &format!("{PRIVATE_DIR}/tmp"))?;
     let path = private.join("lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| read_only_hint(io_err("opening", &path)(e)))?;
+    let file = open_lock_file(root, Open::Create)
+        .map_err(read_only_hint)?
+        .expect("created if missing");
     file.lock().map_err(io_err("locking", &path))?;
     Ok(file)
 }
@@ -817,7 +815,7 @@ fn ensure_real_dir(root: &Path, dir: &str) -> Result<()> {
         Ok(_) => Err(Error::UnsafeEntry {
             path: root.to_path_buf(),
             entry: dir.to_string(),
-            reason: "is not a directory (symlinks are not followed)".into(),
+            reason: "is not a directory (symlinks are not followed): make it a real directory inside the layout".into(),
         }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => match fs::create_dir(&path) {
             Ok(()) => Ok(()),
@@ -862,24 +860,6 @@ pub(crate) fn list_temp_files(root: &Path) -> Result<StaleTemp> {
         stale.bytes += entry.metadata().map(|m| m.len()).unwrap_or(0);
     }
     Ok(stale)
-}
-
-/// Waits for the layout's lock in shared mode, which excludes writers (they lock
-/// exclusively) without writing anything: works on a read-only layout. `None` when the
-/// layout has no lock file (no writer of ours ever ran there).
-pub(crate) fn lock_shared(root: &Path) -> Result<Option<File>> {
-    let path = root.join(PRIVATE_DIR).join("lock");
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&path)
-    {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err("opening", &path)(e)),
-    };
-    file.lock_shared().map_err(io_err("locking", &path))?;
-    Ok(Some(file))
 }
 
 /// Turns "no space left on device" (or an exhausted quota) into an error that says what

@@ -300,7 +300,7 @@ fn check_closure(source: &dyn ImageSource, descriptor: &Descriptor) -> Result<()
 /// Hashes one blob in constant memory and compares size and digest.
 fn check_blob_streaming(source: &dyn ImageSource, descriptor: &Descriptor) -> Result<()> {
     let reader = source.open_blob(descriptor)?;
-    let mut reader = reader.take(descriptor.size + 1);
+    let mut reader = reader.take(descriptor.size.saturating_add(1));
     let mut hasher = Hasher::new();
     let mut buf = vec![0u8; 256 << 10];
     let location = source.location().to_path_buf();
