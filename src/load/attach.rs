@@ -250,6 +250,20 @@ impl AttachPoint {
     }
 }
 
+/// "a" or "an" before a program kind, as it is said: "an XDP", "an fentry", "a kprobe".
+fn article(word: &str) -> &'static str {
+    let lower = word.to_ascii_lowercase();
+    let spoken_vowel = lower.starts_with(['a', 'e', 'i', 'o'])
+        || lower.starts_with('x')
+        || lower.starts_with("lsm")
+        || lower.starts_with('f') && !lower.starts_with("fl");
+    if spoken_vowel {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 /// The part of a section name before the first `/`, without libbpf's sleepable `.s`.
 fn section_kind(section: &str) -> &str {
     let head = section.split('/').next().unwrap_or_default();
@@ -572,11 +586,15 @@ pub(crate) fn plan(
                     return Err(LoadError::WrongProgramForAttachPoint {
                         point: request.to_string(),
                         program: name.clone(),
-                        detail: format!(
-                            "it is a {} program (section {section}), not a {} program",
-                            super::display::program_type_name(*prog_type),
-                            point.kind()
-                        ),
+                        detail: {
+                            let is = super::display::program_type_name(*prog_type);
+                            let wanted = point.kind();
+                            format!(
+                                "it is {} {is} program (section {section}), not {} {wanted} program",
+                                article(&is),
+                                article(wanted)
+                            )
+                        },
                     })
                 }
                 None => {
@@ -1288,6 +1306,24 @@ pub(crate) fn detach_tc_filter(filter: &TcFilter) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn program_kinds_take_the_article_they_are_said_with() {
+        for (kind, a) in [
+            ("XDP", "an"),
+            ("xdp", "an"),
+            ("fentry", "an"),
+            ("fexit", "an"),
+            ("lsm", "an"),
+            ("TC", "a"),
+            ("kprobe", "a"),
+            ("uprobe", "a"),
+            ("tracepoint", "a"),
+            ("sched_cls", "a"),
+        ] {
+            assert_eq!(article(kind), a, "{kind}");
+        }
+    }
 
     #[test]
     fn parses_every_point_form() {

@@ -363,6 +363,8 @@ pub(crate) struct Renderer<'w> {
     dirty: bool,
     /// `--metrics`: where event records are counted (metrics.rs).
     record_counts: Option<std::sync::Arc<super::metrics::RecordCounts>>,
+    /// `--duration`: the display stops by itself (so "Ctrl-C to stop" is not said).
+    stops_after: Option<Duration>,
 }
 
 impl<'w> Renderer<'w> {
@@ -381,7 +383,13 @@ impl<'w> Renderer<'w> {
             last_draw: Instant::now(),
             dirty: false,
             record_counts: None,
+            stops_after: None,
         }
+    }
+
+    /// The display stops by itself after `duration` (`--duration`), if given.
+    pub(crate) fn stops_after(&mut self, duration: Option<Duration>) {
+        self.stops_after = duration;
     }
 
     /// Counts every event record (and loss) in `counts` too, for `--metrics`.
@@ -438,9 +446,11 @@ impl<'w> Renderer<'w> {
             report.programs.len(),
             report.maps.len(),
             if report.detached {
-                ""
+                String::new()
+            } else if let Some(d) = self.stops_after {
+                format!(" (for {:.1}s)", d.as_secs_f64())
             } else {
-                " (Ctrl-C to stop)"
+                " (Ctrl-C to stop)".to_owned()
             }
         )];
         for p in &report.programs {
@@ -978,6 +988,33 @@ mod tests {
                 "{text:?}"
             );
             assert!(text.contains("counter_\\x1b[2Jevil"), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_first_line_says_how_the_display_ends() {
+        let report = crate::load::LoadReport {
+            object: "probe".into(),
+            programs: Vec::new(),
+            maps: Vec::new(),
+            pin_dir: None,
+            pinned: Vec::new(),
+            detached: false,
+            fixed_maps: Vec::new(),
+            globals_set: Vec::new(),
+            warnings: Vec::new(),
+        };
+        for (duration, said) in [
+            (None, "(Ctrl-C to stop)"),
+            (Some(Duration::from_secs(3)), "(for 3.0s)"),
+        ] {
+            let mut out = Vec::new();
+            let mut renderer = Renderer::new(&mut out, OutputMode::Text);
+            renderer.stops_after(duration);
+            renderer.loaded(&report).unwrap();
+            let text = String::from_utf8(out).unwrap();
+            let first = text.lines().next().unwrap_or_default();
+            assert!(first.ends_with(said), "{first:?}");
         }
     }
 

@@ -428,6 +428,7 @@ pub fn load(
     }
 
     let mut renderer = Renderer::new(out, options.output);
+    renderer.stops_after(options.duration);
     if let Some(server) = &metrics {
         server.publish(metrics::exported(&obj, &views, &name)?);
         renderer.count_records_in(server.record_counts());

@@ -58,6 +58,7 @@ pub fn watch(dir: &Path, options: &WatchOptions, out: &mut dyn Write) -> Result<
     let pinned = open_pinned(dir)?;
     let interrupt = Interrupt::catch()?;
     let mut renderer = Renderer::new(out, options.output);
+    renderer.stops_after(options.duration);
     if let Some(server) = &metrics {
         server.publish(exported(&pinned)?);
         renderer.count_records_in(server.record_counts());
