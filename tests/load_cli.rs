@@ -233,3 +233,49 @@ kernel_test!(
             .stderr(contains("signature of"));
     }
 );
+
+kernel_test!(
+    verbose_load_shows_libbpf_messages_and_the_whole_verifier_log,
+    [Need::Kernel],
+    || {
+        let d = Dir::new();
+        let out = d.path("bundle");
+        pack(&out, &["verifier_reject.bpf.o", "tp_counter.bpf.o"]);
+        let run = |verbose: bool| {
+            let mut cmd = ebpf_layout();
+            cmd.arg("load")
+                .arg(format!("{}:verifier_reject", out.display()))
+                .args(["--duration", "1s", "--json"]);
+            if verbose {
+                cmd.arg("-v");
+            }
+            let output = cmd.output().unwrap();
+            assert_eq!(output.status.code(), Some(2), "{output:?}");
+            String::from_utf8_lossy(&output.stderr).into_owned()
+        };
+        let quiet = run(false);
+        let verbose = run(true);
+        assert!(!quiet.contains("libbpf: "), "{quiet}");
+        // libbpf's own messages, escaped, one per line.
+        assert!(
+            verbose.lines().any(|l| l.starts_with("libbpf: ")),
+            "{verbose}"
+        );
+        // The whole log: never fewer lines than the 40-line tail, and no "earlier lines" cut.
+        assert!(!verbose.contains("earlier lines"), "{verbose}");
+        assert!(verbose.lines().count() > quiet.lines().count(), "{verbose}");
+        // Loading a good image with -v succeeds and shows what libbpf did.
+        let output = ebpf_layout()
+            .arg("load")
+            .arg(format!("{}:tp_counter", out.display()))
+            .args(["--duration", "1s", "--json", "-v"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(
+            stderr.lines().any(|l| l.starts_with("libbpf: ")),
+            "{stderr}"
+        );
+    }
+);

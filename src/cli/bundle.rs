@@ -41,6 +41,7 @@ pub(crate) struct BundleRequest<'a> {
     pub duration: Option<std::time::Duration>,
     pub output: OutputMode,
     pub metrics: Option<std::net::SocketAddr>,
+    pub verbose: bool,
 }
 
 /// The images of `source` when no name was given and it holds more than one (signature
@@ -127,6 +128,7 @@ pub(crate) fn run(
             duration: None,
             output: request.output,
             metrics: None,
+            verbose: request.verbose,
         };
         let out: &mut dyn Write = if request.detach {
             &mut stdout
@@ -407,6 +409,7 @@ mod tests {
             duration: None,
             output: OutputMode::Json,
             metrics: None,
+            verbose: false,
         }
     }
 

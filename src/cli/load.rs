@@ -143,6 +143,10 @@ pub struct LoadArgs {
     /// `ebpf-layout watch DIR --metrics ADDR` instead.
     #[arg(long, value_name = "ADDR", conflicts_with = "detach")]
     metrics: Option<std::net::SocketAddr>,
+    /// Show libbpf's own messages on standard error, and a rejected program's whole
+    /// verifier log (otherwise its last 40 lines).
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 /// Where the running kernel's own BTF is.
@@ -195,6 +199,7 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
                 duration,
                 output,
                 metrics: args.metrics,
+                verbose: args.verbose,
             };
             super::bundle::run(
                 source.as_ref(),
@@ -259,6 +264,7 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         duration,
         output,
         metrics: args.metrics,
+        verbose: args.verbose,
     };
     if let Some(addr) = &args.metrics {
         eprintln!("serving metrics at http://{addr}/metrics");

@@ -30,27 +30,44 @@ fn on_libbpf_print(level: PrintLevel, message: String) {
 
 /// While alive, libbpf's messages on this thread are collected; dropping it stops that.
 pub(crate) struct LogCapture {
+    /// `-v`: every message taken is also shown on standard error, escaped.
+    show: bool,
     _not_send: std::marker::PhantomData<*const ()>,
 }
 
 impl LogCapture {
     /// Installs the callback (idempotent) and starts collecting on this thread.
     pub(crate) fn start() -> Self {
+        Self::start_showing(false)
+    }
+
+    /// Like [`start`](Self::start); with `show` (`load -v`), every message is also written
+    /// to standard error as it is taken, its control characters escaped.
+    pub(crate) fn start_showing(show: bool) -> Self {
         libbpf_rs::set_print(Some((PrintLevel::Debug, on_libbpf_print)));
         CAPTURED.with(|cell| *cell.borrow_mut() = Some(Vec::new()));
         LogCapture {
+            show,
             _not_send: std::marker::PhantomData,
         }
     }
 
     /// Removes and returns what was captured so far.
     pub(crate) fn take(&self) -> Vec<(PrintLevel, String)> {
-        CAPTURED.with(|cell| {
+        let messages = CAPTURED.with(|cell| {
             cell.borrow_mut()
                 .as_mut()
                 .map(std::mem::take)
                 .unwrap_or_default()
-        })
+        });
+        if self.show {
+            for (_, message) in &messages {
+                for line in message.trim_end().lines() {
+                    eprintln!("libbpf: {}", crate::report::escape_control(line));
+                }
+            }
+        }
+        messages
     }
 
     /// Drops what was captured so far (after a step that succeeded).

@@ -134,6 +134,9 @@ pub struct LoadOptions {
     /// Serve the maps as Prometheus metrics at `http://ADDR/metrics` while showing them
     /// (metrics.rs); bound before anything is loaded. Nothing listens without it.
     pub metrics: Option<std::net::SocketAddr>,
+    /// Show libbpf's messages on standard error as they come, and a rejected program's
+    /// whole verifier log (otherwise its last 40 lines) — `load -v`.
+    pub verbose: bool,
 }
 
 /// A loaded program.
@@ -265,7 +268,7 @@ pub fn load(
         .map(metrics::MetricsServer::bind)
         .transpose()?;
 
-    let log = LogCapture::start();
+    let log = LogCapture::start_showing(options.verbose);
     let mut warnings = Vec::new();
     // Optional programs that failed to load: the object is opened again without them.
     let mut dropped: Vec<String> = Vec::new();
@@ -335,11 +338,11 @@ pub fn load(
                     {
                         warnings.push(format!(
                             "optional program '{program}' was not loaded: {}",
-                            load_error(&e, &messages)
+                            load_error(&e, &messages, options.verbose)
                         ));
                         dropped.push(program);
                     }
-                    _ => return Err(load_error(&e, &messages)),
+                    _ => return Err(load_error(&e, &messages, options.verbose)),
                 }
             }
         }
@@ -540,7 +543,11 @@ fn check_object(object: &[u8]) -> Result<(), LoadError> {
 }
 
 /// Turns a failed `bpf_object__load` into the most precise error the captured log allows.
-fn load_error(err: &libbpf_rs::Error, messages: &[(PrintLevel, String)]) -> LoadError {
+fn load_error(
+    err: &libbpf_rs::Error,
+    messages: &[(PrintLevel, String)],
+    verbose: bool,
+) -> LoadError {
     let errno = capture::errno(err);
     let warnings = capture::warnings(messages);
     if errno == Some(EPERM) {
@@ -568,7 +575,11 @@ fn load_error(err: &libbpf_rs::Error, messages: &[(PrintLevel, String)]) -> Load
         if let Some(log) = capture::verifier_log(messages, &program) {
             return LoadError::VerifierRejected {
                 program,
-                log: tail_lines(&log, VERIFIER_LOG_TAIL_LINES),
+                log: if verbose {
+                    log
+                } else {
+                    tail_lines(&log, VERIFIER_LOG_TAIL_LINES)
+                },
             };
         }
     }
