@@ -195,8 +195,7 @@ kernel_test!(
                 "bundled",
                 "--duration",
                 "0.3",
-                "--output",
-                "json",
+                "--json",
             ])
             .output()
             .unwrap();
@@ -213,7 +212,7 @@ kernel_test!(
         let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("ebpf-layout"))
             .arg("load")
             .arg(format!("{}:core_tgid", layout.display()))
-            .args(["--duration", "0.3", "--output", "json"])
+            .args(["--duration", "0.3", "--json"])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

@@ -261,7 +261,7 @@ mod kernel {
                 layout.to_str().unwrap(),
                 "--duration",
                 "0",
-                "--output",
+                "--display",
                 "text",
             ]);
             // The kernel refuses names that are not [A-Za-z0-9_.]: libbpf says so, naming

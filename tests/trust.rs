@@ -840,7 +840,7 @@ mod kernel {
             .arg("load")
             .arg(reference)
             .args(trust)
-            .args(["--duration", "0.3", "--output", "json"])
+            .args(["--duration", "0.3", "--json"])
             .output()
             .unwrap();
         (out.status.code().unwrap(), text(&out))
