@@ -188,9 +188,10 @@ fn inspect_lists_the_kernel_releases_an_image_carries_btf_for() {
         .assert()
         .success()
         .stdout(contains("Kernel BTF:  5.15.0-91-generic"));
-    // `list` tells the artifact from an image, and `load bundle` still finds the one image.
+    // `list --all` tells the artifact from an image (plain `list` shows images only), and
+    // `load bundle` still finds the one image.
     ebpf_layout()
-        .arg("list")
+        .args(["list", "--all"])
         .arg(&out)
         .assert()
         .success()

@@ -116,7 +116,7 @@ fn list_inspect_and_verify_show_a_hostile_ref_name_escaped() {
     let (code, stdout, _) = run_clean(&["list", path, "--json"]);
     assert_eq!(code, 0);
     let listed: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(listed[0]["name"], HOSTILE_NAME);
+    assert_eq!(listed["images"][0]["name"], HOSTILE_NAME);
 
     assert_eq!(snapshot(d.root()), before, "reading changed the layout");
 }

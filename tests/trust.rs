@@ -112,7 +112,8 @@ fn list_decision(layout: &Path, name: &str, trust: &[&str]) -> Value {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let images: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let images = &listed["images"];
     images
         .as_array()
         .unwrap()
@@ -412,7 +413,8 @@ fn accepted_by(root: &Path, policy: &Path) -> Vec<(String, bool, String)> {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let images: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let images = &listed["images"];
     images
         .as_array()
         .unwrap()
