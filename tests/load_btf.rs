@@ -190,13 +190,7 @@ kernel_test!(
         let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("ebpf-layout"))
             .arg("load")
             .arg(format!("{}:core_tgid", layout.display()))
-            .args([
-                "--kernel-btf",
-                "bundled",
-                "--duration",
-                "0.3",
-                "--json",
-            ])
+            .args(["--kernel-btf", "bundled", "--duration", "0.3", "--json"])
             .output()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);

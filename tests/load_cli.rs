@@ -238,6 +238,8 @@ kernel_test!(
     verbose_load_shows_libbpf_messages_and_the_whole_verifier_log,
     [Need::Kernel],
     || {
+        // Loads programs other tests count by name.
+        let _serial = serial();
         let d = Dir::new();
         let out = d.path("bundle");
         pack(&out, &["verifier_reject.bpf.o", "tp_counter.bpf.o"]);
@@ -277,5 +279,36 @@ kernel_test!(
             stderr.lines().any(|l| l.starts_with("libbpf: ")),
             "{stderr}"
         );
+    }
+);
+
+kernel_test!(
+    text_output_prints_each_snapshot_once_and_says_when_it_stops,
+    [Need::Kernel],
+    || {
+        // Loads programs other tests count by name.
+        let _serial = serial();
+        let d = Dir::new();
+        let out = d.path("bundle");
+        pack(&out, &["tp_counter.bpf.o"]);
+        let output = ebpf_layout()
+            .arg("load")
+            .arg(format!("{}:tp_counter", out.display()))
+            .args(["--duration", "2s", "--display", "text"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout}");
+        let first = stdout.lines().next().unwrap_or_default();
+        assert!(first.ends_with("(for 2.0s)"), "{stdout}");
+        assert!(!stdout.contains("Ctrl-C"), "{stdout}");
+        let snapshots: Vec<&str> = stdout.lines().filter(|l| l.starts_with('[')).collect();
+        assert!(!snapshots.is_empty(), "{stdout}");
+        let mut seen = std::collections::BTreeSet::new();
+        for line in &snapshots {
+            // "[2.0s] counter_getpid[0] = N": one line per time, map and key.
+            let key = line.split(" = ").next().unwrap_or_default();
+            assert!(seen.insert(key), "printed twice: {line}\n{stdout}");
+        }
     }
 );

@@ -130,7 +130,7 @@ pub struct LoadArgs {
     #[command(flatten)]
     trust: super::trust::TrustArgs,
     /// Kernel BTF for CO-RE relocations: auto, bundled (from the image, for `uname -r`)
-    /// or kernel (/sys/kernel/btf/vmlinux). See docs/btf.md.
+    /// or kernel (/sys/kernel/btf/vmlinux).
     #[arg(
         long = "kernel-btf",
         value_enum,

@@ -51,7 +51,7 @@ Examples:
 
 --kernel-btf bundles, for kernels without /sys/kernel/btf/vmlinux, each kernel's BTF
 minimised to what the object's CO-RE relocations need (bpftool gen min_core_btf), beside
-the image without changing it; load uses it on a kernel with that release (docs/btf.md)."
+the image without changing it; load uses it on a kernel with that release that has no BTF of its own."
 )]
 pub struct PackArgs {
     /// BPF object files and/or directories of them.

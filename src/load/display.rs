@@ -850,6 +850,7 @@ pub(crate) fn watch<M: MapCore>(
     };
 
     read_all(renderer)?;
+    let mut last_read = Instant::now();
     let mut next_refresh = started + REFRESH_INTERVAL;
     let reason = loop {
         if interrupt.requested() {
@@ -878,6 +879,7 @@ pub(crate) fn watch<M: MapCore>(
         }
         if Instant::now() >= next_refresh {
             read_all(renderer)?;
+            last_read = Instant::now();
             next_refresh += REFRESH_INTERVAL;
         }
     };
@@ -889,9 +891,16 @@ pub(crate) fn watch<M: MapCore>(
         let _ = buffer.consume();
     }
     drain(renderer)?;
-    read_all(renderer)?;
+    // Text lines are a log: a snapshot taken a moment ago (the deadline often falls on a
+    // refresh) is not printed a second time. A table and JSON always end on the final state.
+    if renderer.mode != OutputMode::Text || last_read.elapsed() >= FINAL_SNAPSHOT_GAP {
+        read_all(renderer)?;
+    }
     Ok(reason)
 }
+
+/// In text mode, the final snapshot is skipped when the last one is younger than this.
+const FINAL_SNAPSHOT_GAP: Duration = Duration::from_millis(200);
 
 enum Event {
     Record(usize, Vec<u8>),
