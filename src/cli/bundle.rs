@@ -282,6 +282,7 @@ fn fits_section(point: &AttachPoint, section: &str) -> bool {
         }
         AttachPoint::Trace { exit, .. } => kind == if *exit { "fexit" } else { "fentry" },
         AttachPoint::Tracepoint { .. } => matches!(kind, "tracepoint" | "tp"),
+        AttachPoint::Perf { .. } => kind == "perf_event",
     }
 }
 
