@@ -248,9 +248,9 @@ pub enum LoadError {
 
     /// `--pin` with a perf attachment.
     #[error(
-        "--attach {point} cannot be pinned: a link to a perf event stops sampling when the \
-         loading process lets go of it, so a pinned one would sit there doing nothing; \
-         load it without --pin (it runs until ebpf-layout stops)"
+        "--attach {point} cannot be pinned: libbpf disables a perf event when the loading \
+         process lets go of its link, so a pinned link would sit there sampling nothing; \
+         load it without --pin (it samples until ebpf-layout stops)"
     )]
     PerfNotPinnable {
         /// The perf attach point.
