@@ -711,6 +711,29 @@ kernel_test!(
         assert!(err.to_string().contains("perf:cpu-clock:49"), "{err}");
         assert!(programs_named("on_sample").is_empty());
 
+        // Above the kernel's sample rate limit: EINVAL, with the limit named.
+        let max: u64 = std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        if max < 1_000_000 {
+            let err = load_err(
+                "perf_sample",
+                &LoadOptions {
+                    attach: vec!["perf:cpu-clock:1000000".parse().unwrap()],
+                    ..json_options(100)
+                },
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains("'on_sample' to perf:cpu-clock:1000000")
+                    && text.contains(&format!("limit of {max} samples a second")),
+                "{text}"
+            );
+            assert!(programs_named("on_sample").is_empty());
+        }
+
         // Every online CPU, 999 samples a second: a second of CPU on one thread is seen.
         let options = LoadOptions {
             attach: vec!["perf:cpu-clock:999".parse().unwrap()],

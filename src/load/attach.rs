@@ -29,6 +29,8 @@ const MAX_IFACE_NAME: usize = 15;
 /// The highest `perf:EVENT:FREQ` accepted (the kernel caps it lower still, at
 /// kernel.perf_event_max_sample_rate, and says EINVAL above that).
 const MAX_PERF_FREQ: u64 = 1_000_000;
+/// `EINVAL`: perf_event_open with a frequency above kernel.perf_event_max_sample_rate.
+const EINVAL: i32 = 22;
 /// `ENOENT`: perf_event_open for an event this machine has no PMU for.
 const ENOENT: i32 = 2;
 /// `EOPNOTSUPP`: what `bpf_program__attach` answers for a section with no automatic target.
@@ -566,7 +568,8 @@ impl Target {
 pub(crate) struct Plan {
     /// (program name, targets), in object order.
     pub programs: Vec<(String, Vec<Target>)>,
-    /// Process to limit uprobes and usdt probes to (`-1`: every process).
+    /// Process to limit uprobes and usdt probes to, thread for perf events (`-1`: every
+    /// process).
     pub pid: i32,
 }
 
@@ -1228,6 +1231,20 @@ fn attach_error(
                  --attach xdp:{iface}:skb)"
             )),
             _ => {}
+        }
+    }
+    if let Target::Point {
+        point: AttachPoint::Perf { freq, .. },
+        ..
+    } = target
+    {
+        if errno == Some(EINVAL) {
+            if let Some(max) = perf::max_sample_rate().filter(|max| freq > max) {
+                reason.push_str(&format!(
+                    "\n(FREQ {freq} is above this kernel's limit of {max} samples a second, \
+                     kernel.perf_event_max_sample_rate)"
+                ));
+            }
         }
     }
     LoadError::Attach {
