@@ -45,7 +45,7 @@ BPF_CFLAGS=(-O2 -g -D__TARGET_ARCH_x86 -I"/usr/include/$(uname -m)-linux-gnu"
 
 bpf_objs=(tp_counter ringbuf_events xdp_count multi_prog verifier_reject legacy_maps
 	tc_count perf_events configurable probes pinned_by_name kprobes alternatives
-	tracing core_tgid)
+	tracing core_tgid perf_sample)
 
 # bpf_build TARGET SRC OUT
 bpf_build() {

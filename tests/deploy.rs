@@ -746,3 +746,21 @@ kernel_test!(
         assert_eq!(programs_of("tp_counter"), ["count_getpid"]);
     }
 );
+
+#[test]
+fn a_bundle_refuses_perf_attach_points_before_loading_anything() {
+    let d = Dir::new();
+    let bundle = d.path("bundle");
+    pack(&bundle, &["perf_sample.bpf.o", "tp_counter.bpf.o"]);
+    // Every image of a bundle is pinned while it runs; perf links are not pinned.
+    ebpf_layout()
+        .arg("load")
+        .arg(&bundle)
+        .args(["--attach", "perf:cpu-clock:99", "--duration", "1"])
+        .assert()
+        .failure()
+        .stderr(
+            contains("--attach perf:cpu-clock:99: a bundle's images are loaded pinned")
+                .and(contains(":NAME)")),
+        );
+}

@@ -664,3 +664,156 @@ kernel_test!(
         assert!(!left.contains("clsact"), "unload left the qdisc: {left}");
     }
 );
+
+/// Spins on this thread for `time` (a perf event that samples CPU time needs some).
+fn burn_cpu(time: std::time::Duration) -> u64 {
+    let start = std::time::Instant::now();
+    let mut x: u64 = 1;
+    while start.elapsed() < time {
+        for _ in 0..10_000 {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+    x
+}
+
+/// The samples `perf_sample`'s `counter_samples` counted, from its last snapshot.
+fn samples(lines: &[Value]) -> u64 {
+    let snapshot = last_snapshot(lines, "counter_samples");
+    assert_eq!(snapshot["kind"], "counter", "{snapshot}");
+    snapshot["entries"][0]["value"].as_u64().unwrap()
+}
+
+kernel_test!(
+    perf_event_program_samples_cpu_clock_on_every_cpu_and_for_one_thread,
+    [Need::Kernel],
+    || {
+        let _serial = crate::kit::kernel::serial();
+        // The bare SEC("perf_event") program says which --attach it needs; nothing loaded.
+        let err = load_err("perf_sample", &json_options(100));
+        let text = err.to_string();
+        assert!(matches!(err, LoadError::NeedsAttachTarget { .. }), "{text}");
+        assert!(
+            text.contains("'on_sample'") && text.contains("perf:EVENT[:FREQ]"),
+            "{text}"
+        );
+        // Links to perf events are not pinned.
+        let err = load_err(
+            "perf_sample",
+            &LoadOptions {
+                attach: vec!["perf:cpu-clock".parse().unwrap()],
+                // Refused before the folder is looked at.
+                pin: Some(PathBuf::from("/sys/fs/bpf/ebpf-layout-test-perf-never")),
+                ..json_options(100)
+            },
+        );
+        assert!(matches!(err, LoadError::PerfNotPinnable { .. }), "{err}");
+        assert!(err.to_string().contains("perf:cpu-clock:49"), "{err}");
+        assert!(programs_named("on_sample").is_empty());
+
+        // Above the kernel's sample rate limit: EINVAL, with the limit named.
+        let max: u64 = std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        if max < 1_000_000 {
+            let err = load_err(
+                "perf_sample",
+                &LoadOptions {
+                    attach: vec!["perf:cpu-clock:1000000".parse().unwrap()],
+                    ..json_options(100)
+                },
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains("'on_sample' to perf:cpu-clock:1000000")
+                    && text.contains(&format!("limit of {max} samples a second")),
+                "{text}"
+            );
+            assert!(programs_named("on_sample").is_empty());
+        }
+
+        // Every online CPU, 999 samples a second: a second of CPU on one thread is seen.
+        let options = LoadOptions {
+            attach: vec!["perf:cpu-clock:999".parse().unwrap()],
+            ..json_options(2000)
+        };
+        let (report, _, lines) = load_while_triggering("perf_sample", &options, "ebl-burn", || {
+            burn_cpu(std::time::Duration::from_secs(1))
+        });
+        let program = &report.programs[0];
+        assert_eq!(program.name, "on_sample");
+        assert_eq!(program.prog_type, "perf_event");
+        assert_eq!(program.attached_to, ["perf:cpu-clock:999"]);
+        let counted = samples(&lines);
+        // ~999 from the burning thread alone; far fewer would mean it was not sampled.
+        assert!(counted >= 300, "counter_samples[0] = {counted}");
+        assert_program_gone(program.id);
+
+        // --pid: only that thread is sampled (perf's pid is a thread id).
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let burner = std::thread::Builder::new()
+            .name("ebl-burn-pid".into())
+            .spawn(move || {
+                tid_tx.send(nix::unistd::gettid().as_raw()).unwrap();
+                burn_cpu(std::time::Duration::from_millis(2500))
+            })
+            .unwrap();
+        let tid = tid_rx.recv().unwrap();
+        let mut output = Output::default();
+        let report = load::load(
+            &super::verified("perf_sample", "perf_sample.bpf.o"),
+            &LoadOptions {
+                attach: vec!["on_sample=perf:task-clock:999".parse().unwrap()],
+                pid: Some(tid),
+                ..json_options(1000)
+            },
+            &mut output,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        burner.join().unwrap();
+        assert_eq!(report.programs[0].attached_to, ["perf:task-clock:999"]);
+        let counted = samples(&output.json_lines());
+        assert!(counted >= 100, "counter_samples[0] = {counted}");
+        assert_program_gone(report.programs[0].id);
+    }
+);
+
+kernel_test!(
+    hardware_perf_events_attach_or_say_the_machine_has_no_counter,
+    [Need::Kernel],
+    || {
+        let _serial = crate::kit::kernel::serial();
+        for event in ["cycles", "instructions", "cache-misses", "cache-references"] {
+            let point = format!("perf:{event}:99");
+            let result = load::load(
+                &super::verified("perf_sample", "perf_sample.bpf.o"),
+                &LoadOptions {
+                    attach: vec![point.parse().unwrap()],
+                    ..json_options(100)
+                },
+                &mut Vec::new(),
+            );
+            match result {
+                // This machine has a PMU with the event.
+                Ok(report) => {
+                    assert_eq!(report.programs[0].attached_to, [point.as_str()]);
+                    assert_program_gone(report.programs[0].id);
+                }
+                Err(err) => {
+                    let text = err.to_string();
+                    assert!(matches!(err, LoadError::NoHardwareCounter { .. }), "{text}");
+                    assert!(
+                        text.contains(&format!("program 'on_sample' to {point}"))
+                            && text.contains(&format!(
+                                "this machine has no hardware counter for {event}"
+                            )),
+                        "{text}"
+                    );
+                    assert!(programs_named("on_sample").is_empty());
+                }
+            }
+        }
+    }
+);

@@ -88,6 +88,20 @@ pub(crate) fn run(
     // 2. Which image each --program and --attach is for.
     let routed = route(&programs, request)?;
 
+    // Every image of a bundle is pinned while it runs, and perf attachments are not pinned
+    // (see LoadError::PerfNotPinnable): said before anything is loaded.
+    if let Some(perf) = request
+        .attach
+        .iter()
+        .find(|a| matches!(a.point, AttachPoint::Perf { .. }))
+    {
+        anyhow::bail!(
+            "--attach {perf}: a bundle's images are loaded pinned, and links to perf events \
+             are not pinned; load that image alone, by name ({}:NAME)",
+            request.reference
+        );
+    }
+
     // 3. Where the images are pinned.
     let (root, temporary) = match request.pin {
         Some(dir) => (dir.to_owned(), false),
@@ -284,6 +298,7 @@ fn fits_section(point: &AttachPoint, section: &str) -> bool {
         }
         AttachPoint::Trace { exit, .. } => kind == if *exit { "fexit" } else { "fentry" },
         AttachPoint::Tracepoint { .. } => matches!(kind, "tracepoint" | "tp"),
+        AttachPoint::Perf { .. } => kind == "perf_event",
     }
 }
 

@@ -41,8 +41,8 @@ pub(super) enum Display {
 #[command(
     after_help = "Every blob used (manifest, program) is hashed and checked before the kernel
 sees a byte. Programs attach from their ELF section (tracepoint, raw_tp, tp_btf,
-fentry/fexit, lsm, …) or where --attach says; XDP and TC programs, and uprobe, usdt and
-kprobe programs whose section names no target, need --attach. A program that cannot be
+fentry/fexit, lsm, …) or where --attach says; XDP, TC and perf_event programs, and uprobe,
+usdt and kprobe programs whose section names no target, need --attach. A program that cannot be
 attached is an error (nothing stays loaded) unless it is --optional.
 
 Configure the object as its own user space would: --global NAME=VALUE sets a global
@@ -67,6 +67,7 @@ Examples:
   ebpf-layout load bundle:bashreadline --attach uretprobe:/bin/bash:readline
   ebpf-layout load bundle:probe --attach on_call=uprobe:/usr/bin/app:main --pid 4242
   ebpf-layout load bundle:probe --duration 5s --json | jq .
+  ebpf-layout load bundle:profile --attach perf:cpu-clock:99 --duration 10s
   ebpf-layout load bundle:probe --pin /sys/fs/bpf/probe --detach
   ebpf-layout load bundle.tar --pin /sys/fs/bpf/site --detach
   ebpf-layout load bundle.tar:probe --key site.pub
@@ -88,10 +89,14 @@ pub struct LoadArgs {
     /// Where a program attaches (repeatable). POINT: xdp:IFACE[:skb|drv|hw],
     /// tc:IFACE:ingress|egress, uprobe|uretprobe:BINARY:FUNCTION[+OFFSET],
     /// usdt:BINARY:PROVIDER:NAME, kprobe|kretprobe:FUNCTION, fentry|fexit:FUNCTION,
-    /// tracepoint:CATEGORY:NAME. PROGRAM may be left out when one program fits.
+    /// tracepoint:CATEGORY:NAME, perf:EVENT[:FREQ] (a perf_event program sampling EVENT
+    /// FREQ times a second on every CPU, default 49; EVENT: cpu-clock, task-clock, or on
+    /// a hardware PMU cycles, instructions, cache-misses, cache-references; not with
+    /// --pin). PROGRAM may be left out when one program fits.
     #[arg(long = "attach", value_name = "[PROGRAM=]POINT")]
     attach: Vec<Attach>,
-    /// Limit uprobes and USDT probes to this process.
+    /// Limit uprobes and USDT probes to this process, perf:EVENT sampling to this thread
+    /// (a process's main thread has its PID).
     #[arg(long, value_name = "PID")]
     pid: Option<i32>,
     /// Set a global variable before load (repeatable): integers in decimal or 0x-hex,

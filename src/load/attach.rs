@@ -21,10 +21,18 @@ use serde::{Deserialize, Serialize};
 
 use super::capture::{self, LogCapture};
 use super::errors::LoadError;
+use super::perf::{self, PerfEvent};
 
 /// The longest interface name Linux accepts (IFNAMSIZ minus the terminating NUL).
 const MAX_IFACE_NAME: usize = 15;
 
+/// The highest `perf:EVENT:FREQ` accepted (the kernel caps it lower still, at
+/// kernel.perf_event_max_sample_rate, and says EINVAL above that).
+const MAX_PERF_FREQ: u64 = 1_000_000;
+/// `EINVAL`: perf_event_open with a frequency above kernel.perf_event_max_sample_rate.
+const EINVAL: i32 = 22;
+/// `ENOENT`: perf_event_open for an event this machine has no PMU for.
+const ENOENT: i32 = 2;
 /// `EOPNOTSUPP`: what `bpf_program__attach` answers for a section with no automatic target.
 const EOPNOTSUPP: i32 = 95;
 /// `EPERM`.
@@ -121,6 +129,14 @@ pub enum AttachPoint {
         /// The tracepoint's name.
         name: String,
     },
+    /// A perf_event program sampling a perf event on every online CPU (or, with `--pid`, in
+    /// one process): `perf:EVENT[:FREQ]`, FREQ samples a second per CPU.
+    Perf {
+        /// The event.
+        event: PerfEvent,
+        /// Samples per second.
+        freq: u64,
+    },
 }
 
 /// The direction of a TC attachment.
@@ -181,6 +197,7 @@ impl fmt::Display for AttachPoint {
             AttachPoint::Tracepoint { category, name } => {
                 write!(f, "tracepoint:{category}:{name}")
             }
+            AttachPoint::Perf { event, freq } => write!(f, "perf:{event}:{freq}"),
         }
     }
 }
@@ -211,6 +228,7 @@ impl AttachPoint {
             AttachPoint::Trace { exit: false, .. } => "fentry",
             AttachPoint::Trace { exit: true, .. } => "fexit",
             AttachPoint::Tracepoint { .. } => "tracepoint",
+            AttachPoint::Perf { .. } => "perf_event",
         }
     }
 
@@ -226,6 +244,7 @@ impl AttachPoint {
             }
             AttachPoint::Trace { .. } => prog_type == ProgramType::Tracing,
             AttachPoint::Tracepoint { .. } => prog_type == ProgramType::Tracepoint,
+            AttachPoint::Perf { .. } => prog_type == ProgramType::PerfEvent,
         }
     }
 
@@ -286,6 +305,7 @@ pub(crate) fn needed_form(section: &str) -> Option<&'static str> {
         "tracepoint" | "tp" => "tracepoint:CATEGORY:NAME",
         "xdp" => "xdp:IFACE",
         "tc" | "classifier" => "tc:IFACE:ingress",
+        "perf_event" => "perf:EVENT[:FREQ]",
         _ => return None,
     })
 }
@@ -482,10 +502,39 @@ impl FromStr for AttachPoint {
                     name: nonempty("tracepoint name", name)?,
                 })
             }
+            "perf" => {
+                let (name, freq) = match rest.split_once(':') {
+                    Some((name, freq)) => (name, Some(freq)),
+                    None => (rest, None),
+                };
+                if name.is_empty() {
+                    return Err(invalid("the perf event is missing".into()));
+                }
+                let event = PerfEvent::from_name(name).ok_or_else(|| {
+                    let names: Vec<&str> = PerfEvent::ALL.iter().map(|(_, n)| *n).collect();
+                    invalid(format!(
+                        "perf event '{name}' is not one of {}",
+                        names.join(", ")
+                    ))
+                })?;
+                let freq = match freq {
+                    None => perf::DEFAULT_FREQ,
+                    Some(text) => match text.parse::<u64>() {
+                        Ok(f) if (1..=MAX_PERF_FREQ).contains(&f) => f,
+                        _ => {
+                            return Err(invalid(format!(
+                                "sampling frequency '{text}' is not a number of samples a \
+                                 second from 1 to {MAX_PERF_FREQ}"
+                            )))
+                        }
+                    },
+                };
+                Ok(AttachPoint::Perf { event, freq })
+            }
             "" => Err(invalid("the attach type is missing".into())),
             other => Err(invalid(format!(
                 "attach type '{other}' is not supported (use xdp, tc, uprobe, uretprobe, usdt, \
-                 kprobe, kretprobe, fentry, fexit or tracepoint)"
+                 kprobe, kretprobe, fentry, fexit, tracepoint or perf)"
             ))),
         }
     }
@@ -533,7 +582,8 @@ impl Target {
 pub(crate) struct Plan {
     /// (program name, targets), in object order.
     pub programs: Vec<(String, Vec<Target>)>,
-    /// Process to limit uprobes and usdt probes to (`-1`: every process).
+    /// Process to limit uprobes and usdt probes to, thread for perf events (`-1`: every
+    /// process).
     pub pid: i32,
 }
 
@@ -804,6 +854,17 @@ pub(crate) enum Attachment {
         /// The hook used to attach (and detach) it.
         hook: TcHook,
     },
+    /// A perf_event program on perf events, one link per CPU (or one for `--pid`): each
+    /// link owns its perf event (libbpf closes it on detach), so dropping them detaches.
+    Perf {
+        /// The program.
+        program: String,
+        /// The attach point, as shown.
+        target: String,
+        /// The links, one per perf event: held, never read, so that they stay attached.
+        #[allow(dead_code)]
+        links: Vec<Link>,
+    },
     /// XDP attached in an explicit mode (netlink, no link): stays until detached.
     Xdp {
         /// The program.
@@ -871,6 +932,9 @@ impl Attachments {
             .filter_map(|a| match a {
                 Attachment::Link {
                     program: p, target, ..
+                }
+                | Attachment::Perf {
+                    program: p, target, ..
                 } if p == program => Some(target.clone()),
                 Attachment::Tc {
                     program: p, filter, ..
@@ -909,7 +973,7 @@ impl Drop for Attachments {
                 Attachment::Xdp { record, .. } => {
                     let _ = detach_xdp(&record);
                 }
-                Attachment::Link { .. } => {}
+                Attachment::Link { .. } | Attachment::Perf { .. } => {}
             }
         }
     }
@@ -1071,7 +1135,41 @@ fn attach_one(
         AttachPoint::Tracepoint { category, name: tp } => program
             .attach_tracepoint(TracepointCategory::Custom(category.clone()), tp)
             .map(|l| link(l, None)),
+        AttachPoint::Perf { event, freq } => {
+            let links = attach_perf(program, *event, *freq, pid)?;
+            Ok(Attachment::Perf {
+                program: name.to_owned(),
+                target: target.describe(section),
+                links,
+            })
+        }
     }
+}
+
+/// Opens `event` on every online CPU (or, for a process, on any CPU it runs on) and
+/// attaches `program` to each. A failure part-way drops the links made so far, which
+/// detaches them and closes their events.
+fn attach_perf(
+    program: &libbpf_rs::ProgramMut<'_>,
+    event: PerfEvent,
+    freq: u64,
+    pid: i32,
+) -> Result<Vec<Link>, libbpf_rs::Error> {
+    use std::os::fd::{AsRawFd as _, IntoRawFd as _};
+    let cpus = if pid == -1 {
+        perf::online_cpus()?
+    } else {
+        vec![-1]
+    };
+    let mut links = Vec::with_capacity(cpus.len());
+    for cpu in cpus {
+        let fd = perf::open(event, freq, pid, cpu)?;
+        let link = program.attach_perf_event(fd.as_raw_fd())?;
+        // The link owns the event from here on: libbpf closes it when the link detaches.
+        let _ = fd.into_raw_fd();
+        links.push(link);
+    }
+    Ok(links)
 }
 
 /// The error for a failed attachment: the kernel's and libbpf's words, and what this
@@ -1121,6 +1219,20 @@ fn attach_error(
             section: section.to_owned(),
         };
     }
+    if let Target::Point {
+        point: AttachPoint::Perf { event, .. },
+        ..
+    } = target
+    {
+        if event.is_hardware() && matches!(errno, Some(ENOENT) | Some(EOPNOTSUPP)) {
+            return LoadError::NoHardwareCounter {
+                program: name.to_owned(),
+                target: where_to,
+                event: event.to_string(),
+                reason: capture::describe_with_log(err, messages),
+            };
+        }
+    }
     let mut reason = capture::describe_with_log(err, messages);
     if let Target::Point {
         point: AttachPoint::Xdp { iface, mode },
@@ -1137,6 +1249,20 @@ fn attach_error(
                  --attach xdp:{iface}:skb)"
             )),
             _ => {}
+        }
+    }
+    if let Target::Point {
+        point: AttachPoint::Perf { freq, .. },
+        ..
+    } = target
+    {
+        if errno == Some(EINVAL) {
+            if let Some(max) = perf::max_sample_rate().filter(|max| freq > max) {
+                reason.push_str(&format!(
+                    "\n(FREQ {freq} is above this kernel's limit of {max} samples a second, \
+                     kernel.perf_event_max_sample_rate)"
+                ));
+            }
         }
     }
     LoadError::Attach {
@@ -1455,6 +1581,63 @@ mod tests {
     }
 
     #[test]
+    fn perf_points_parse_with_a_default_frequency() {
+        let cases = [
+            ("perf:cpu-clock:99", PerfEvent::CpuClock, 99),
+            ("perf:cpu-clock", PerfEvent::CpuClock, perf::DEFAULT_FREQ),
+            ("perf:task-clock:1000", PerfEvent::TaskClock, 1000),
+            ("perf:cycles", PerfEvent::Cycles, 49),
+            ("perf:instructions:1", PerfEvent::Instructions, 1),
+            ("perf:cache-misses:7", PerfEvent::CacheMisses, 7),
+            ("perf:cache-references", PerfEvent::CacheReferences, 49),
+        ];
+        for (input, event, freq) in cases {
+            let parsed: AttachPoint = input.parse().unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(parsed, AttachPoint::Perf { event, freq }, "{input}");
+            // Shown with its frequency, and read back the same.
+            assert_eq!(parsed.to_string(), format!("perf:{event}:{freq}"));
+            assert_eq!(parsed.to_string().parse::<AttachPoint>().unwrap(), parsed);
+        }
+        let attach: Attach = "on_sample=perf:cpu-clock:999".parse().unwrap();
+        assert_eq!(attach.program.as_deref(), Some("on_sample"));
+        assert!(AttachPoint::Perf {
+            event: PerfEvent::CpuClock,
+            freq: 49
+        }
+        .accepts(ProgramType::PerfEvent));
+        assert!(!AttachPoint::Perf {
+            event: PerfEvent::CpuClock,
+            freq: 49
+        }
+        .accepts(ProgramType::Kprobe));
+    }
+
+    #[test]
+    fn bad_perf_points_name_the_bad_part() {
+        let cases = [
+            ("perf:", "perf event is missing"),
+            ("perf", "perf event is missing"),
+            ("perf::99", "perf event is missing"),
+            (
+                "perf:cpu_clock",
+                "perf event 'cpu_clock' is not one of cpu-clock",
+            ),
+            ("perf:branch-misses:9", "'branch-misses' is not one of"),
+            ("perf:cpu-clock:0", "frequency '0' is not a number"),
+            ("perf:cpu-clock:", "frequency '' is not a number"),
+            ("perf:cpu-clock:fast", "frequency 'fast'"),
+            ("perf:cpu-clock:-5", "frequency '-5'"),
+            ("perf:cpu-clock:1000001", "from 1 to 1000000"),
+            ("perf:cpu-clock:99:1", "frequency '99:1'"),
+        ];
+        for (input, expected) in cases {
+            let err = input.parse::<Attach>().unwrap_err().to_string();
+            assert!(err.contains(expected), "{input}: {err}");
+            assert!(err.contains("perf:EVENT[:FREQ]"), "{input}: {err}");
+        }
+    }
+
+    #[test]
     fn sections_without_a_target_say_which_form_they_need() {
         assert_eq!(needed_form("uprobe"), Some("uprobe:BINARY:FUNCTION"));
         assert_eq!(
@@ -1466,5 +1649,6 @@ mod tests {
         assert_eq!(needed_form("kprobe/do_sys_open"), None);
         assert_eq!(needed_form("tracepoint/syscalls/sys_enter_getpid"), None);
         assert_eq!(needed_form("socket"), None);
+        assert_eq!(needed_form("perf_event"), Some("perf:EVENT[:FREQ]"));
     }
 }

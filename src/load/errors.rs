@@ -143,7 +143,8 @@ pub enum LoadError {
         "invalid attach point '{input}': {reason} (expected [PROGRAM=]POINT, POINT one of \
          xdp:IFACE[:skb|drv|hw], tc:IFACE:ingress|egress, uprobe:BINARY:FUNCTION[+OFFSET], \
          uretprobe:BINARY:FUNCTION[+OFFSET], usdt:BINARY:PROVIDER:NAME, kprobe:FUNCTION, \
-         kretprobe:FUNCTION, fentry:FUNCTION, fexit:FUNCTION, tracepoint:CATEGORY:NAME)"
+         kretprobe:FUNCTION, fentry:FUNCTION, fexit:FUNCTION, tracepoint:CATEGORY:NAME, \
+         perf:EVENT[:FREQ])"
     )]
     InvalidAttachPoint {
         /// The argument as given.
@@ -226,6 +227,34 @@ pub enum LoadError {
         what: String,
         /// libbpf's (and the kernel's) own words.
         libbpf: String,
+    },
+
+    /// A hardware perf event was asked for on a machine without a PMU for it.
+    #[error(
+        "cannot attach program '{program}' to {target}: this machine has no hardware counter \
+         for {event} (no PMU for it, as in most VMs; perf:cpu-clock samples in software)\n\
+         perf_event_open said: {reason}"
+    )]
+    NoHardwareCounter {
+        /// The program.
+        program: String,
+        /// Where it was going.
+        target: String,
+        /// The event.
+        event: String,
+        /// The kernel's words.
+        reason: String,
+    },
+
+    /// `--pin` with a perf attachment.
+    #[error(
+        "--attach {point} cannot be pinned: libbpf disables a perf event when the loading \
+         process lets go of its link, so a pinned link would sit there sampling nothing; \
+         load it without --pin (it samples until ebpf-layout stops)"
+    )]
+    PerfNotPinnable {
+        /// The perf attach point.
+        point: String,
     },
 
     /// The kernel refused an operation although this process is root (kernel lockdown,

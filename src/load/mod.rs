@@ -55,6 +55,7 @@ mod errors;
 mod fixup;
 mod interrupt;
 mod metrics;
+mod perf;
 mod pin;
 mod watch;
 
@@ -69,6 +70,7 @@ use serde::Serialize;
 pub use attach::{Attach, AttachPoint, TcDirection, XdpMode};
 pub use display::DisplayKind;
 pub use errors::LoadError;
+pub use perf::PerfEvent;
 
 pub use watch::{watch, WatchOptions};
 
@@ -250,6 +252,17 @@ pub fn load(
     let (name, object) = (program.name(), program.object());
     if options.detach && options.pin.is_none() {
         return Err(LoadError::DetachRequiresPin);
+    }
+    if options.pin.is_some() {
+        if let Some(perf) = options
+            .attach
+            .iter()
+            .find(|a| matches!(a.point, attach::AttachPoint::Perf { .. }))
+        {
+            return Err(LoadError::PerfNotPinnable {
+                point: perf.to_string(),
+            });
+        }
     }
     check_object(object)?;
     // libbpf takes the name as a C string.

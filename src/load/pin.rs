@@ -265,6 +265,8 @@ pub(crate) fn pin_all(
             }
             Attachment::Tc { filter, .. } => tc_filters.push(filter.clone()),
             Attachment::Xdp { record, .. } => xdp_attachments.push(record.clone()),
+            // Refused with --pin before anything is loaded (LoadError::PerfNotPinnable).
+            Attachment::Perf { .. } => {}
         }
     }
     let manifest = Manifest {
