@@ -547,6 +547,23 @@ fn signatures_are_counted_in_signed_not_listed_as_images_and_every_command_count
 }
 
 #[test]
+fn with_json_a_usage_error_is_a_json_object_on_stdout_too() {
+    let out = ebpf_layout()
+        .args(["list", "--bogus", "bundle", "--json"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("unknown option --bogus"))
+        .get_output()
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {:?}", out.stdout));
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["error"]["exit_code"], 2);
+    assert_eq!(v["error"]["message"], "unknown option --bogus");
+}
+
+#[test]
 fn with_json_a_failure_is_a_json_object_on_stdout() {
     let d = Dir::new();
     let (_, tar) = bundles(&d);

@@ -117,7 +117,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let args = args.into_iter().map(|a| stdin_reference_alias(a.into()));
+    let args: Vec<OsString> = args
+        .into_iter()
+        .map(|a| stdin_reference_alias(a.into()))
+        .collect();
+    // A usage error under --json is a JSON object too; the arguments did not parse, so
+    // look for the flag itself.
+    let asked_json = args.iter().skip(1).any(|a| a == "--json");
     let matches = command()
         // Built once per process; clap (without its `string` feature) keeps &'static str.
         .long_version(&*Box::leak(long_version().into_boxed_str()))
@@ -132,8 +138,25 @@ where
     let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
-            print_parse_error(&e);
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { 0 });
+            let printed = print_parse_error(&e);
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            if asked_json && code != 0 {
+                let first = printed.lines().next().unwrap_or_default();
+                let message = first.strip_prefix("error: ").unwrap_or(first);
+                let value = serde_json::json!({
+                    "version": JSON_ERROR_VERSION,
+                    "ok": false,
+                    "error": {
+                        "message": message,
+                        "usage": printed.trim(),
+                        "causes": Vec::<String>::new(),
+                        "exit_code": code,
+                        "hint": serde_json::Value::Null,
+                    }
+                });
+                println!("{value}");
+            }
+            return ExitCode::from(code);
         }
     };
     let ctx = Context {
@@ -299,7 +322,8 @@ fn print_json_error(e: &anyhow::Error, code: u8) {
 
 /// Prints a clap error, naming an unknown option as such: clap says "unexpected
 /// argument '--all' found", which reads as if the option's position were the problem.
-fn print_parse_error(e: &clap::Error) {
+/// Returns what it printed.
+fn print_parse_error(e: &clap::Error) -> String {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     let unknown_option = match (e.kind(), e.get(ContextKind::InvalidArg)) {
         (ErrorKind::UnknownArgument, Some(ContextValue::String(arg))) if arg.starts_with('-') => {
@@ -307,18 +331,18 @@ fn print_parse_error(e: &clap::Error) {
         }
         _ => None,
     };
+    let rendered = e.render().to_string();
     match unknown_option {
         Some(arg) => {
-            let rendered = e.render().to_string();
             let plain = format!("unexpected argument '{arg}' found");
             let option = arg.split('=').next().unwrap_or(&arg);
-            eprint!(
-                "{}",
-                rendered.replacen(&plain, &format!("unknown option {option}"), 1)
-            );
+            let text = rendered.replacen(&plain, &format!("unknown option {option}"), 1);
+            eprint!("{text}");
+            text
         }
         None => {
             let _ = e.print();
+            rendered
         }
     }
 }

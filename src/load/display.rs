@@ -673,25 +673,28 @@ impl<'w> Renderer<'w> {
                 lines.push(format!("  {}", escape_control(record)));
             }
         }
+        let columns = terminal_columns();
         let mut screen = String::new();
         if self.drawn_lines > 0 {
             // Back to the first line of the previous drawing, and clear from there down.
             screen.push_str(&format!("\x1b[{}F\x1b[J", self.drawn_lines));
         }
+        let mut rows = 0;
         for line in &lines {
             // Names, records and values come from the object and the kernel: escaped, so
             // that they cannot move the cursor or change colours. Our headings are made
             // bold after escaping.
+            let shown = for_terminal(line.strip_prefix(HEADING).unwrap_or(line));
+            rows += terminal_rows(&shown, columns);
             match line.strip_prefix(HEADING) {
-                Some(heading) if self.bold => {
-                    screen.push_str(&format!("\x1b[1m{}\x1b[0m", for_terminal(heading)))
-                }
-                Some(heading) => screen.push_str(&for_terminal(heading)),
-                None => screen.push_str(&for_terminal(line)),
+                Some(_) if self.bold => screen.push_str(&format!("\x1b[1m{shown}\x1b[0m")),
+                _ => screen.push_str(&shown),
             }
             screen.push_str("\x1b[K\n");
         }
-        self.drawn_lines = lines.len();
+        // A line wider than the terminal wraps onto several rows: the next redraw goes back
+        // over all of them, so no frame is left behind in the scrollback.
+        self.drawn_lines = rows;
         self.last_draw = Instant::now();
         self.dirty = false;
         self.out
@@ -899,6 +902,25 @@ pub(crate) fn watch<M: MapCore>(
     Ok(reason)
 }
 
+/// The width of the terminal on standard output, if it is one (asked at every redraw, so a
+/// resized window is followed).
+fn terminal_columns() -> Option<usize> {
+    rustix::termios::tcgetwinsize(std::io::stdout())
+        .ok()
+        .map(|w| usize::from(w.ws_col))
+        .filter(|&c| c > 0)
+}
+
+/// How many terminal rows `line` takes when the terminal is `columns` wide (one when the
+/// width is unknown): a line exactly as wide as the terminal takes one row.
+fn terminal_rows(line: &str, columns: Option<usize>) -> usize {
+    let width = line.chars().count();
+    match columns {
+        Some(c) if width > c => width.div_ceil(c),
+        _ => 1,
+    }
+}
+
 /// In text mode, the final snapshot is skipped when the last one is younger than this.
 const FINAL_SNAPSHOT_GAP: Duration = Duration::from_millis(200);
 
@@ -998,6 +1020,15 @@ mod tests {
             );
             assert!(text.contains("counter_\\x1b[2Jevil"), "{text:?}");
         }
+    }
+
+    #[test]
+    fn wrapped_lines_count_every_row_they_take() {
+        assert_eq!(terminal_rows("", Some(80)), 1);
+        assert_eq!(terminal_rows(&"x".repeat(80), Some(80)), 1);
+        assert_eq!(terminal_rows(&"x".repeat(81), Some(80)), 2);
+        assert_eq!(terminal_rows(&"x".repeat(200), Some(80)), 3);
+        assert_eq!(terminal_rows(&"x".repeat(200), None), 1);
     }
 
     #[test]
