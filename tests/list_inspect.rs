@@ -265,4 +265,24 @@ fn a_blob_that_does_not_match_its_digest_is_refused_with_exit_1() {
         .assert()
         .code(1)
         .stderr(contains(layer).and(contains("hashes to")));
+    // The error names the image first, then the blob (once).
+    let reference = format!("{}:tp_counter", out.display());
+    for command in ["inspect", "extract"] {
+        let mut cmd = ebpf_layout();
+        cmd.arg(command).arg(&reference);
+        if command == "extract" {
+            cmd.arg("-o").arg(d.path("out.o"));
+        }
+        let output = cmd.assert().code(1).get_output().clone();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with(&format!("error: image {reference} is damaged")),
+            "{stderr}"
+        );
+        assert_eq!(stderr.matches(layer).count(), 1, "{stderr}");
+    }
+    assert!(
+        !d.path("out.o").exists(),
+        "nothing extracted from a damaged image"
+    );
 }

@@ -95,7 +95,8 @@ pub(crate) fn run(args: ExtractArgs, ctx: &super::Context) -> anyhow::Result<Exi
         &reference.selector,
         platform.as_ref(),
         &trust,
-    )?;
+    )
+    .map_err(super::in_image(&args.reference))?;
     let object = program.object();
     if to_stdout {
         let mut stdout = std::io::stdout().lock();

@@ -68,7 +68,8 @@ pub(crate) fn run(args: InspectArgs, ctx: &super::Context) -> anyhow::Result<Exi
         stdout.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut d = inspect(source.as_ref(), &reference.selector, platform.as_ref())?;
+    let mut d = inspect(source.as_ref(), &reference.selector, platform.as_ref())
+        .map_err(super::in_image(&args.reference))?;
     if let Some(trust) = args.trust.trust()? {
         let name = crate::trust::name_used(&reference.selector, d.name.as_deref());
         d.trust = Some(crate::trust::evaluate(

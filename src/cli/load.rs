@@ -222,7 +222,8 @@ pub(crate) fn run(args: LoadArgs, ctx: &super::Context) -> anyhow::Result<ExitCo
         &reference.selector,
         platform.as_ref(),
         &trust,
-    )?;
+    )
+    .map_err(super::in_image(&args.reference))?;
     let choice = match args.kernel_btf {
         KernelBtfArg::Auto => BtfSource::Auto,
         KernelBtfArg::Bundled => BtfSource::Bundled,

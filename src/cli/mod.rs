@@ -219,6 +219,30 @@ where
     }
 }
 
+/// An integrity error met while reading the image `reference` names, with the image named
+/// first: the error itself names only the layout and the blob. Other errors are left as
+/// they are (they name what is wrong already). The exit code is still the integrity one.
+pub(crate) fn in_image(reference: &str) -> impl FnOnce(crate::Error) -> anyhow::Error + '_ {
+    move |e| {
+        let integrity = matches!(
+            e,
+            Error::DigestMismatch { .. }
+                | Error::SizeMismatch { .. }
+                | Error::BlobMissing { .. }
+                | Error::Truncated { .. }
+                | Error::Corrupt { .. }
+        );
+        if integrity {
+            anyhow::Error::new(e).context(format!(
+                "image {} is damaged",
+                render::escape_control(reference)
+            ))
+        } else {
+            e.into()
+        }
+    }
+}
+
 /// What every command is given besides its arguments: the limits built once from the
 /// flags and environment, and the progress handle the progress line reads.
 pub(crate) struct Context {
