@@ -548,8 +548,8 @@ kernel_test!(
         assert_eq!(lines.last().unwrap()["event"], "stopped");
         // Stopped whole: no program and no pin is left.
         wait_until("both images' programs to be unloaded", || {
-            programs_named("count_getpid").len() == getpid_before
-                && programs_named("on_getuid").len() == getuid_before
+            programs_named("count_getpid").len() <= getpid_before
+                && programs_named("on_getuid").len() <= getuid_before
         });
         assert!(
             leftovers(&run_folder).is_empty(),
@@ -622,7 +622,7 @@ kernel_test!(
             .success()
             .stdout(contains("unloaded multi_prog"));
         wait_until("multi_prog's programs to be unloaded", || {
-            programs_named("on_getuid").len() == getuid_before
+            programs_named("on_getuid").len() <= getuid_before
         });
         assert_eq!(programs_named("count_getpid").len(), getpid_before + 1);
         assert!(!pins.0.join("multi_prog").exists());
@@ -640,7 +640,7 @@ kernel_test!(
             .success()
             .stdout(contains("unloaded tp_counter"));
         wait_until("tp_counter's program to be unloaded", || {
-            programs_named("count_getpid").len() == getpid_before
+            programs_named("count_getpid").len() <= getpid_before
         });
         assert!(!pins.0.exists(), "the bundle's folder is removed");
     }
@@ -691,8 +691,8 @@ kernel_test!(
             );
             // ...and whatever loaded before the rejected image was unloaded again.
             wait_until("the bundle's other programs to be unloaded", || {
-                programs_named("count_getpid").len() == getpid_before
-                    && programs_named("on_getuid").len() == getuid_before
+                programs_named("count_getpid").len() <= getpid_before
+                    && programs_named("on_getuid").len() <= getuid_before
             });
             assert!(!pins.0.exists(), "no pin folder is left");
         }

@@ -96,9 +96,29 @@ pub(crate) use kernel_test;
 /// Serialises the tests that count programs by name (and the tests that load programs so
 /// named), so that no other test's program is counted. Tests without such counts run in
 /// parallel.
+///
+/// Once it holds the lock, it waits for the kernel to settle: programs that the previous
+/// test let go of are freed a little later (their links are released after an RCU grace
+/// period), and a count taken while they are still listed would be off by them.
 pub fn serial() -> MutexGuard<'static, ()> {
     static KERNEL: Mutex<()> = Mutex::new(());
-    KERNEL.lock().unwrap_or_else(|e| e.into_inner())
+    let guard = KERNEL.lock().unwrap_or_else(|e| e.into_inner());
+    let ids = || -> Vec<u32> {
+        libbpf_rs::query::ProgInfoIter::default()
+            .map(|p| p.id)
+            .collect()
+    };
+    let start = Instant::now();
+    let mut last = ids();
+    let mut same = 0;
+    // Settled: the same programs at four looks 50 ms apart (at most 3 s).
+    while same < 3 && start.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = ids();
+        same = if now == last { same + 1 } else { 0 };
+        last = now;
+    }
+    guard
 }
 
 /// The ids of the programs the kernel has loaded under `name` (the kernel keeps the first
