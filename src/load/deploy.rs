@@ -156,35 +156,7 @@ pub fn write_record(dir: &Path, record: &DeploymentRecord) -> Result<(), LoadErr
         path: path.clone(),
         reason: e.to_string(),
     })?;
-    pin_frozen_json(&bytes, RECORD_MAP_NAME, &path)
-}
-
-/// Pins `bytes` at `path` as the value of a one-entry, frozen ARRAY map named `map_name`:
-/// nothing (no syscall, no program) can change it afterwards.
-fn pin_frozen_json(bytes: &[u8], map_name: &str, path: &Path) -> Result<(), LoadError> {
-    let fail = |what: &str, err: &libbpf_rs::Error| {
-        if capture::errno(err) == Some(1) {
-            return LoadError::NotPrivileged {
-                action: format!("{what} {}", path.display()),
-            };
-        }
-        LoadError::Pin {
-            path: path.to_owned(),
-            reason: format!("{what}: {}", capture::describe(err)),
-        }
-    };
-    let value_size = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
-    let opts = libbpf_rs::libbpf_sys::bpf_map_create_opts {
-        sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_map_create_opts>() as _,
-        ..Default::default()
-    };
-    let mut map = MapHandle::create(MapType::Array, Some(map_name), 4, value_size, 1, &opts)
-        .map_err(|e| fail("creating the record map for", &e))?;
-    map.update(&0u32.to_ne_bytes(), bytes, MapFlags::ANY)
-        .map_err(|e| fail("writing", &e))?;
-    map.freeze().map_err(|e| fail("freezing", &e))?;
-    map.pin(path).map_err(|e| fail("pinning", &e))?;
-    Ok(())
+    pin::pin_frozen_json(&bytes, RECORD_MAP_NAME, &path)
 }
 
 /// Reads the record in `dir`: `None` if there is none.

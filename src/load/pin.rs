@@ -387,6 +387,12 @@ fn write_manifest(manifest: &Manifest, path: &Path) -> Result<(), LoadError> {
         path: path.to_owned(),
         reason: e.to_string(),
     })?;
+    pin_frozen_json(&bytes, MANIFEST_MAP_NAME, path)
+}
+
+/// Pins `bytes` at `path` as the value of a one-entry, frozen ARRAY map named `map_name`:
+/// nothing (no syscall, no program) can change it afterwards.
+pub(crate) fn pin_frozen_json(bytes: &[u8], map_name: &str, path: &Path) -> Result<(), LoadError> {
     let fail = |what: &str, err: &libbpf_rs::Error| {
         if capture::errno(err) == Some(1) {
             return LoadError::NotPrivileged {
@@ -403,22 +409,12 @@ fn write_manifest(manifest: &Manifest, path: &Path) -> Result<(), LoadError> {
         sz: std::mem::size_of::<libbpf_rs::libbpf_sys::bpf_map_create_opts>() as _,
         ..Default::default()
     };
-    let mut map = MapHandle::create(
-        MapType::Array,
-        Some(MANIFEST_MAP_NAME),
-        4,
-        value_size,
-        1,
-        &opts,
-    )
-    .map_err(|e| fail("creating the manifest map for", &e))?;
-    map.update(&0u32.to_ne_bytes(), &bytes, MapFlags::ANY)
-        .map_err(|e| fail("writing the manifest", &e))?;
-    // Frozen: nothing (no syscall, no program) can change the manifest afterwards.
-    map.freeze()
-        .map_err(|e| fail("freezing the manifest", &e))?;
-    map.pin(path)
-        .map_err(|e| fail("pinning the manifest", &e))?;
+    let mut map = MapHandle::create(MapType::Array, Some(map_name), 4, value_size, 1, &opts)
+        .map_err(|e| fail("creating the map for", &e))?;
+    map.update(&0u32.to_ne_bytes(), bytes, MapFlags::ANY)
+        .map_err(|e| fail("writing", &e))?;
+    map.freeze().map_err(|e| fail("freezing", &e))?;
+    map.pin(path).map_err(|e| fail("pinning", &e))?;
     Ok(())
 }
 
