@@ -25,6 +25,7 @@ use crate::oci::cosign::reserved_for_signatures;
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, RefName, Selector};
 use crate::progress::Progress;
 use crate::source;
+use crate::store::StoreError;
 use crate::store::{closure_of, ImageSource};
 
 /// What to copy and where.
@@ -468,7 +469,7 @@ struct Blob<'c> {
 /// Every distinct blob of `closure`, children before parents: leaves (configs, layers, and
 /// anything reached only as such) in walk order, then the documents read. A blob reached
 /// both as a layer and as a manifest is copied once, as the document it is.
-fn closure_blobs(closure: &Closure<Error>) -> Vec<Blob<'_>> {
+fn closure_blobs(closure: &Closure<StoreError>) -> Vec<Blob<'_>> {
     let mut blobs: Vec<Blob<'_>> = closure
         .blobs()
         .into_iter()

@@ -1,118 +1,20 @@
 //! The library's error type: structured variants that name the file, digest or field
 //! concerned, so callers can match on them and users read exactly what went wrong.
 
-use std::io;
 use std::path::PathBuf;
 
 use crate::elf::ElfError;
-use crate::oci::digest::{Digest, DigestError};
-use crate::oci::manifest::SchemaError;
+use crate::oci::digest::Digest;
 use crate::oci::reference::{ImageRefError, RefNameError};
+use crate::store::StoreError;
 
 /// Everything the library's operations can fail with.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file-system operation failed.
-    #[error("{op} {}: {source}", path.display())]
-    Io {
-        /// What we were doing ("reading", "creating", …).
-        op: &'static str,
-        /// The file or directory concerned.
-        path: PathBuf,
-        /// The operating system's error.
-        source: io::Error,
-    },
-    /// A directory is not an OCI image layout (or not one we can use).
-    #[error("{}: not an OCI image layout: {reason}", path.display())]
-    NotALayout {
-        /// The directory.
-        path: PathBuf,
-        /// What is missing or wrong.
-        reason: String,
-    },
-    /// A JSON document (index.json, a manifest, a config) is not valid.
-    #[error("{}: {what} is not valid: {source}", path.display())]
-    Schema {
-        /// The layout or archive.
-        path: PathBuf,
-        /// Which document (`index.json`, `manifest sha256:…`).
-        what: String,
-        /// What is wrong.
-        source: SchemaError,
-    },
-    /// A digest in a document is not acceptable.
-    #[error("{}: {what}: {source}", path.display())]
-    Digest {
-        /// The layout or archive.
-        path: PathBuf,
-        /// Where the digest was found.
-        what: String,
-        /// What is wrong with it.
-        source: DigestError,
-    },
-    /// A blob referenced by a descriptor is absent.
-    #[error("{}: blob {digest} is missing ({})", path.display(), digest.blob_path())]
-    BlobMissing {
-        /// The layout or archive.
-        path: PathBuf,
-        /// The missing blob.
-        digest: Digest,
-    },
-    /// A blob is not a regular file inside the layout (symlink, directory, device).
-    #[error("{}: refusing {entry}: {reason}", path.display())]
-    UnsafeEntry {
-        /// The layout or archive.
-        path: PathBuf,
-        /// The entry concerned (`blobs/sha256/…`).
-        entry: String,
-        /// Why it is refused.
-        reason: String,
-    },
-    /// A blob's size differs from its descriptor.
-    #[error("{}: blob {digest} has size {found}, descriptor says {expected}", path.display())]
-    SizeMismatch {
-        /// The layout or archive.
-        path: PathBuf,
-        /// The blob.
-        digest: Digest,
-        /// Size in the descriptor.
-        expected: u64,
-        /// Size found (or "at least" this much when reading stopped at size + 1).
-        found: u64,
-    },
-    /// A blob's content does not hash to its name.
-    #[error("{}: blob {expected} has content that hashes to {found}", path.display())]
-    DigestMismatch {
-        /// The layout or archive.
-        path: PathBuf,
-        /// The digest the blob is named by.
-        expected: Digest,
-        /// The digest of its content.
-        found: Digest,
-    },
-    /// A document lies deeper in the image graph than [`crate::graph::MAX_DEPTH`].
-    #[error("{}: {digest} is reached through more than {limit} nested indexes or subjects; refusing to follow further", path.display())]
-    TooDeep {
-        /// The layout or archive.
-        path: PathBuf,
-        /// The document too deep.
-        digest: Digest,
-        /// The limit.
-        limit: usize,
-    },
-    /// A document is larger than we are willing to parse.
-    #[error("{}: {what} is {size} bytes, over the limit of {limit} bytes (if the input is genuine, raise it: --max-manifest-size / --max-index-size)", path.display())]
-    TooLarge {
-        /// The layout or archive.
-        path: PathBuf,
-        /// Which document.
-        what: String,
-        /// Its declared or found size.
-        size: u64,
-        /// The limit.
-        limit: u64,
-    },
+    /// Reading or writing a layout or an archive failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     /// A name we were asked to write is invalid.
     #[error(transparent)]
     RefName(#[from] RefNameError),
@@ -209,47 +111,6 @@ pub enum Error {
         /// What is wrong and, where possible, what to do.
         reason: String,
     },
-    /// An archive is malformed or hostile (unsafe name, special file, duplicate entry,
-    /// corrupt header) or goes over a reading limit. Nothing of it was used.
-    #[error("{}: {}{reason}", path.display(), entry_prefix(entry))]
-    Archive {
-        /// The archive.
-        path: PathBuf,
-        /// The entry concerned as stored in the archive (empty for the archive as a whole).
-        entry: String,
-        /// What is wrong and, where possible, what to do.
-        reason: String,
-    },
-    /// An archive ends early: bytes were lost on the way (an integrity failure).
-    #[error("{}: truncated archive: {}{reason}; the file is incomplete, copy it again", path.display(), entry_prefix(entry))]
-    Truncated {
-        /// The archive.
-        path: PathBuf,
-        /// The entry being read when the data ran out (empty between entries).
-        entry: String,
-        /// Where it ends.
-        reason: String,
-    },
-    /// A compressed archive's data is damaged: a gzip checksum or length that does not
-    /// match its data, or deflate data that does not decode (an integrity failure: bytes
-    /// changed on the way).
-    #[error("{}: corrupt archive: {}{reason}; the file was damaged on the way, copy it again", path.display(), entry_prefix(entry))]
-    Corrupt {
-        /// The archive.
-        path: PathBuf,
-        /// The entry being read when the damage showed (empty between entries).
-        entry: String,
-        /// What does not match.
-        reason: String,
-    },
-}
-
-fn entry_prefix(entry: &str) -> String {
-    if entry.is_empty() {
-        String::new()
-    } else {
-        format!("entry {entry:?}: ")
-    }
 }
 
 fn available_hint(names: &[String]) -> String {
@@ -281,14 +142,49 @@ pub enum KeyError {
     Malformed(String),
 }
 
+impl Error {
+    /// Whether this is an integrity failure: bytes that are not what they claim
+    /// ([`StoreError::is_integrity_failure`]), or an image refused for want of a valid
+    /// signature ([`Error::Signature`]).
+    pub fn is_integrity_failure(&self) -> bool {
+        match self {
+            Self::Store(e) => e.is_integrity_failure(),
+            Self::Signature { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The storage failure this is or wraps, if any.
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `e` (one error of a chain, not its sources) is one of the library's errors and
+/// an integrity failure (see [`Error::is_integrity_failure`]). Errors of other types are
+/// not.
+pub fn is_integrity_failure_in(e: &(dyn std::error::Error + 'static)) -> bool {
+    if let Some(e) = e.downcast_ref::<Error>() {
+        e.is_integrity_failure()
+    } else if let Some(e) = e.downcast_ref::<StoreError>() {
+        e.is_integrity_failure()
+    } else {
+        false
+    }
+}
+
+/// The storage failure `e` (one error of a chain) is or wraps, if it is one of the
+/// library's errors: operation errors wrap what storage failed with.
+pub fn store_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e StoreError> {
+    if let Some(e) = e.downcast_ref::<Error>() {
+        e.store_error()
+    } else {
+        e.downcast_ref::<StoreError>()
+    }
+}
+
 /// The library's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// Builds a closure that turns an `io::Error` into [`Error::Io`] for `path`.
-pub(crate) fn io_err(
-    op: &'static str,
-    path: impl Into<PathBuf>,
-) -> impl FnOnce(io::Error) -> Error {
-    let path = path.into();
-    move |source| Error::Io { op, path, source }
-}

@@ -48,6 +48,7 @@ use crate::oci::media_type::{ANNOTATION_TITLE, OCI_EMPTY, OCI_MANIFEST};
 use crate::oci::{canonical, Descriptor, Digest, ImageIndex, ImageManifest, RefName};
 use crate::program::KernelBtf;
 use crate::store::ImageSource;
+use crate::store::StoreError;
 
 /// `artifactType` of the manifest that holds an image's bundled kernel BTF.
 pub const ARTIFACT_TYPE: &str = "application/vnd.ebpf-layout.kernel-btf.v1";
@@ -216,7 +217,7 @@ pub fn read_kernel_btf(path: &Path) -> Result<Vec<u8>> {
     };
     let is_xz = path.to_string_lossy().ends_with(".xz");
     let limit = if is_xz { MAX_XZ_SIZE } else { MAX_BTF_SIZE };
-    let file = File::open(path).map_err(|e| Error::Io {
+    let file = File::open(path).map_err(|e| StoreError::Io {
         op: "opening",
         path: path.to_path_buf(),
         source: e,
@@ -224,7 +225,7 @@ pub fn read_kernel_btf(path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::Io {
+        .map_err(|e| StoreError::Io {
             op: "reading",
             path: path.to_path_buf(),
             source: e,
@@ -358,7 +359,7 @@ pub fn minimise_all(
     objects: &[&Path],
 ) -> Result<Vec<Vec<MinimisedBtf>>> {
     let inputs = kernel_inputs(&options.specs)?;
-    let temp = tempfile::tempdir().map_err(|e| Error::Io {
+    let temp = tempfile::tempdir().map_err(|e| StoreError::Io {
         op: "creating a temporary folder for",
         path: PathBuf::from("bpftool"),
         source: e,
@@ -367,7 +368,7 @@ pub fn minimise_all(
     for input in &inputs {
         let full = read_kernel_btf(&input.path)?;
         let vmlinux = temp.path().join("vmlinux.btf");
-        std::fs::write(&vmlinux, &full).map_err(|e| Error::Io {
+        std::fs::write(&vmlinux, &full).map_err(|e| StoreError::Io {
             op: "writing",
             path: vmlinux.clone(),
             source: e,
@@ -540,7 +541,7 @@ pub fn bundled(
     let mut out = Vec::new();
     for entry in companion_entries_of(index, image, BTF_SUFFIX) {
         let bytes = source.read_blob(entry, source.limits().max_manifest_size)?;
-        let manifest = ImageManifest::from_slice(&bytes).map_err(|e| Error::Schema {
+        let manifest = ImageManifest::from_slice(&bytes).map_err(|e| StoreError::Schema {
             path: source.location().to_path_buf(),
             what: format!("kernel BTF manifest {}", entry.digest),
             source: e,

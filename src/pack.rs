@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::archive::{ArchiveBuilder, Limits, WriteOptions};
 use crate::elf::{self, ByteOrder, ObjectInfo};
-use crate::error::{io_err, Error, Result};
+use crate::error::{Error, Result};
 use crate::image::bpfman;
 use crate::image::config::{EbpfConfig, ObjectMetadata};
 use crate::image::resolve::MAX_OBJECT_SIZE;
@@ -31,6 +31,7 @@ use crate::oci::media_type::{
 };
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, RefName};
 use crate::progress::Progress;
+use crate::store::{self, io_err};
 
 /// The image format `pack` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -247,25 +248,25 @@ pub fn pack(options: &PackOptions) -> Result<PackReport> {
 /// assembled.
 trait ImageSink {
     /// Adds an object file as a blob (hashed while read).
-    fn put_object(&mut self, path: &Path) -> Result<(Digest, u64)>;
+    fn put_object(&mut self, path: &Path) -> store::Result<(Digest, u64)>;
     /// Adds canonical JSON as a blob.
-    fn put_json<T: Serialize>(&mut self, media_type: &str, value: &T) -> Result<Descriptor>;
+    fn put_json<T: Serialize>(&mut self, media_type: &str, value: &T) -> store::Result<Descriptor>;
     /// Adds bytes made in memory as a blob.
-    fn put_blob(&mut self, media_type: &str, bytes: Vec<u8>) -> Result<Descriptor>;
+    fn put_blob(&mut self, media_type: &str, bytes: Vec<u8>) -> store::Result<Descriptor>;
     /// Points a name at a manifest.
     fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange;
 }
 
 impl ImageSink for LayoutWriter {
-    fn put_object(&mut self, path: &Path) -> Result<(Digest, u64)> {
+    fn put_object(&mut self, path: &Path) -> store::Result<(Digest, u64)> {
         let file = File::open(path).map_err(io_err("opening", path))?;
         let size = file.metadata().map(|m| m.len()).ok();
         self.put_reader(file, None, size, path)
     }
-    fn put_json<T: Serialize>(&mut self, media_type: &str, value: &T) -> Result<Descriptor> {
+    fn put_json<T: Serialize>(&mut self, media_type: &str, value: &T) -> store::Result<Descriptor> {
         LayoutWriter::put_json(self, media_type, value).map(|(d, _)| d)
     }
-    fn put_blob(&mut self, media_type: &str, bytes: Vec<u8>) -> Result<Descriptor> {
+    fn put_blob(&mut self, media_type: &str, bytes: Vec<u8>) -> store::Result<Descriptor> {
         self.put_bytes(media_type, &bytes)
     }
     fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange {
@@ -274,13 +275,13 @@ impl ImageSink for LayoutWriter {
 }
 
 impl ImageSink for ArchiveBuilder<'_> {
-    fn put_object(&mut self, path: &Path) -> Result<(Digest, u64)> {
+    fn put_object(&mut self, path: &Path) -> store::Result<(Digest, u64)> {
         self.put_file(path)
     }
-    fn put_json<T: Serialize>(&mut self, media_type: &str, value: &T) -> Result<Descriptor> {
+    fn put_json<T: Serialize>(&mut self, media_type: &str, value: &T) -> store::Result<Descriptor> {
         ArchiveBuilder::put_json(self, media_type, value).map(|(d, _)| d)
     }
-    fn put_blob(&mut self, media_type: &str, bytes: Vec<u8>) -> Result<Descriptor> {
+    fn put_blob(&mut self, media_type: &str, bytes: Vec<u8>) -> store::Result<Descriptor> {
         Ok(self.put_bytes(media_type, bytes))
     }
     fn set_name(&mut self, name: &RefName, descriptor: Descriptor) -> IndexChange {
@@ -540,7 +541,7 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
                 path: input.clone(),
                 reason: "no such file or directory".into(),
             },
-            _ => io_err("reading", input)(e),
+            _ => io_err("reading", input)(e).into(),
         })?;
         if meta.is_dir() {
             let before = files.len();
@@ -668,7 +669,7 @@ fn collect_platforms(options: &PackOptions) -> Result<Vec<Candidate>> {
                 path: path.clone(),
                 reason: "no such file".into(),
             },
-            _ => io_err("reading", path)(e),
+            _ => io_err("reading", path)(e).into(),
         })?;
         if !meta.is_file() {
             return Err(Error::Input {

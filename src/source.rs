@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::limits::Limits;
 use crate::progress::Progress;
 pub use crate::store::{EntryKind, Hashing, ImageSource, StoredEntry};
+use crate::store::{Result, StoreError};
 
 /// Opens whatever `path` names: a layout directory, a `.tar` or `.tar.gz` archive
 /// (recognised by its first bytes, whatever its name), or `-` for an archive on standard
@@ -39,10 +39,10 @@ pub fn open_with(
                 .lock_for_reading()?,
         )),
         Ok(_) => crate::archive::open(path, limits, progress),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotALayout {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(StoreError::NotALayout {
             path: path.to_path_buf(),
             reason: "no such file or directory".into(),
         }),
-        Err(e) => Err(crate::error::io_err("reading", path)(e)),
+        Err(e) => Err(crate::store::io_err("reading", path)(e)),
     }
 }

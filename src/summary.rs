@@ -8,6 +8,7 @@ use crate::elf::{self, ObjectInfo};
 use crate::error::{Error, Result};
 use crate::oci::{Descriptor, Digest, Platform, Selector};
 use crate::store::ImageSource;
+use crate::store::StoreError;
 
 use crate::graph::is_index;
 use crate::image::format::Format;
@@ -105,11 +106,12 @@ fn summarise(source: &dyn ImageSource, entry: &Descriptor) -> Result<ImageSummar
     let name = entry.ref_name().map(str::to_string);
     if is_index(entry) {
         let bytes = source.read_blob(entry, source.limits().max_manifest_size)?;
-        let nested = crate::oci::ImageIndex::from_slice(&bytes).map_err(|e| Error::Schema {
-            path: source.location().to_path_buf(),
-            what: format!("index {}", entry.digest),
-            source: e,
-        })?;
+        let nested =
+            crate::oci::ImageIndex::from_slice(&bytes).map_err(|e| StoreError::Schema {
+                path: source.location().to_path_buf(),
+                what: format!("index {}", entry.digest),
+                source: e,
+            })?;
         let mut size = entry.size;
         let mut platforms = Vec::new();
         let mut formats = std::collections::BTreeSet::new();
@@ -223,11 +225,12 @@ pub fn inspect(
     let mut signatures = 0;
     let index = if is_index(&entry) {
         let bytes = source.read_blob(&entry, source.limits().max_manifest_size)?;
-        let nested = crate::oci::ImageIndex::from_slice(&bytes).map_err(|e| Error::Schema {
-            path: source.location().to_path_buf(),
-            what: format!("index {}", entry.digest),
-            source: e,
-        })?;
+        let nested =
+            crate::oci::ImageIndex::from_slice(&bytes).map_err(|e| StoreError::Schema {
+                path: source.location().to_path_buf(),
+                what: format!("index {}", entry.digest),
+                source: e,
+            })?;
         signatures += crate::sign::count_signatures(source, &top, &entry.digest);
         Some(IndexDetails {
             digest: entry.digest.clone(),

@@ -25,6 +25,7 @@ use crate::oci::media_type::{
 use crate::oci::reference::check_grammar;
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, RefName, Selector};
 use crate::source::{EntryKind, Hashing, ImageSource, StoredEntry};
+use crate::store::StoreError;
 
 /// Version of the JSON report schema (see docs/verify.md).
 pub const REPORT_VERSION: u32 = 1;
@@ -183,16 +184,16 @@ pub fn verify(
 }
 
 /// The report for an archive that could not be read to its end because it was damaged on
-/// the way ([`Error::Truncated`], [`Error::Corrupt`]): one error, `truncated` or
+/// the way ([`StoreError::Truncated`], [`StoreError::Corrupt`]): one error, `truncated` or
 /// `corrupt-archive`, so that damage in transit is an integrity failure (exit 1, listed
 /// under `problems`) like a blob that does not match its digest, not an unusable input.
 /// `None` for any other error: the input is unusable.
-pub fn damage_report(reference: &str, error: &Error, strict: bool) -> Option<Report> {
+pub fn damage_report(reference: &str, error: &StoreError, strict: bool) -> Option<Report> {
     // A cut names the entry it cut; a gzip CRC is checked at the end of a member, so the
     // entry being read then is only where the damage showed, not which blob it hit.
     let (code, entry, cut) = match error {
-        Error::Truncated { entry, .. } => ("truncated", entry, true),
-        Error::Corrupt { entry, .. } => ("corrupt-archive", entry, false),
+        StoreError::Truncated { entry, .. } => ("truncated", entry, true),
+        StoreError::Corrupt { entry, .. } => ("corrupt-archive", entry, false),
         _ => return None,
     };
     let digest = entry
@@ -609,16 +610,16 @@ impl Checker<'_> {
         // A blob that is absent, not a regular file, or not what its descriptor says is
         // reported by the reference checks below; the walker only learns it cannot
         // descend there.
-        let mut read = |d: &Descriptor| -> Result<Option<Vec<u8>>, Error> {
+        let mut read = |d: &Descriptor| -> Result<Option<Vec<u8>>, StoreError> {
             match stored.get(&d.digest.blob_path()) {
                 Some(e) if e.kind == EntryKind::File => {}
                 _ => return Ok(None),
             }
             match source.read_blob(d, limit) {
                 Ok(bytes) => Ok(Some(bytes)),
-                Err(Error::DigestMismatch { .. })
-                | Err(Error::SizeMismatch { .. })
-                | Err(Error::BlobMissing { .. }) => Ok(None),
+                Err(StoreError::DigestMismatch { .. })
+                | Err(StoreError::SizeMismatch { .. })
+                | Err(StoreError::BlobMissing { .. }) => Ok(None),
                 Err(e) => Err(e),
             }
         };
@@ -640,7 +641,7 @@ impl Checker<'_> {
                         .then(|| Descriptor::new("", digest, e.size))
                 })
                 .collect();
-            let mut read_candidate = |d: &Descriptor| -> Result<Option<Vec<u8>>, Error> {
+            let mut read_candidate = |d: &Descriptor| -> Result<Option<Vec<u8>>, StoreError> {
                 source.read_blob(d, limit).map(Some)
             };
             let candidates = stored_referrers(intact, &mut read_candidate)
@@ -663,7 +664,7 @@ impl Checker<'_> {
             match failure {
                 // Reported by the reference checks.
                 Failure::Missing => {}
-                Failure::Unreadable(Error::TooLarge { size, limit, .. }) => self.error(
+                Failure::Unreadable(StoreError::TooLarge { size, limit, .. }) => self.error(
                     "too-large",
                     Some(d.digest.blob_path()),
                     Some(d.digest.to_string()),
@@ -767,9 +768,11 @@ impl Checker<'_> {
             let bundled = match crate::kernel_btf::bundled(source, index, &root.digest) {
                 Ok(b) => b,
                 // Unreadable blobs were reported by the walk; the rest is about the artifact.
-                Err(Error::DigestMismatch { .. })
-                | Err(Error::SizeMismatch { .. })
-                | Err(Error::BlobMissing { .. }) => continue,
+                Err(Error::Store(
+                    StoreError::DigestMismatch { .. }
+                    | StoreError::SizeMismatch { .. }
+                    | StoreError::BlobMissing { .. },
+                )) => continue,
                 Err(e) => {
                     self.error(
                         "kernel-btf",

@@ -11,7 +11,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "format",
         &[
-            "oci", "elf", "graph", "limits", "report", "progress", "error", "program",
+            "oci", "elf", "graph", "limits", "report", "progress", "program",
         ],
     ),
     (
@@ -30,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tag",
             "trust",
             "kernel_btf",
+            "error",
         ],
     ),
     ("loader", &["load"]),
@@ -38,9 +39,7 @@ const LAYERS: &[(&str, &[&str])] = &[
 
 /// Modules a layer may not import although they lie below it: the loader depends on the
 /// format layer only, so that loading never reaches storage or operations by accident.
-const LOADER_MAY_IMPORT: &[&str] = &[
-    "oci", "elf", "error", "limits", "report", "progress", "program",
-];
+const LOADER_MAY_IMPORT: &[&str] = &["oci", "elf", "limits", "report", "progress", "program"];
 
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

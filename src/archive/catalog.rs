@@ -14,11 +14,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::tar::RawEntry;
-use crate::error::{Error, Result};
 use crate::limits::{Limits, MAX_OCI_LAYOUT_SIZE};
 use crate::oci::media_type::IMAGE_LAYOUT_VERSION;
 use crate::oci::Digest;
 use crate::store::{EntryKind, StoredEntry};
+use crate::store::{Result, StoreError};
 
 /// What an accepted entry is to the reader, which decides what to do with its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +69,8 @@ impl Catalog {
         }
     }
 
-    fn refuse(&self, raw: &RawEntry, reason: impl Into<String>) -> Error {
-        Error::UnsafeEntry {
+    fn refuse(&self, raw: &RawEntry, reason: impl Into<String>) -> StoreError {
+        StoreError::UnsafeEntry {
             path: self.location.clone(),
             entry: format!("{:?}", raw.display_name()),
             reason: reason.into(),
@@ -184,7 +184,7 @@ impl Catalog {
             ("oci-layout" | "index.json", true) => {
                 Err(self.refuse(raw, format!("{path} must be a regular file")))
             }
-            ("oci-layout", false) if raw.size > MAX_OCI_LAYOUT_SIZE => Err(Error::Archive {
+            ("oci-layout", false) if raw.size > MAX_OCI_LAYOUT_SIZE => Err(StoreError::Archive {
                 path: self.location.clone(),
                 entry: path.into(),
                 reason: format!(
@@ -193,7 +193,7 @@ impl Catalog {
                 ),
             }),
             ("oci-layout", false) => Ok(Role::OciLayout),
-            ("index.json", false) if raw.size > limits.max_index_size => Err(Error::Archive {
+            ("index.json", false) if raw.size > limits.max_index_size => Err(StoreError::Archive {
                 path: self.location.clone(),
                 entry: path.into(),
                 reason: format!(
@@ -218,7 +218,7 @@ impl Catalog {
     /// After the last entry: `oci-layout` (version 1.0.0) and `index.json` must be there,
     /// and directories implied by paths are added.
     pub fn finish(&mut self) -> Result<()> {
-        let not_a_layout = |reason: String| Error::NotALayout {
+        let not_a_layout = |reason: String| StoreError::NotALayout {
             path: self.location.clone(),
             reason,
         };
@@ -287,12 +287,12 @@ impl Catalog {
     pub fn file(&self, path: &str) -> Result<&Entry> {
         match self.entries.get(path) {
             Some(e) if e.kind == EntryKind::File => Ok(e),
-            Some(_) => Err(Error::UnsafeEntry {
+            Some(_) => Err(StoreError::UnsafeEntry {
                 path: self.location.clone(),
                 entry: path.to_string(),
                 reason: "is not a regular file".into(),
             }),
-            None => Err(Error::Io {
+            None => Err(StoreError::Io {
                 op: "reading",
                 path: self.location.join(path),
                 source: std::io::Error::new(
@@ -303,11 +303,11 @@ impl Catalog {
         }
     }
 
-    /// The blob named by `digest`, or [`Error::BlobMissing`].
+    /// The blob named by `digest`, or [`StoreError::BlobMissing`].
     pub fn blob(&self, digest: &Digest) -> Result<&Entry> {
         match self.entries.get(&digest.blob_path()) {
             Some(e) => Ok(e),
-            None => Err(Error::BlobMissing {
+            None => Err(StoreError::BlobMissing {
                 path: self.location.clone(),
                 digest: digest.clone(),
             }),

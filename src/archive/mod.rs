@@ -33,8 +33,8 @@ pub use writer::{ArchiveBuilder, Compression, WriteOptions, WrittenArchive};
 // The bounded tar parser also reads the tar+gzip layers of bpfman images (src/image/bpfman.rs).
 pub(crate) use self::tar::{Input as TarInput, LimitExceeded, StreamInput, TarReader};
 
-use crate::error::{io_err, Result};
 use crate::store::ImageSource;
+use crate::store::{io_err, Result};
 
 /// Opens the archive file at `path` for reading: gzip (by its magic bytes) as a
 /// [`StreamArchive`], anything else as a [`TarArchive`] (which says "not a tar archive"

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 
 use super::catalog::{Catalog, Role};
 use super::tar::{SeekInput, TarReader};
-use crate::error::{io_err, Error, Result};
 use crate::limits::Limits;
 use crate::oci::{Descriptor, ImageIndex};
 use crate::progress::Progress;
 use crate::store::check_blob;
 use crate::store::{hash_blobs, Hashing, ImageSource, StoredEntry};
+use crate::store::{io_err, Result, StoreError};
 
 /// An uncompressed tar archive holding an OCI layout at its root, opened for reading.
 #[derive(Debug)]
@@ -28,9 +28,9 @@ pub struct TarArchive {
 
 impl TarArchive {
     /// Reads every header of the tar file at `path` (not its data) and checks every entry
-    /// (see the rules in docs/archives.md). Fails with [`Error::UnsafeEntry`] for a hostile entry,
-    /// [`Error::Truncated`] if the file ends early, [`Error::Archive`] for a corrupt
-    /// header or a limit, and [`Error::NotALayout`] without `oci-layout` or `index.json`.
+    /// (see the rules in docs/archives.md). Fails with [`StoreError::UnsafeEntry`] for a hostile entry,
+    /// [`StoreError::Truncated`] if the file ends early, [`StoreError::Archive`] for a corrupt
+    /// header or a limit, and [`StoreError::NotALayout`] without `oci-layout` or `index.json`.
     /// Bytes hashed later (scans) are counted in `progress`.
     pub fn open(path: &Path, limits: &Limits, progress: &Progress) -> Result<Self> {
         let file = File::open(path).map_err(io_err("opening", path))?;
@@ -56,7 +56,7 @@ impl TarArchive {
             // Data must lie within the file: a cut-off archive is named at open.
             let end = raw.data_offset.saturating_add(raw.size);
             if end > len {
-                return Err(Error::Truncated {
+                return Err(StoreError::Truncated {
                     path: location.to_path_buf(),
                     entry: raw.display_name(),
                     reason: format!("its data needs bytes up to {end}, but the file has {len}"),
@@ -104,9 +104,9 @@ impl TarArchive {
     }
 }
 
-fn read_error(location: &Path, entry: &str, e: io::Error) -> Error {
+fn read_error(location: &Path, entry: &str, e: io::Error) -> StoreError {
     if e.kind() == io::ErrorKind::UnexpectedEof {
-        Error::Truncated {
+        StoreError::Truncated {
             path: location.to_path_buf(),
             entry: entry.to_string(),
             reason: "the file became shorter while being read".into(),
@@ -159,7 +159,7 @@ impl ImageSource for TarArchive {
 
     fn index(&self) -> Result<ImageIndex> {
         let bytes = self.read_entry("index.json", u64::MAX)?;
-        ImageIndex::from_slice(&bytes).map_err(|source| Error::Schema {
+        ImageIndex::from_slice(&bytes).map_err(|source| StoreError::Schema {
             path: self.location.clone(),
             what: "index.json".into(),
             source,
@@ -168,7 +168,7 @@ impl ImageSource for TarArchive {
 
     fn read_blob(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>> {
         if descriptor.size > limit {
-            return Err(Error::TooLarge {
+            return Err(StoreError::TooLarge {
                 path: self.location.clone(),
                 what: format!("blob {}", descriptor.digest),
                 size: descriptor.size,
@@ -177,7 +177,7 @@ impl ImageSource for TarArchive {
         }
         let entry = self.catalog.blob(&descriptor.digest)?;
         if entry.size != descriptor.size {
-            return Err(Error::SizeMismatch {
+            return Err(StoreError::SizeMismatch {
                 path: self.location.clone(),
                 digest: descriptor.digest.clone(),
                 expected: descriptor.size,
@@ -236,8 +236,8 @@ impl ImageSource for TarArchive {
 
 impl TarArchive {}
 
-pub(crate) fn too_large(location: &Path, what: &str, size: u64, limit: u64) -> Error {
-    Error::TooLarge {
+pub(crate) fn too_large(location: &Path, what: &str, size: u64, limit: u64) -> StoreError {
+    StoreError::TooLarge {
         path: location.to_path_buf(),
         what: what.to_string(),
         size,

@@ -23,12 +23,12 @@ use flate2::bufread::GzDecoder;
 use super::catalog::{Catalog, Role};
 use super::reader::too_large;
 use super::tar::{corrupt_data, CorruptData, LimitExceeded, StreamInput, TarReader};
-use crate::error::{io_err, Error, Result};
 use crate::limits::{Limits, FILE_KEEP_BUDGET, RATIO_GRACE};
 use crate::oci::digest::Hasher;
 use crate::oci::{Descriptor, ImageIndex};
 use crate::progress::Progress;
 use crate::store::check_blob;
+use crate::store::{io_err, Result, StoreError};
 use crate::store::{Hashing, ImageSource, StoredEntry};
 
 /// Read buffer (256 KiB, as for layout blobs).
@@ -47,7 +47,7 @@ pub enum Magic {
 /// with what to do instead.
 pub fn detect(head: &[u8], location: &Path) -> Result<Magic> {
     let refuse = |name: &str, tool: &str| {
-        Error::Archive {
+        StoreError::Archive {
         path: location.to_path_buf(),
         entry: String::new(),
         reason: format!(
@@ -233,7 +233,7 @@ impl std::fmt::Debug for StreamArchive {
 impl StreamArchive {
     /// Reads the compressed (or plain) tar file at `path` in one pass, checking every
     /// entry and hashing every blob. Errors as for [`super::TarArchive::open`], plus
-    /// [`Error::Archive`] when a decompression limit is reached or the gzip data is
+    /// [`StoreError::Archive`] when a decompression limit is reached or the gzip data is
     /// corrupt.
     /// Bytes hashed are counted in `progress`.
     pub fn open(path: &Path, limits: &Limits, progress: &Progress) -> Result<Self> {
@@ -336,8 +336,8 @@ impl StreamArchive {
             // member's end, so damage in transit first looks like a malformed tar header.
             // Read on (within the same limits) to tell the two apart: a CRC or length that
             // does not match is the better report, and the one that says "copy it again".
-            if magic == Magic::Gzip && matches!(e, Error::Archive { .. }) {
-                if let Err(damage @ Error::Corrupt { .. }) = tar.drain() {
+            if magic == Magic::Gzip && matches!(e, StoreError::Archive { .. }) {
+                if let Err(damage @ StoreError::Corrupt { .. }) = tar.drain() {
                     return Err(damage);
                 }
             }
@@ -359,7 +359,7 @@ impl StreamArchive {
         let path = match &self.origin {
             Origin::File(p) => p,
             Origin::Stream => {
-                return Err(Error::Archive {
+                return Err(StoreError::Archive {
                     path: self.location.clone(),
                     entry: entry_name.to_string(),
                     reason: format!(
@@ -387,7 +387,7 @@ impl StreamArchive {
         let skipped = io::copy(&mut (&mut cursor.reader).take(gap), &mut io::sink())
             .map_err(|e| self.pass_error(entry_name, e))?;
         if skipped < gap {
-            return Err(Error::Truncated {
+            return Err(StoreError::Truncated {
                 path: self.location.clone(),
                 entry: entry_name.to_string(),
                 reason: "the file became shorter since it was opened".into(),
@@ -402,15 +402,15 @@ impl StreamArchive {
         }))
     }
 
-    fn pass_error(&self, entry: &str, e: io::Error) -> Error {
+    fn pass_error(&self, entry: &str, e: io::Error) -> StoreError {
         match e.get_ref().and_then(|i| i.downcast_ref::<LimitExceeded>()) {
-            Some(l) => Error::Archive {
+            Some(l) => StoreError::Archive {
                 path: self.location.clone(),
                 entry: entry.to_string(),
                 reason: l.0.clone(),
             },
             None => match corrupt_data(&e) {
-                Some(reason) => Error::Corrupt {
+                Some(reason) => StoreError::Corrupt {
                     path: self.location.clone(),
                     entry: entry.to_string(),
                     reason,
@@ -493,7 +493,7 @@ impl ImageSource for StreamArchive {
 
     fn index(&self) -> Result<ImageIndex> {
         let bytes = self.read_entry("index.json", u64::MAX)?;
-        ImageIndex::from_slice(&bytes).map_err(|source| Error::Schema {
+        ImageIndex::from_slice(&bytes).map_err(|source| StoreError::Schema {
             path: self.location.clone(),
             what: "index.json".into(),
             source,
@@ -511,7 +511,7 @@ impl ImageSource for StreamArchive {
         }
         let entry = self.catalog.blob(&descriptor.digest)?;
         if entry.size != descriptor.size {
-            return Err(Error::SizeMismatch {
+            return Err(StoreError::SizeMismatch {
                 path: self.location.clone(),
                 digest: descriptor.digest.clone(),
                 expected: descriptor.size,
@@ -521,7 +521,7 @@ impl ImageSource for StreamArchive {
         // The content was hashed at open: a mismatch is known without reading again.
         if let Some(found) = &entry.digest {
             if found != &descriptor.digest {
-                return Err(Error::DigestMismatch {
+                return Err(StoreError::DigestMismatch {
                     path: self.location.clone(),
                     expected: descriptor.digest.clone(),
                     found: found.clone(),

@@ -11,8 +11,8 @@
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use crate::error::{io_err, Error, Result};
 use crate::limits::{MAX_METADATA_SIZE, MAX_NAME_LEN};
+use crate::store::{io_err, Result, StoreError};
 
 /// Size of a tar block.
 pub const BLOCK: u64 = 512;
@@ -136,23 +136,23 @@ impl<I: Input> TarReader<I> {
         }
     }
 
-    fn archive_err(&self, entry: &str, reason: impl Into<String>) -> Error {
-        Error::Archive {
+    fn archive_err(&self, entry: &str, reason: impl Into<String>) -> StoreError {
+        StoreError::Archive {
             path: self.location.clone(),
             entry: entry.to_string(),
             reason: reason.into(),
         }
     }
 
-    fn truncated(&self, entry: &str, what: String) -> Error {
-        Error::Truncated {
+    fn truncated(&self, entry: &str, what: String) -> StoreError {
+        StoreError::Truncated {
             path: self.location.clone(),
             entry: entry.to_string(),
             reason: what,
         }
     }
 
-    fn io(&self, e: io::Error) -> Error {
+    fn io(&self, e: io::Error) -> StoreError {
         // Decompression errors (corrupt or truncated gzip) arrive as io errors; keep
         // the limits' own errors intact.
         match e
@@ -160,7 +160,7 @@ impl<I: Input> TarReader<I> {
             .and_then(|inner| inner.downcast_ref::<LimitExceeded>())
         {
             Some(limit) => self.archive_err(&self.current, limit.0.clone()),
-            None if corrupt_data(&e).is_some() => Error::Corrupt {
+            None if corrupt_data(&e).is_some() => StoreError::Corrupt {
                 path: self.location.clone(),
                 entry: self.current.clone(),
                 reason: corrupt_data(&e).unwrap_or_default(),
@@ -213,7 +213,7 @@ impl<I: Input> TarReader<I> {
     }
 
     /// Reads the current entry's data, at most `buf.len()` bytes per call; `Ok(0)` at its
-    /// end. Running out of input before the entry's size is [`Error::Truncated`].
+    /// end. Running out of input before the entry's size is [`StoreError::Truncated`].
     pub fn read_data(&mut self, buf: &mut [u8]) -> Result<usize> {
         if self.remaining == 0 {
             return Ok(0);
@@ -421,7 +421,7 @@ impl std::error::Error for LimitExceeded {}
 
 /// The error a decompressor puts inside an `io::Error` when the compressed data is
 /// damaged (a gzip CRC or length that does not match, deflate data that does not decode),
-/// so that the tar reader reports damage in transit ([`Error::Corrupt`]), not an I/O error.
+/// so that the tar reader reports damage in transit ([`StoreError::Corrupt`]), not an I/O error.
 #[derive(Debug)]
 pub struct CorruptData(pub String);
 
@@ -701,7 +701,10 @@ mod tests {
             if cut == 0 {
                 assert!(msg.contains("empty"), "{msg}");
             } else {
-                assert!(matches!(e, Error::Truncated { .. }), "cut {cut}: {msg}");
+                assert!(
+                    matches!(e, StoreError::Truncated { .. }),
+                    "cut {cut}: {msg}"
+                );
             }
         }
     }

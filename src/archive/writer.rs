@@ -33,13 +33,13 @@ use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 use serde::Serialize;
 
 use super::tar::{padded, BLOCK};
-use crate::error::{io_err, Error, Result};
 use crate::oci::digest::Hasher;
 use crate::oci::media_type::{OCI_INDEX, OCI_LAYOUT_FILE_CONTENT};
 use crate::oci::{canonical, Descriptor, Digest, ImageIndex, RefName};
 use crate::oci::{IndexChange, IndexEditor};
 use crate::progress::Progress;
 use crate::store::ImageSource;
+use crate::store::{io_err, Result, StoreError};
 use crate::transfer::{copy_hashing, CopyError, FlushingFile};
 
 /// Copy buffer (256 KiB, as for layout blobs).
@@ -164,7 +164,7 @@ impl<'a> ArchiveBuilder<'a> {
     fn insert(&mut self, descriptor: &Descriptor, origin: Origin<'a>) -> Result<()> {
         if let Some((known, _)) = self.blobs.get(&descriptor.digest) {
             if known.size != descriptor.size {
-                return Err(Error::SizeMismatch {
+                return Err(StoreError::SizeMismatch {
                     path: PathBuf::from("index.json"),
                     digest: descriptor.digest.clone(),
                     expected: known.size,
@@ -193,7 +193,7 @@ impl<'a> ArchiveBuilder<'a> {
         media_type: &str,
         value: &T,
     ) -> Result<(Descriptor, Vec<u8>)> {
-        let bytes = canonical::to_vec(value).map_err(|e| Error::Io {
+        let bytes = canonical::to_vec(value).map_err(|e| StoreError::Io {
             op: "serialising",
             path: PathBuf::from(media_type),
             source: io::Error::other(e),
@@ -202,7 +202,7 @@ impl<'a> ArchiveBuilder<'a> {
     }
 
     /// Adds the file at `path` as a blob: it is hashed now (constant memory) and copied
-    /// when the archive is written. Fails with [`Error::Input`] if the file changes while
+    /// when the archive is written. Fails with [`StoreError::FileChanged`] if the file changes while
     /// it is hashed. When it is written, a file that had settled before it was hashed
     /// (see `FileStamp`) must still be the same inode with the same size, mtime and
     /// ctime, and is copied without hashing it a second time; any other file is hashed
@@ -277,7 +277,7 @@ impl<'a> ArchiveBuilder<'a> {
         if index.media_type.is_none() {
             index.media_type = Some(OCI_INDEX.to_string());
         }
-        let index_bytes = canonical::to_vec(&index).map_err(|e| Error::Io {
+        let index_bytes = canonical::to_vec(&index).map_err(|e| StoreError::Io {
             op: "serialising",
             path: dest.join("index.json"),
             source: io::Error::other(e),
@@ -377,18 +377,19 @@ static ZEROS: [u8; 2 * BLOCK as usize] = [0; 2 * BLOCK as usize];
 
 /// Turns "no space left on device" (or an exhausted quota) while writing the archive into
 /// an error that says what happened to `dest` and what to do, as for layouts.
-fn full_disk_hint(dest: &Path, e: Error) -> Error {
+fn full_disk_hint(dest: &Path, e: StoreError) -> StoreError {
     match e {
-        Error::Io { op, path, source }
-            if matches!(source.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) =>
+        StoreError::Io { op, path, source }
+            if matches!(
+                source.raw_os_error(),
+                Some(libc::ENOSPC) | Some(libc::EDQUOT)
+            ) =>
         {
-            Error::Input {
-                path: dest.to_path_buf(),
-                reason: format!(
-                    "the file system is full ({op} {}: {source}); the archive was not written, its temporary file is removed and {} is left as it was; free some space and retry",
-                    path.display(),
-                    dest.display()
-                ),
+            StoreError::ArchiveDiskFull {
+                archive: dest.to_path_buf(),
+                op,
+                path,
+                error: source,
             }
         }
         other => other,
@@ -398,19 +399,17 @@ fn full_disk_hint(dest: &Path, e: Error) -> Error {
 /// Refuses to write over a directory, or over an existing file without `overwrite`.
 pub fn check_destination(dest: &Path, overwrite: bool) -> Result<()> {
     match fs::symlink_metadata(dest) {
-        Ok(m) if m.is_dir() => Err(Error::Input {
+        Ok(m) if m.is_dir() => Err(StoreError::ArchiveIsADirectory {
             path: dest.to_path_buf(),
-            reason: "is a directory; give a file name ending in .tar, .tar.gz or .tgz".into(),
         }),
-        Ok(_) if !overwrite => Err(Error::Input {
+        Ok(_) if !overwrite => Err(StoreError::ArchiveExists {
             path: dest.to_path_buf(),
-            reason: "already exists; pass --force to replace it".into(),
         }),
         Ok(_) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() && !p.is_dir() => Err(Error::Input {
+            Some(p) if !p.as_os_str().is_empty() && !p.is_dir() => Err(StoreError::NoSuchFolder {
                 path: dest.to_path_buf(),
-                reason: format!("folder {} does not exist", p.display()),
+                folder: p.to_path_buf(),
             }),
             _ => Ok(()),
         },
@@ -462,10 +461,9 @@ impl FileStamp {
     }
 }
 
-fn changed(path: &Path) -> Error {
-    Error::Input {
+fn changed(path: &Path) -> StoreError {
+    StoreError::FileChanged {
         path: path.to_path_buf(),
-        reason: "changed while being packed; pack it again once it is complete".into(),
     }
 }
 
@@ -532,7 +530,7 @@ fn copy_verified(
         }
         Err(CopyError::Write(e)) => return Err(io_err("writing", temp_path)(e)),
         Err(CopyError::TooLong { read }) => {
-            return Err(Error::SizeMismatch {
+            return Err(StoreError::SizeMismatch {
                 path: from.to_path_buf(),
                 digest: descriptor.digest.clone(),
                 expected: descriptor.size,
@@ -542,7 +540,7 @@ fn copy_verified(
     };
     let (found, size) = hasher.finish();
     if size != descriptor.size {
-        return Err(Error::SizeMismatch {
+        return Err(StoreError::SizeMismatch {
             path: from.to_path_buf(),
             digest: descriptor.digest.clone(),
             expected: descriptor.size,
@@ -550,7 +548,7 @@ fn copy_verified(
         });
     }
     if found != descriptor.digest {
-        return Err(Error::DigestMismatch {
+        return Err(StoreError::DigestMismatch {
             path: from.to_path_buf(),
             expected: descriptor.digest.clone(),
             found,
@@ -695,9 +693,9 @@ impl<W: Write> ArchiveSink for GzipWriter<W> {
 pub fn lock_folder(dest: &Path) -> Result<File> {
     let dir = folder_of(dest);
     if !dir.is_dir() {
-        return Err(Error::Input {
+        return Err(StoreError::NoSuchFolder {
             path: dest.to_path_buf(),
-            reason: format!("folder {} does not exist", dir.display()),
+            folder: dir.to_path_buf(),
         });
     }
     let f = File::open(dir).map_err(io_err("opening", dir))?;
@@ -815,11 +813,8 @@ impl TempFile {
         };
         // On failure the temporary file comes back in the error and is removed with it.
         persisted.map_err(|e| match e.error.kind() {
-            io::ErrorKind::AlreadyExists => Error::Input {
+            io::ErrorKind::AlreadyExists => StoreError::ArchiveCreatedMeanwhile {
                 path: dest.to_path_buf(),
-                reason: "already exists (created while the archive was written); \
-                         pass --force to replace it"
-                    .into(),
             },
             _ => io_err("renaming into", dest)(e.error),
         })?;
@@ -975,7 +970,7 @@ mod tests {
             assert!(
                 matches!(
                     result,
-                    Err(Error::Input { .. }) | Err(Error::DigestMismatch { .. })
+                    Err(StoreError::FileChanged { .. }) | Err(StoreError::DigestMismatch { .. })
                 ),
                 "{result:?}"
             );

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::render::{escape_control as esc, human_size, print_json};
-use crate::error::Error;
 use crate::layout::gc::{gc, BlobKind, GcOptions};
+use crate::store::StoreError;
 
 /// Delete the blobs of a layout that no name reaches, and stale temporary files.
 #[derive(Debug, Args)]
@@ -44,19 +44,7 @@ pub(crate) fn run(args: GcArgs, ctx: &super::Context) -> anyhow::Result<ExitCode
     };
     let report = match gc(&args.layout, &options) {
         Ok(report) => report,
-        // A manifest or index it had to read is missing or damaged.
-        Err(
-            e @ (Error::BlobMissing { .. }
-            | Error::DigestMismatch { .. }
-            | Error::SizeMismatch { .. }
-            | Error::Schema { .. }
-            | Error::TooLarge { .. }),
-        ) => return Err(cannot_tell(e, &args.layout)),
-        // A blob refused (a symlink, a socket…); not the layout's own folders or lock,
-        // whose error says itself what is wrong.
-        Err(e) if matches!(&e, Error::UnsafeEntry { entry, .. } if entry.starts_with("blobs/sha256/")) => {
-            return Err(cannot_tell(e, &args.layout))
-        }
+        Err(e) if stopped_at_damage(&e) => return Err(cannot_tell(e, &args.layout)),
         Err(e) => return Err(e.into()),
     };
     if args.json {
@@ -105,8 +93,18 @@ pub(crate) fn run(args: GcArgs, ctx: &super::Context) -> anyhow::Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
+/// Whether gc stopped at a manifest or index it had to read that is missing or damaged
+/// (an integrity failure, or a document that does not parse or is over the size limit),
+/// or at a blob it refused (a symlink, a socket…); not at the layout's own folders or
+/// lock, whose error says itself what is wrong.
+fn stopped_at_damage(e: &StoreError) -> bool {
+    e.is_integrity_failure()
+        || matches!(e, StoreError::Schema { .. } | StoreError::TooLarge { .. })
+        || matches!(e, StoreError::UnsafeEntry { entry, .. } if entry.starts_with("blobs/sha256/"))
+}
+
 /// gc stopped because a manifest or index it had to read is missing or damaged.
-fn cannot_tell(e: Error, layout: &std::path::Path) -> anyhow::Error {
+fn cannot_tell(e: StoreError, layout: &std::path::Path) -> anyhow::Error {
     anyhow::Error::new(e).context(format!(
         "gc deleted nothing: it cannot tell what a damaged manifest references; run `ebpf-layout verify {}`, then restore the blob or remove the name that reaches it with `ebpf-layout rm`",
         layout.display()

@@ -82,7 +82,7 @@ pub fn man(args: ManArgs) -> anyhow::Result<ExitCode> {
                 let path = dir.join(man.get_filename());
                 let mut out = Vec::new();
                 render_page(&command, page, &mut out)?;
-                std::fs::write(&path, out).map_err(crate::error::io_err("writing", &path))?;
+                std::fs::write(&path, out).map_err(crate::store::io_err("writing", &path))?;
             }
             eprintln!("wrote {} man pages to {}", pages.len(), dir.display());
         }

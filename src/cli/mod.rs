@@ -38,7 +38,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::error::Error;
+use crate::store::StoreError;
 
 /// Exit code for an integrity failure.
 pub const EXIT_INTEGRITY: u8 = 1;
@@ -222,17 +222,12 @@ where
 /// An integrity error met while reading the image `reference` names, with the image named
 /// first: the error itself names only the layout and the blob. Other errors are left as
 /// they are (they name what is wrong already). The exit code is still the integrity one.
-pub(crate) fn in_image(reference: &str) -> impl FnOnce(crate::Error) -> anyhow::Error + '_ {
+pub(crate) fn in_image<E>(reference: &str) -> impl FnOnce(E) -> anyhow::Error + '_
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
     move |e| {
-        let integrity = matches!(
-            e,
-            Error::DigestMismatch { .. }
-                | Error::SizeMismatch { .. }
-                | Error::BlobMissing { .. }
-                | Error::Truncated { .. }
-                | Error::Corrupt { .. }
-        );
-        if integrity {
+        if crate::error::store_error_in(&e).is_some_and(StoreError::is_integrity_failure) {
             anyhow::Error::new(e).context(format!(
                 "image {} is damaged",
                 render::escape_control(reference)
@@ -261,7 +256,7 @@ impl Context {
     pub fn open(
         &self,
         path: &std::path::Path,
-    ) -> crate::Result<Box<dyn crate::store::ImageSource>> {
+    ) -> crate::store::Result<Box<dyn crate::store::ImageSource>> {
         crate::source::open_with(path, &self.limits, &self.progress)
     }
 }
@@ -371,15 +366,12 @@ fn print_parse_error(e: &clap::Error) -> String {
     }
 }
 
-/// 1 for integrity failures, 2 for everything else.
+/// 1 for integrity failures (anywhere in the chain of causes, as the library classifies
+/// them: [`crate::error::is_integrity_failure_in`]), 2 for everything else.
 fn exit_code(e: &anyhow::Error) -> u8 {
-    match e.downcast_ref::<Error>() {
-        Some(Error::DigestMismatch { .. })
-        | Some(Error::SizeMismatch { .. })
-        | Some(Error::BlobMissing { .. })
-        | Some(Error::Truncated { .. })
-        | Some(Error::Corrupt { .. })
-        | Some(Error::Signature { .. }) => EXIT_INTEGRITY,
-        _ => EXIT_USAGE,
+    if e.chain().any(crate::error::is_integrity_failure_in) {
+        EXIT_INTEGRITY
+    } else {
+        EXIT_USAGE
     }
 }

@@ -73,15 +73,8 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
         match verify_one(r, &options, ctx) {
             Ok(report) => reports.push(report),
             // Damage in transit (a cut or corrupt archive) is an integrity failure.
-            Err(e)
-                if e.downcast_ref::<crate::Error>()
-                    .and_then(|err| damage_report(r, err, options.strict))
-                    .is_some() =>
-            {
-                reports.extend(
-                    e.downcast_ref::<crate::Error>()
-                        .and_then(|err| damage_report(r, err, options.strict)),
-                )
+            Err(e) if damage(&e, r, options.strict).is_some() => {
+                reports.extend(damage(&e, r, options.strict))
             }
             Err(e) => unusable.push(Unusable {
                 reference: r.clone(),
@@ -135,6 +128,14 @@ pub(crate) fn run(args: VerifyArgs, ctx: &super::Context) -> anyhow::Result<Exit
     Ok(ExitCode::from(code))
 }
 
+/// The report for a source damaged on the way (see [`damage_report`]), when that is what
+/// stopped `verify_one`.
+fn damage(e: &anyhow::Error, reference: &str, strict: bool) -> Option<Report> {
+    e.chain()
+        .find_map(crate::error::store_error_in)
+        .and_then(|err| damage_report(reference, err, strict))
+}
+
 fn verify_one(
     reference: &str,
     options: &VerifyOptions,
@@ -151,11 +152,11 @@ fn verify_one(
             .with_progress(ctx.progress.clone())
             .lock_for_reading()?;
         let empty = std::fs::read_dir(&parsed.path)
-            .map_err(crate::error::io_err("reading", &parsed.path))?
+            .map_err(crate::store::io_err("reading", &parsed.path))?
             .next()
             .is_none();
         if empty {
-            return Err(crate::Error::NotALayout {
+            return Err(crate::store::StoreError::NotALayout {
                 path: parsed.path.clone(),
                 reason: "the directory is empty".into(),
             }

@@ -30,12 +30,13 @@ use serde::Serialize;
 
 use crate::archive::{LimitExceeded, StreamInput, TarInput, TarReader};
 use crate::elf::{self, ObjectInfo, CLASSIFY_LEN};
-use crate::error::{io_err, Error, Result};
+use crate::error::Error;
 use crate::limits::{Limits, RATIO_GRACE};
 use crate::oci::digest::HashingReader;
 use crate::oci::media_type::OCI_CONFIG;
 use crate::oci::{Descriptor, Digest, ImageManifest, Platform};
 use crate::source::ImageSource;
+use crate::store::{io_err, Result, StoreError};
 
 use super::resolve::MAX_OBJECT_SIZE;
 
@@ -124,9 +125,9 @@ pub struct LayerObject {
 /// it (pass [`CLASSIFY_LEN`] to look at its header only). `location` names the blob in
 /// errors.
 ///
-/// Fails with [`Error::Archive`] when the layer is not a gzipped tar, holds no BPF
+/// Fails with [`StoreError::Archive`] when the layer is not a gzipped tar, holds no BPF
 /// object among its regular files, goes over [`MAX_LAYER_EXPANSION`] or
-/// [`MAX_LAYER_ENTRIES`], or ends early; with [`Error::TooLarge`] for an object over
+/// [`MAX_LAYER_ENTRIES`], or ends early; with [`StoreError::TooLarge`] for an object over
 /// [`MAX_OBJECT_SIZE`] when the whole of it is asked for.
 pub fn find_object<R: Read>(layer: R, location: &Path, keep: u64) -> Result<LayerObject> {
     find_object_within(
@@ -162,7 +163,7 @@ fn find_object_within<R: Read>(
         inner: layer,
         count: compressed.clone(),
     };
-    let archive_err = |entry: &str, reason: String| Error::Archive {
+    let archive_err = |entry: &str, reason: String| StoreError::Archive {
         path: location.to_path_buf(),
         entry: entry.to_string(),
         reason,
@@ -197,7 +198,7 @@ fn find_object_within<R: Read>(
             continue;
         }
         if keep > CLASSIFY_LEN as u64 && entry.size > MAX_OBJECT_SIZE {
-            return Err(Error::TooLarge {
+            return Err(StoreError::TooLarge {
                 path: location.to_path_buf(),
                 what: format!("BPF object {name:?} in the bytecode layer"),
                 size: entry.size,
@@ -228,19 +229,19 @@ fn find_object_within<R: Read>(
 /// The tar reader's errors, said for a layer: inside a blob whose digest is checked
 /// separately a short tar is malformed content, not a transfer that lost bytes, and the
 /// archive limits' advice (raise `--max-entries`) does not apply.
-fn layer_error(e: Error) -> Error {
+fn layer_error(e: StoreError) -> StoreError {
     match e {
-        Error::Truncated {
+        StoreError::Truncated {
             path,
             entry,
             reason,
-        } => Error::Archive {
+        } => StoreError::Archive {
             path,
             entry,
             reason: format!("the layer's tar ends early: {reason}"),
         },
-        Error::Archive { path, entry, reason } if reason.starts_with("more than ") => {
-            Error::Archive {
+        StoreError::Archive { path, entry, reason } if reason.starts_with("more than ") => {
+            StoreError::Archive {
                 path,
                 entry,
                 reason: format!(
@@ -316,8 +317,8 @@ impl<R: Read> Read for Bounded<R> {
 
 /// Reads the program object of a bpfman image from its bytecode layer `layer`, verified:
 /// the layer blob is hashed while it is decompressed (and to its end afterwards) and
-/// must match the descriptor's size and digest, else [`Error::SizeMismatch`] /
-/// [`Error::DigestMismatch`], whatever the layer holds.
+/// must match the descriptor's size and digest, else [`StoreError::SizeMismatch`] /
+/// [`StoreError::DigestMismatch`], whatever the layer holds.
 pub fn read_object(source: &dyn ImageSource, layer: &Descriptor) -> Result<Vec<u8>> {
     let location = blob_location(source, layer);
     let raw = source.open_blob(layer)?;
@@ -328,7 +329,7 @@ pub fn read_object(source: &dyn ImageSource, layer: &Descriptor) -> Result<Vec<u
     io::copy(&mut hashing, &mut io::sink()).map_err(io_err("reading", &location))?;
     let (digest, size) = hashing.finish();
     if size != layer.size {
-        return Err(Error::SizeMismatch {
+        return Err(StoreError::SizeMismatch {
             path: source.location().to_path_buf(),
             digest: layer.digest.clone(),
             expected: layer.size,
@@ -336,7 +337,7 @@ pub fn read_object(source: &dyn ImageSource, layer: &Descriptor) -> Result<Vec<u
         });
     }
     if digest != layer.digest {
-        return Err(Error::DigestMismatch {
+        return Err(StoreError::DigestMismatch {
             path: source.location().to_path_buf(),
             expected: layer.digest.clone(),
             found: digest,
@@ -508,7 +509,7 @@ pub fn build(
     info: &ObjectInfo,
     platform: &Platform,
     created: Option<&str>,
-) -> Result<BytecodeImage> {
+) -> crate::error::Result<BytecodeImage> {
     let input_err = |reason: String| Error::Input {
         path: source.to_path_buf(),
         reason,
@@ -533,7 +534,7 @@ pub fn build(
             diff_ids: vec![diff_id],
         },
     };
-    let config = crate::oci::canonical::to_vec(&config).map_err(|e| Error::Io {
+    let config = crate::oci::canonical::to_vec(&config).map_err(|e| StoreError::Io {
         op: "serialising",
         path: source.to_path_buf(),
         source: io::Error::other(e),

@@ -17,10 +17,10 @@ use std::io::Read;
 use serde::Serialize;
 
 use crate::elf::CLASSIFY_LEN;
-use crate::error::{io_err, Result};
 use crate::oci::media_type::{ANNOTATION_TITLE, EBPF_CONFIG, EBPF_PROGRAM, EBPF_PROGRAM_TITLE};
 use crate::oci::{Descriptor, ImageManifest};
 use crate::source::ImageSource;
+use crate::store::{io_err, Result};
 
 use super::{bpfman, gadget, generic};
 
@@ -150,7 +150,7 @@ impl Recognised {
 /// of the layers (a BPF ELF header: a generic artifact).
 ///
 /// Fails only when the config must be read and cannot be (missing, or not matching its
-/// descriptor: [`crate::Error::DigestMismatch`] and the like).
+/// descriptor: [`crate::store::StoreError::DigestMismatch`] and the like).
 pub fn recognise(source: &dyn ImageSource, manifest: &ImageManifest) -> Result<Recognised> {
     let by_media_types = Format::detect(manifest);
     if by_media_types != Format::Other {

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::graph::{is_index, Role, Scope, Walker, MAX_DEPTH};
 use crate::oci::companion::{companion_subject, is_companion_entry};
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, Selector};
+use crate::store::StoreError;
 use crate::store::{document_reader, graph_error, ImageSource};
 
 use super::format::{recognise, Format};
@@ -60,8 +61,8 @@ impl Image {
     pub fn read_program(&self, source: &dyn ImageSource) -> Result<Vec<u8>> {
         let layer = self.program_layer(source.location())?;
         match self.format {
-            Format::Bpfman => super::bpfman::read_object(source, layer),
-            _ => source.read_blob(layer, MAX_OBJECT_SIZE),
+            Format::Bpfman => Ok(super::bpfman::read_object(source, layer)?),
+            _ => Ok(source.read_blob(layer, MAX_OBJECT_SIZE)?),
         }
     }
 }
@@ -149,16 +150,17 @@ fn find_nested(
         .iter()
         .find(|e| e.role == Role::Child && &e.descriptor.digest == digest);
     if let Some(edge) = found.filter(|e| e.depth > MAX_DEPTH) {
-        return Err(Error::TooDeep {
+        return Err(StoreError::TooDeep {
             path: source.location().to_path_buf(),
             digest: edge.descriptor.digest.clone(),
             limit: MAX_DEPTH,
-        });
+        }
+        .into());
     }
     let found = found.map(|e| e.descriptor.clone());
     if found.is_none() {
         if let Some((edge, failure)) = closure.failures.into_iter().next() {
-            return Err(graph_error(source.location(), &edge, failure));
+            return Err(graph_error(source.location(), &edge, failure).into());
         }
     }
     Ok(found)
@@ -181,11 +183,13 @@ pub fn available_names(index: &ImageIndex) -> Vec<String> {
 
 fn read_index_blob(source: &dyn ImageSource, descriptor: &Descriptor) -> Result<ImageIndex> {
     let bytes = source.read_blob(descriptor, source.limits().max_manifest_size)?;
-    ImageIndex::from_slice(&bytes).map_err(|e| Error::Schema {
-        path: source.location().to_path_buf(),
-        what: format!("index {}", descriptor.digest),
-        source: e,
-    })
+    Ok(
+        ImageIndex::from_slice(&bytes).map_err(|e| StoreError::Schema {
+            path: source.location().to_path_buf(),
+            what: format!("index {}", descriptor.digest),
+            source: e,
+        })?,
+    )
 }
 
 /// Reads the image an index.json entry points at. A nested index is resolved to the
@@ -234,15 +238,16 @@ pub fn open_image_at(
         // The same rule as every walk of the graph (crate::graph::MAX_DEPTH).
         depth += 1;
         if depth > MAX_DEPTH {
-            return Err(Error::TooDeep {
+            return Err(StoreError::TooDeep {
                 path: source.location().to_path_buf(),
                 digest: descriptor.digest.clone(),
                 limit: MAX_DEPTH,
-            });
+            }
+            .into());
         }
     }
     let manifest_bytes = source.read_blob(&descriptor, source.limits().max_manifest_size)?;
-    let manifest = ImageManifest::from_slice(&manifest_bytes).map_err(|e| Error::Schema {
+    let manifest = ImageManifest::from_slice(&manifest_bytes).map_err(|e| StoreError::Schema {
         path: source.location().to_path_buf(),
         what: format!("manifest {}", descriptor.digest),
         source: e,

@@ -28,13 +28,13 @@ use serde::Serialize;
 use super::lock::lock_shared;
 use super::writer::list_temp_files;
 use super::{Layout, LayoutWriter, StaleTemp};
-use crate::error::{io_err, Error, Result};
 use crate::graph::{Document, Failure, Role, Walker};
 use crate::limits::Limits;
 use crate::oci::media_type::{OCI_INDEX, OCI_MANIFEST};
 use crate::oci::{Descriptor, Digest, ImageIndex};
 use crate::progress::Progress;
 use crate::store::graph_error;
+use crate::store::{io_err, Result, StoreError};
 
 /// How to collect.
 #[derive(Debug, Clone, Default)]
@@ -116,10 +116,10 @@ pub struct GcReport {
 /// (directly or as a referrer) and the temporary files of writers that died.
 ///
 /// Waits for the layout's lock, so it never runs at the same time as a writer. Fails
-/// with [`Error::NotALayout`] if `root` is not a layout, with [`Error::Input`] naming
+/// with [`StoreError::NotALayout`] if `root` is not a layout, with [`StoreError::LayoutReadOnly`] naming
 /// the path if it is read-only, and — before deleting anything — with
-/// [`Error::BlobMissing`], [`Error::DigestMismatch`], [`Error::SizeMismatch`] or
-/// [`Error::Schema`] when a manifest or index it must read to know what is referenced
+/// [`StoreError::BlobMissing`], [`StoreError::DigestMismatch`], [`StoreError::SizeMismatch`] or
+/// [`StoreError::Schema`] when a manifest or index it must read to know what is referenced
 /// is missing or damaged.
 pub fn gc(root: &Path, options: &GcOptions) -> Result<GcReport> {
     if options.dry_run {
@@ -207,7 +207,9 @@ fn plan(layout: &Layout, index: &ImageIndex) -> Result<Plan> {
         let bytes = match layout.read_blob(&probe, limit) {
             Ok(b) => b,
             // Unreferenced and not even what its name says: garbage, not a referrer.
-            Err(Error::DigestMismatch { .. }) | Err(Error::SizeMismatch { .. }) => continue,
+            Err(StoreError::DigestMismatch { .. }) | Err(StoreError::SizeMismatch { .. }) => {
+                continue
+            }
             Err(e) => return Err(e),
         };
         let document = Document::classify(&bytes);

@@ -13,7 +13,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::PRIVATE_DIR;
-use crate::error::{io_err, Error, Result};
+use crate::store::{io_err, Result, StoreError};
 
 /// The lock file's path inside a layout, as errors name it.
 pub(crate) const LOCK_ENTRY: &str = ".ebpf-layout/lock";
@@ -37,7 +37,7 @@ pub(crate) fn open_lock_file(root: &Path, how: Open) -> Result<Option<File>> {
     match fs::symlink_metadata(root.join(PRIVATE_DIR)) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
-            return Err(Error::UnsafeEntry {
+            return Err(StoreError::UnsafeEntry {
                 path: root.to_path_buf(),
                 entry: PRIVATE_DIR.into(),
                 reason: "is not a directory (symlinks are not followed): ebpf-layout only ever \
@@ -88,7 +88,7 @@ pub(crate) fn open_lock_file(root: &Path, how: Open) -> Result<Option<File>> {
     Ok(Some(file))
 }
 
-fn not_regular(root: &Path, ft: fs::FileType) -> Error {
+fn not_regular(root: &Path, ft: fs::FileType) -> StoreError {
     use std::os::unix::fs::FileTypeExt;
     let what = if ft.is_symlink() {
         "is a symlink"
@@ -106,8 +106,8 @@ fn not_regular(root: &Path, ft: fs::FileType) -> Error {
     unsafe_lock(root, what)
 }
 
-fn unsafe_lock(root: &Path, what: &str) -> Error {
-    Error::UnsafeEntry {
+fn unsafe_lock(root: &Path, what: &str) -> StoreError {
+    StoreError::UnsafeEntry {
         path: root.to_path_buf(),
         entry: LOCK_ENTRY.into(),
         reason: format!(

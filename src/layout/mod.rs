@@ -25,11 +25,11 @@ use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::error::{io_err, Error, Result};
 use crate::limits::Limits;
 use crate::oci::media_type::{IMAGE_LAYOUT_VERSION, OCI_LAYOUT_FILE_CONTENT};
 use crate::oci::{Descriptor, Digest, ImageIndex};
 use crate::progress::Progress;
+use crate::store::{io_err, Result, StoreError};
 
 pub use crate::limits::{MAX_INDEX_SIZE, MAX_MANIFEST_SIZE};
 
@@ -55,7 +55,7 @@ impl Layout {
         let layout = Self::open_unchecked(root)?;
         layout.check_oci_layout_file()?;
         if !layout.root.join("index.json").exists() {
-            return Err(Error::NotALayout {
+            return Err(StoreError::NotALayout {
                 path: layout.root,
                 reason: "index.json is missing".into(),
             });
@@ -68,14 +68,14 @@ impl Layout {
     pub fn open_unchecked(root: impl AsRef<Path>) -> Result<Self> {
         let root = root.as_ref().to_path_buf();
         let meta = fs::metadata(&root).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::NotALayout {
+            std::io::ErrorKind::NotFound => StoreError::NotALayout {
                 path: root.clone(),
                 reason: "no such directory".into(),
             },
             _ => io_err("reading", &root)(e),
         })?;
         if !meta.is_dir() {
-            return Err(Error::NotALayout {
+            return Err(StoreError::NotALayout {
                 path: root,
                 reason: "not a directory".into(),
             });
@@ -95,7 +95,7 @@ impl Layout {
     /// without a lock file (no writer of ours ever ran there, or one that is read-only
     /// and was never written here) is read without a lock.
     ///
-    /// Fails with [`Error::UnsafeEntry`] when `.ebpf-layout/lock` is not a regular file (a
+    /// Fails with [`StoreError::UnsafeEntry`] when `.ebpf-layout/lock` is not a regular file (a
     /// planted symlink, FIFO, socket or device), before anything is read.
     ///
     /// A process that holds this and then opens a [`LayoutWriter`] on the same layout
@@ -141,8 +141,8 @@ impl Layout {
         let path = self.root.join("oci-layout");
         let bytes = match read_regular_file(&self.root, "oci-layout", 64 << 10) {
             Ok(b) => b,
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::NotALayout {
+            Err(StoreError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::NotALayout {
                     path: self.root.clone(),
                     reason: "oci-layout file is missing".into(),
                 })
@@ -159,7 +159,7 @@ impl Layout {
         }
         match serde_json::from_slice::<OciLayout>(&bytes) {
             Ok(v) if v.image_layout_version == IMAGE_LAYOUT_VERSION => Ok(()),
-            Ok(v) => Err(Error::NotALayout {
+            Ok(v) => Err(StoreError::NotALayout {
                 path: self.root.clone(),
                 reason: format!(
                     "{}: imageLayoutVersion is {:?}, expected {IMAGE_LAYOUT_VERSION:?}",
@@ -167,7 +167,7 @@ impl Layout {
                     v.image_layout_version
                 ),
             }),
-            Err(e) => Err(Error::NotALayout {
+            Err(e) => Err(StoreError::NotALayout {
                 path: self.root.clone(),
                 reason: format!("{}: {e}", path.display()),
             }),
@@ -182,7 +182,7 @@ impl Layout {
     /// Reads and parses index.json (at most the layout's [`Limits::max_index_size`] bytes).
     pub fn read_index(&self) -> Result<ImageIndex> {
         let bytes = self.read_index_bytes()?;
-        ImageIndex::from_slice(&bytes).map_err(|source| Error::Schema {
+        ImageIndex::from_slice(&bytes).map_err(|source| StoreError::Schema {
             path: self.root.clone(),
             what: "index.json".into(),
             source,
@@ -207,14 +207,14 @@ impl Layout {
             match fs::symlink_metadata(self.root.join(dir)) {
                 Ok(m) if m.is_dir() => {}
                 Ok(_) => {
-                    return Err(Error::UnsafeEntry {
+                    return Err(StoreError::UnsafeEntry {
                         path: self.root.clone(),
                         entry: dir.into(),
                         reason: "is not a directory (symlinks are not followed): make it a real directory inside the layout".into(),
                     })
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Err(Error::BlobMissing {
+                    return Err(StoreError::BlobMissing {
                         path: self.root.clone(),
                         digest: digest.clone(),
                     })
@@ -223,8 +223,8 @@ impl Layout {
             }
         }
         open_regular(&self.root, &entry).map_err(|e| match e {
-            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
-                Error::BlobMissing {
+            StoreError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                StoreError::BlobMissing {
                     path: self.root.clone(),
                     digest: digest.clone(),
                 }
@@ -237,7 +237,7 @@ impl Layout {
     /// (refusing more than `limit` bytes without reading them), then sha256.
     pub fn read_blob(&self, descriptor: &Descriptor, limit: u64) -> Result<Vec<u8>> {
         if descriptor.size > limit {
-            return Err(Error::TooLarge {
+            return Err(StoreError::TooLarge {
                 path: self.root.clone(),
                 what: format!("blob {}", descriptor.digest),
                 size: descriptor.size,
@@ -268,7 +268,7 @@ fn open_regular(root: &Path, entry: &str) -> Result<File> {
         .open(&path)
         .map_err(|e| {
             if e.raw_os_error() == Some(libc::ELOOP) {
-                Error::UnsafeEntry {
+                StoreError::UnsafeEntry {
                     path: root.to_path_buf(),
                     entry: entry.to_string(),
                     reason: "is a symlink".into(),
@@ -276,7 +276,7 @@ fn open_regular(root: &Path, entry: &str) -> Result<File> {
             } else if e.raw_os_error() == Some(libc::ENXIO) {
                 // open(2) of a socket (or a FIFO without a writer) says "No such device
                 // or address": say what the entry is instead.
-                Error::UnsafeEntry {
+                StoreError::UnsafeEntry {
                     path: root.to_path_buf(),
                     entry: entry.to_string(),
                     reason: "is not a regular file (a socket or FIFO)".into(),
@@ -287,7 +287,7 @@ fn open_regular(root: &Path, entry: &str) -> Result<File> {
         })?;
     let meta = file.metadata().map_err(io_err("reading", &path))?;
     if !meta.is_file() {
-        return Err(Error::UnsafeEntry {
+        return Err(StoreError::UnsafeEntry {
             path: root.to_path_buf(),
             entry: entry.to_string(),
             reason: "is not a regular file".into(),
@@ -307,7 +307,7 @@ fn read_regular_file(root: &Path, entry: &str, limit: u64) -> Result<Vec<u8>> {
         .read_to_end(&mut bytes)
         .map_err(io_err("reading", &path))?;
     if bytes.len() as u64 > limit {
-        return Err(Error::TooLarge {
+        return Err(StoreError::TooLarge {
             path: root.to_path_buf(),
             what: entry.to_string(),
             size: stored_size.max(bytes.len() as u64),

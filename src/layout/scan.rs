@@ -4,8 +4,8 @@ use std::fs;
 use std::path::Path;
 
 use super::{Layout, PRIVATE_DIR};
-use crate::error::{io_err, Result};
 use crate::store::{hash_blobs, EntryKind, Hashing, StoredEntry};
+use crate::store::{io_err, Result};
 
 impl Layout {
     /// Every entry under the root (except our private folder), with the sha256 of every

@@ -11,12 +11,12 @@ use serde::Serialize;
 use super::blob::{BlobWriter, BLOB_BUF_SIZE};
 use super::lock::{open_lock_file, Open};
 use super::{Layout, PRIVATE_DIR};
-use crate::error::{io_err, Error, Result};
 use crate::limits::Limits;
 use crate::oci::digest::Hasher;
 use crate::oci::media_type::OCI_LAYOUT_FILE_CONTENT;
 use crate::oci::{canonical, Descriptor, Digest, ImageIndex, IndexChange, IndexEditor, RefName};
 use crate::progress::Progress;
+use crate::store::{io_err, Result, StoreError};
 use crate::transfer::{copy_hashing, CopyError, FlushingFile};
 
 /// A write transaction on a layout, holding its exclusive lock until dropped.
@@ -79,8 +79,8 @@ impl LayoutWriter {
     /// Opens the layout at `root` for writing, creating it (and missing parents) if
     /// needed, and waits for its lock.
     ///
-    /// Fails with [`Error::Input`] if `root` is a file, [`Error::NotALayout`] if it is a
-    /// non-empty directory without `oci-layout`, and [`Error::Schema`] if index.json is
+    /// Fails with [`StoreError::LayoutIsNotADirectory`] if `root` is a file, [`StoreError::NotALayout`] if it is a
+    /// non-empty directory without `oci-layout`, and [`StoreError::Schema`] if index.json is
     /// broken; in all these cases nothing is changed.
     ///
     /// Any number of processes may create the same new layout at once: the lock
@@ -101,8 +101,8 @@ impl LayoutWriter {
 
     /// Opens an existing layout for writing and waits for its lock; never creates one.
     ///
-    /// Fails with [`Error::NotALayout`] if `root` is missing or not a layout, and with
-    /// [`Error::Input`] naming the path when the layout is read-only here.
+    /// Fails with [`StoreError::NotALayout`] if `root` is missing or not a layout, and with
+    /// [`StoreError::LayoutReadOnly`] naming the path when the layout is read-only here.
     pub fn open(root: impl AsRef<Path>) -> Result<Self> {
         Self::open_with(root.as_ref(), false, &Limits::default(), &Progress::none())
     }
@@ -123,9 +123,8 @@ impl LayoutWriter {
                 return Ok(writer);
             }
         }
-        Err(Error::Input {
+        Err(StoreError::LayoutContended {
             path: root.to_path_buf(),
-            reason: "other writers kept creating and discarding this layout; retry".into(),
         })
     }
 
@@ -147,14 +146,7 @@ impl LayoutWriter {
         let created_root = match fs::symlink_metadata(&root) {
             Ok(m) if m.is_dir() => None,
             Ok(m) if m.file_type().is_symlink() && root.is_dir() => None,
-            Ok(_) => {
-                return Err(Error::Input {
-                    path: root,
-                    reason:
-                        "exists and is not a directory; give a new or existing layout directory"
-                            .into(),
-                })
-            }
+            Ok(_) => return Err(StoreError::LayoutIsNotADirectory { path: root }),
             Err(e) if e.kind() == io::ErrorKind::NotFound && create => {
                 let top = first_missing_ancestor(&root);
                 fs::create_dir_all(&root)
@@ -162,7 +154,7 @@ impl LayoutWriter {
                 Some(top)
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(Error::NotALayout {
+                return Err(StoreError::NotALayout {
                     path: root,
                     reason: "no such directory".into(),
                 })
@@ -185,7 +177,9 @@ impl LayoutWriter {
             Ok(lock) => lock,
             // The directory went away between our look and our lock: a writer that was
             // creating it rolled back. Start over.
-            Err(Error::Io { source, .. }) if create && source.kind() == io::ErrorKind::NotFound => {
+            Err(StoreError::Io { source, .. })
+                if create && source.kind() == io::ErrorKind::NotFound =>
+            {
                 guard.top = None;
                 return Ok(None);
             }
@@ -206,7 +200,7 @@ impl LayoutWriter {
             (opened.read_index()?, false)
         } else if !create {
             guard.top = None;
-            return Err(open(&root).err().unwrap_or_else(|| Error::NotALayout {
+            return Err(open(&root).err().unwrap_or_else(|| StoreError::NotALayout {
                 path: root.clone(),
                 reason: "oci-layout or index.json is missing".into(),
             }));
@@ -225,7 +219,7 @@ impl LayoutWriter {
             if !others.is_empty() {
                 guard.top = None;
                 others.sort();
-                return Err(Error::NotALayout {
+                return Err(StoreError::NotALayout {
                     path: root,
                     reason: format!(
                         "the directory is not empty ({}) and has no oci-layout file; refusing to write into it",
@@ -300,12 +294,12 @@ impl LayoutWriter {
     /// Puts a finished blob in place under its digest and returns (digest, size).
     ///
     /// With `expected`, the content must match that descriptor's digest and size, or
-    /// the blob is discarded with [`Error::DigestMismatch`] / [`Error::SizeMismatch`].
+    /// the blob is discarded with [`StoreError::DigestMismatch`] / [`StoreError::SizeMismatch`].
     /// The file is synced before the rename. If a valid blob with that digest already
     /// exists it is kept as it is (read-only blobs written by other tools included); a
     /// corrupt one is replaced by the verified bytes.
     ///
-    /// When the file system is full the error says so ([`Error::Input`] naming the
+    /// When the file system is full the error says so ([`StoreError::LayoutDiskFull`] naming the
     /// layout) and the temporary file is removed.
     pub fn commit_blob(
         &mut self,
@@ -331,13 +325,13 @@ impl LayoutWriter {
         })?;
         let hasher = std::mem::take(&mut blob.hasher);
         let (digest, size) = hasher.finish();
-        let discard = |e: Error| {
+        let discard = |e: StoreError| {
             let _ = fs::remove_file(&temp_path);
             e
         };
         if let Some(want) = expected {
             if size != want.size {
-                return Err(discard(Error::SizeMismatch {
+                return Err(discard(StoreError::SizeMismatch {
                     path: self.layout.root.clone(),
                     digest: want.digest.clone(),
                     expected: want.size,
@@ -345,7 +339,7 @@ impl LayoutWriter {
                 }));
             }
             if digest != want.digest {
-                return Err(discard(Error::DigestMismatch {
+                return Err(discard(StoreError::DigestMismatch {
                     path: self.layout.root.clone(),
                     expected: want.digest.clone(),
                     found: digest,
@@ -431,7 +425,7 @@ impl LayoutWriter {
             Err(e) => return Err(io_err("reading", &path)(e)),
         };
         if !meta.is_file() {
-            return Err(Error::UnsafeEntry {
+            return Err(StoreError::UnsafeEntry {
                 path: self.layout.root.clone(),
                 entry: digest.blob_path(),
                 reason: "exists and is not a regular file; remove it by hand".into(),
@@ -476,7 +470,7 @@ impl LayoutWriter {
         media_type: &str,
         value: &T,
     ) -> Result<(Descriptor, Vec<u8>)> {
-        let bytes = canonical::to_vec(value).map_err(|e| Error::Io {
+        let bytes = canonical::to_vec(value).map_err(|e| StoreError::Io {
             op: "serialising",
             path: self.layout.root.clone(),
             source: io::Error::other(e),
@@ -533,7 +527,7 @@ impl LayoutWriter {
             }
             Err(CopyError::TooLong { read }) => {
                 let want = expected.expect("only an expected size limits the copy");
-                return Err(Error::SizeMismatch {
+                return Err(StoreError::SizeMismatch {
                     path: self.layout.root.clone(),
                     digest: want.digest.clone(),
                     expected: want.size,
@@ -587,7 +581,7 @@ impl LayoutWriter {
     /// Deletes the blob `digest` from the layout at once and returns its size (`None`
     /// if it was not there). The caller must have established, under this writer's lock,
     /// that nothing references it: the deletion is not undone by a rollback. Only regular
-    /// files are removed ([`Error::UnsafeEntry`] otherwise).
+    /// files are removed ([`StoreError::UnsafeEntry`] otherwise).
     pub fn remove_blob(&mut self, digest: &Digest) -> Result<Option<u64>> {
         let path = self.layout.blob_path(digest);
         let meta = match fs::symlink_metadata(&path) {
@@ -596,7 +590,7 @@ impl LayoutWriter {
             Err(e) => return Err(io_err("reading", &path)(e)),
         };
         if !meta.is_file() {
-            return Err(Error::UnsafeEntry {
+            return Err(StoreError::UnsafeEntry {
                 path: self.layout.root.clone(),
                 entry: digest.blob_path(),
                 reason: "is not a regular file; not removed".into(),
@@ -634,7 +628,7 @@ impl LayoutWriter {
             if index.media_type.is_none() {
                 index.media_type = Some(crate::oci::media_type::OCI_INDEX.to_string());
             }
-            let bytes = canonical::to_vec(&index).map_err(|e| Error::Io {
+            let bytes = canonical::to_vec(&index).map_err(|e| StoreError::Io {
                 op: "serialising",
                 path: root.join("index.json"),
                 source: io::Error::other(e),
@@ -791,16 +785,18 @@ fn lock_layout(root: &Path) -> Result<File> {
     Ok(file)
 }
 
-fn read_only_hint(e: Error) -> Error {
+fn read_only_hint(e: StoreError) -> StoreError {
     match e {
-        Error::Io { op, path, source }
-            if matches!(source.raw_os_error(), Some(libc::EROFS) | Some(libc::EACCES) | Some(libc::EPERM)) =>
+        StoreError::Io { op, path, source }
+            if matches!(
+                source.raw_os_error(),
+                Some(libc::EROFS) | Some(libc::EACCES) | Some(libc::EPERM)
+            ) =>
         {
-            Error::Input {
-                path: path.clone(),
-                reason: format!(
-                    "{op} failed: {source}; the layout is read-only here (reading works, writing needs write access)"
-                ),
+            StoreError::LayoutReadOnly {
+                op,
+                path,
+                error: source,
             }
         }
         other => other,
@@ -812,7 +808,7 @@ fn ensure_real_dir(root: &Path, dir: &str) -> Result<()> {
     let path = root.join(dir);
     match fs::symlink_metadata(&path) {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(Error::UnsafeEntry {
+        Ok(_) => Err(StoreError::UnsafeEntry {
             path: root.to_path_buf(),
             entry: dir.to_string(),
             reason: "is not a directory (symlinks are not followed): make it a real directory inside the layout".into(),
@@ -864,17 +860,19 @@ pub(crate) fn list_temp_files(root: &Path) -> Result<StaleTemp> {
 
 /// Turns "no space left on device" (or an exhausted quota) into an error that says what
 /// happened to the layout and what to do.
-fn full_disk_hint(root: &Path, e: Error) -> Error {
+fn full_disk_hint(root: &Path, e: StoreError) -> StoreError {
     match e {
-        Error::Io { op, path, source }
-            if matches!(source.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EDQUOT)) =>
+        StoreError::Io { op, path, source }
+            if matches!(
+                source.raw_os_error(),
+                Some(libc::ENOSPC) | Some(libc::EDQUOT)
+            ) =>
         {
-            Error::Input {
-                path: root.to_path_buf(),
-                reason: format!(
-                    "the file system is full ({op} {}: {source}); the write was abandoned and the layout is left as it was; free some space and retry",
-                    path.display()
-                ),
+            StoreError::LayoutDiskFull {
+                layout: root.to_path_buf(),
+                op,
+                path,
+                error: source,
             }
         }
         other => other,

@@ -379,12 +379,13 @@ fn write_new_file(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result
             .create_new(true)
             .mode(mode)
             .open(&temp)
-            .map_err(crate::error::io_err("creating", &temp))?;
+            .map_err(crate::store::io_err("creating", &temp))?;
         f.write_all(bytes)
             .and_then(|_| f.sync_all())
-            .map_err(crate::error::io_err("writing", &temp))?;
+            .map_err(crate::store::io_err("writing", &temp))?;
         if replace {
-            std::fs::rename(&temp, path).map_err(crate::error::io_err("writing", path))
+            std::fs::rename(&temp, path)
+                .map_err(|e| crate::store::io_err("writing", path)(e).into())
         } else {
             std::fs::hard_link(&temp, path).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
@@ -394,7 +395,7 @@ fn write_new_file(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result
                             .into(),
                     }
                 } else {
-                    crate::error::io_err("writing", path)(e)
+                    crate::store::io_err("writing", path)(e).into()
                 }
             })
         }
@@ -405,11 +406,11 @@ fn write_new_file(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result
 
 fn read_key_file(path: &Path) -> Result<String> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(crate::error::io_err("opening", path))?;
+    let file = std::fs::File::open(path).map_err(crate::store::io_err("opening", path))?;
     let mut bytes = Vec::new();
     file.take(MAX_KEY_FILE + 1)
         .read_to_end(&mut bytes)
-        .map_err(crate::error::io_err("reading", path))?;
+        .map_err(crate::store::io_err("reading", path))?;
     if bytes.len() as u64 > MAX_KEY_FILE {
         return Err(Error::Key {
             path: path.to_path_buf(),

@@ -33,6 +33,7 @@ use crate::oci::cosign::signature_entries_by_digest;
 use crate::oci::digest::Hasher;
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, Selector};
 use crate::progress::Progress;
+use crate::store::StoreError;
 use crate::store::{closure_of, ImageSource};
 
 pub use check::{check_image, ImageSignatures, SignatureStatus};
@@ -108,8 +109,8 @@ pub struct SignReport {
 ///
 /// Fails, changing nothing, with: [`Error::Input`] when PATH is not a layout directory,
 /// a selected entry is itself a signature, or no valid repository name can be given as
-/// `docker-reference`; the integrity errors ([`Error::DigestMismatch`],
-/// [`Error::SizeMismatch`], [`Error::BlobMissing`]) when an image is damaged; the
+/// `docker-reference`; the integrity errors ([`StoreError::DigestMismatch`],
+/// [`StoreError::SizeMismatch`], [`StoreError::BlobMissing`]) when an image is damaged; the
 /// selection errors of [`select`].
 pub fn sign(options: &SignOptions<'_>) -> Result<SignReport> {
     let path = &options.reference.path;
@@ -124,10 +125,11 @@ pub fn sign(options: &SignOptions<'_>) -> Result<SignReport> {
             })
         }
         Err(_) => {
-            return Err(Error::NotALayout {
+            return Err(StoreError::NotALayout {
                 path: path.clone(),
                 reason: "no such directory".into(),
-            })
+            }
+            .into())
         }
     }
     // Refuse anything that is not a layout before the writer could create one.
@@ -298,14 +300,17 @@ fn check_closure(source: &dyn ImageSource, descriptor: &Descriptor) -> Result<()
 }
 
 /// Hashes one blob in constant memory and compares size and digest.
-fn check_blob_streaming(source: &dyn ImageSource, descriptor: &Descriptor) -> Result<()> {
+fn check_blob_streaming(
+    source: &dyn ImageSource,
+    descriptor: &Descriptor,
+) -> crate::store::Result<()> {
     let reader = source.open_blob(descriptor)?;
     let mut reader = reader.take(descriptor.size.saturating_add(1));
     let mut hasher = Hasher::new();
     let mut buf = vec![0u8; 256 << 10];
     let location = source.location().to_path_buf();
     loop {
-        let n = reader.read(&mut buf).map_err(crate::error::io_err(
+        let n = reader.read(&mut buf).map_err(crate::store::io_err(
             "reading",
             location.join(descriptor.digest.blob_path()),
         ))?;
@@ -317,7 +322,7 @@ fn check_blob_streaming(source: &dyn ImageSource, descriptor: &Descriptor) -> Re
     }
     let (found, size) = hasher.finish();
     if size != descriptor.size {
-        return Err(Error::SizeMismatch {
+        return Err(StoreError::SizeMismatch {
             path: location,
             digest: descriptor.digest.clone(),
             expected: descriptor.size,
@@ -325,7 +330,7 @@ fn check_blob_streaming(source: &dyn ImageSource, descriptor: &Descriptor) -> Re
         });
     }
     if found != descriptor.digest {
-        return Err(Error::DigestMismatch {
+        return Err(StoreError::DigestMismatch {
             path: location,
             expected: descriptor.digest.clone(),
             found,

@@ -10,11 +10,15 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
 use crate::graph::{Closure, Edge, Failure, Role, Walker, MAX_DEPTH};
 use crate::limits::Limits;
 use crate::oci::{Descriptor, Digest, ImageIndex};
 use crate::progress::Progress;
+
+mod error;
+
+pub(crate) use error::io_err;
+pub use error::{Result, StoreError};
 
 /// What kind of file system object an entry of a layout or archive is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -120,7 +124,7 @@ pub trait ImageSource {
 /// or archive in the error.
 pub(crate) fn check_blob(root: &Path, descriptor: &Descriptor, bytes: &[u8]) -> Result<()> {
     if bytes.len() as u64 != descriptor.size {
-        return Err(Error::SizeMismatch {
+        return Err(StoreError::SizeMismatch {
             path: root.to_path_buf(),
             digest: descriptor.digest.clone(),
             expected: descriptor.size,
@@ -129,7 +133,7 @@ pub(crate) fn check_blob(root: &Path, descriptor: &Descriptor, bytes: &[u8]) -> 
     }
     let found = Digest::of(bytes);
     if found != descriptor.digest {
-        return Err(Error::DigestMismatch {
+        return Err(StoreError::DigestMismatch {
             path: root.to_path_buf(),
             expected: descriptor.digest.clone(),
             found,
@@ -147,20 +151,20 @@ pub fn document_reader<'s>(
 ) -> impl FnMut(&Descriptor) -> Result<Option<Vec<u8>>> + 's {
     move |d| match source.read_blob(d, limit) {
         Ok(bytes) => Ok(Some(bytes)),
-        Err(Error::BlobMissing { .. }) => Ok(None),
+        Err(StoreError::BlobMissing { .. }) => Ok(None),
         Err(e) => Err(e),
     }
 }
 
 /// The error for a document of the graph that could not be descended, naming `location`
 /// and the digest.
-pub fn graph_error(location: &Path, edge: &Edge, failure: Failure<Error>) -> Error {
+pub fn graph_error(location: &Path, edge: &Edge, failure: Failure<StoreError>) -> StoreError {
     let path = location.to_path_buf();
     let digest = edge.descriptor.digest.clone();
     match failure {
-        Failure::Missing => Error::BlobMissing { path, digest },
+        Failure::Missing => StoreError::BlobMissing { path, digest },
         Failure::Unreadable(e) => e,
-        Failure::Malformed(source) => Error::Schema {
+        Failure::Malformed(source) => StoreError::Schema {
             path,
             what: format!(
                 "{} {digest} ({} of {})",
@@ -174,7 +178,7 @@ pub fn graph_error(location: &Path, edge: &Edge, failure: Failure<Error>) -> Err
             ),
             source,
         },
-        Failure::TooDeep => Error::TooDeep {
+        Failure::TooDeep => StoreError::TooDeep {
             path,
             digest,
             limit: MAX_DEPTH,
@@ -191,7 +195,7 @@ pub fn closure_of(
     roots: &[Descriptor],
     limit: u64,
     tolerate_missing_subjects: bool,
-) -> Result<Closure<Error>> {
+) -> Result<Closure<StoreError>> {
     let mut read = document_reader(source, limit);
     let mut walker = Walker::new(&mut read);
     for root in roots {
@@ -221,7 +225,7 @@ pub(crate) fn hash_blobs<'a>(
     entries: &mut [StoredEntry],
     which: Hashing<'_>,
     open: &(dyn Fn(&str) -> Result<Box<dyn Read + 'a>> + Sync),
-    read_error: &(dyn Fn(&str, std::io::Error) -> Error + Sync),
+    read_error: &(dyn Fn(&str, std::io::Error) -> StoreError + Sync),
     progress: &Progress,
 ) -> Result<()> {
     let to_hash: Vec<usize> = entries
@@ -263,7 +267,7 @@ pub(crate) fn hash_blobs<'a>(
 fn hash_one<'a>(
     path: &str,
     open: &(dyn Fn(&str) -> Result<Box<dyn Read + 'a>> + Sync),
-    read_error: &(dyn Fn(&str, std::io::Error) -> Error + Sync),
+    read_error: &(dyn Fn(&str, std::io::Error) -> StoreError + Sync),
     buf: &mut [u8],
     progress: &Progress,
 ) -> Result<(Digest, u64)> {
