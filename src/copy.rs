@@ -18,6 +18,7 @@ use crate::archive::{ArchiveBuilder, Compression, WriteOptions};
 use crate::error::{Error, Result};
 use crate::graph::Closure;
 use crate::image::resolve::select;
+use crate::image::ResolveError;
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::limits::Limits;
 use crate::oci::companion::companion_entries;
@@ -420,7 +421,7 @@ fn roots(
         return Ok(top);
     }
     // Names (with the ambiguity check), nested digests, and the "not found" messages.
-    select(source, index, selector)
+    Ok(select(source, index, selector)?)
 }
 
 /// Companions travel with the images they belong to: the `sha256-<hex>.sig` (signatures,
@@ -451,11 +452,12 @@ fn check_ambiguous(location: &Path, named: &[(Option<RefName>, Descriptor)]) -> 
         }
     }
     match by_name.into_iter().find(|(_, ds)| ds.len() > 1) {
-        Some((name, digests)) => Err(Error::AmbiguousName {
+        Some((name, digests)) => Err(ResolveError::AmbiguousName {
             path: location.to_path_buf(),
             name: name.to_string(),
             digests: digests.into_iter().cloned().collect(),
-        }),
+        }
+        .into()),
         None => Ok(()),
     }
 }

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use crate::elf::ElfError;
-use crate::oci::digest::Digest;
+use crate::image::bpfman::BuildError;
+use crate::image::ResolveError;
 use crate::oci::reference::{ImageRefError, RefNameError};
 use crate::store::StoreError;
 
@@ -21,42 +22,12 @@ pub enum Error {
     /// A reference on the command line is invalid.
     #[error(transparent)]
     ImageRef(#[from] ImageRefError),
-    /// No image matches the reference.
-    #[error("{}: no image {wanted}{}", path.display(), available_hint(.available))]
-    ImageNotFound {
-        /// The layout or archive.
-        path: PathBuf,
-        /// The name or digest asked for.
-        wanted: String,
-        /// The names that do exist.
-        available: Vec<String>,
-    },
-    /// A reference names several different images.
-    #[error("{}: name {name:?} is ambiguous: it is given to {} different manifests ({}); use PATH@DIGEST", path.display(), digests.len(), digests.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", "))]
-    AmbiguousName {
-        /// The layout or archive.
-        path: PathBuf,
-        /// The duplicated name.
-        name: String,
-        /// The manifests carrying it.
-        digests: Vec<Digest>,
-    },
-    /// The layout holds several images and the command needs one.
-    #[error("{}: holds {} images; name one as {}:NAME or {}@sha256:…{}", path.display(), count, path.display(), path.display(), available_hint(.names))]
-    NameRequired {
-        /// The layout or archive.
-        path: PathBuf,
-        /// How many images there are.
-        count: usize,
-        /// Their names.
-        names: Vec<String>,
-    },
-    /// The layout holds no image at all.
-    #[error("{}: holds no images", path.display())]
-    Empty {
-        /// The layout or archive.
-        path: PathBuf,
-    },
+    /// Resolving a reference to one image failed.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// Making a bpfman image of an object failed.
+    #[error(transparent)]
+    BpfmanBuild(#[from] BuildError),
     /// A file is not a usable BPF object.
     #[error("{}: {source}", path.display())]
     Elf {
@@ -64,16 +35,6 @@ pub enum Error {
         path: PathBuf,
         /// What it is instead.
         source: ElfError,
-    },
-    /// An image is not one of the eBPF image formats we read.
-    #[error("{}: image {digest} is not an eBPF image: {reason}", path.display())]
-    NotEbpfImage {
-        /// The layout or archive.
-        path: PathBuf,
-        /// The manifest.
-        digest: Digest,
-        /// What is missing.
-        reason: String,
     },
     /// A key file cannot be used (not PEM, wrong password, not a P-256 key).
     #[error("{}: {reason}", path.display())]
@@ -113,14 +74,6 @@ pub enum Error {
     },
 }
 
-fn available_hint(names: &[String]) -> String {
-    if names.is_empty() {
-        String::new()
-    } else {
-        format!(" (available: {})", names.join(", "))
-    }
-}
-
 /// Why a key cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -149,8 +102,17 @@ impl Error {
     pub fn is_integrity_failure(&self) -> bool {
         match self {
             Self::Store(e) => e.is_integrity_failure(),
+            Self::Resolve(e) => e.is_integrity_failure(),
             Self::Signature { .. } => true,
             _ => false,
+        }
+    }
+
+    /// The resolution failure this is or wraps, if any.
+    pub fn resolve_error(&self) -> Option<&ResolveError> {
+        match self {
+            Self::Resolve(e) => Some(e),
+            _ => None,
         }
     }
 
@@ -158,8 +120,21 @@ impl Error {
     pub fn store_error(&self) -> Option<&StoreError> {
         match self {
             Self::Store(e) => Some(e),
+            Self::Resolve(e) => e.store_error(),
             _ => None,
         }
+    }
+}
+
+/// The storage failure `e` (one error of a chain) is or wraps, if it is one of the
+/// library's errors: operation errors wrap what storage failed with.
+pub fn store_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e StoreError> {
+    if let Some(e) = e.downcast_ref::<Error>() {
+        e.store_error()
+    } else if let Some(e) = e.downcast_ref::<ResolveError>() {
+        e.store_error()
+    } else {
+        e.downcast_ref::<StoreError>()
     }
 }
 
@@ -171,18 +146,20 @@ pub fn is_integrity_failure_in(e: &(dyn std::error::Error + 'static)) -> bool {
         e.is_integrity_failure()
     } else if let Some(e) = e.downcast_ref::<StoreError>() {
         e.is_integrity_failure()
+    } else if let Some(e) = e.downcast_ref::<ResolveError>() {
+        e.is_integrity_failure()
     } else {
         false
     }
 }
 
-/// The storage failure `e` (one error of a chain) is or wraps, if it is one of the
-/// library's errors: operation errors wrap what storage failed with.
-pub fn store_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e StoreError> {
+/// The resolution failure `e` (one error of a chain) is or wraps, if it is one of the
+/// library's errors.
+pub fn resolve_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e ResolveError> {
     if let Some(e) = e.downcast_ref::<Error>() {
-        e.store_error()
+        e.resolve_error()
     } else {
-        e.downcast_ref::<StoreError>()
+        e.downcast_ref::<ResolveError>()
     }
 }
 

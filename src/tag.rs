@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::image::resolve::{available_names, select};
+use crate::image::ResolveError;
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::limits::Limits;
 use crate::oci::companion::{companion_subject, SUFFIXES};
@@ -39,8 +40,8 @@ pub struct TagReport {
 /// moved to it, and the report says from where.
 ///
 /// The image's manifest is read and verified first, so a name never points at a missing
-/// or damaged blob. Fails with [`Error::ImageNotFound`] (listing the names there are),
-/// [`Error::NameRequired`] or [`Error::AmbiguousName`] when the source is not one image,
+/// or damaged blob. Fails with [`ResolveError::ImageNotFound`] (listing the names there are),
+/// [`ResolveError::NameRequired`] or [`ResolveError::AmbiguousName`] when the source is not one image,
 /// and with [`Error::Input`] when `source` is not a layout directory or `name` is one that
 /// cosign's scheme reserves for signatures (`sha256-<hex>.sig`); the layout is then
 /// unchanged.
@@ -66,11 +67,12 @@ pub fn tag(source: &ImageRef, name: &RefName, limits: &Limits) -> Result<TagRepo
     let index = writer.index().clone();
     let picked = select(&layout, &index, &source.selector)?;
     if picked.len() > 1 {
-        return Err(Error::NameRequired {
+        return Err(ResolveError::NameRequired {
             path: root,
             count: picked.len(),
             names: available_names(&index),
-        });
+        }
+        .into());
     }
     let mut target = picked
         .into_iter()
@@ -118,7 +120,7 @@ pub struct RemoveReport {
 /// `PATH@sha256:…` every entry, named or untagged, for that manifest. Blobs stay until
 /// [`gc`](crate::layout::gc::gc).
 ///
-/// Fails with [`Error::ImageNotFound`] listing the names there are when nothing matches,
+/// Fails with [`ResolveError::ImageNotFound`] listing the names there are when nothing matches,
 /// and with [`Error::Input`] for a bare `PATH` (rm never removes everything) or a path
 /// that is not a layout directory; the layout is then unchanged.
 pub fn remove(reference: &ImageRef) -> Result<RemoveReport> {
@@ -136,7 +138,7 @@ pub fn remove(reference: &ImageRef) -> Result<RemoveReport> {
         Selector::All => false,
     });
     if removed.is_empty() {
-        return Err(Error::ImageNotFound {
+        return Err(ResolveError::ImageNotFound {
             path: root,
             wanted: match &reference.selector {
                 Selector::Name(n) => format!("named {n:?}"),
@@ -144,7 +146,8 @@ pub fn remove(reference: &ImageRef) -> Result<RemoveReport> {
                 Selector::All => String::new(),
             },
             available: available_names(writer.index()),
-        });
+        }
+        .into());
     }
     // Companions — a signature (cosign's sha256-<hex>.sig), bundled kernel BTF
     // (sha256-<hex>.btf) — go with the last entry of the image they belong to; otherwise

@@ -320,7 +320,7 @@ pub fn name_used(selector: &Selector, entry_name: Option<&str>) -> Option<String
 /// program object; every byte returned was hashed against its descriptor, and nothing of
 /// the program is read before the trust decision.
 ///
-/// Fails with the resolution errors ([`Error::ImageNotFound`], [`Error::NameRequired`],
+/// Fails with the resolution errors ([`crate::image::ResolveError::ImageNotFound`], [`crate::image::ResolveError::NameRequired`],
 /// …), the integrity errors, [`Error::Signature`] when `trust` refuses the image (naming
 /// why), and [`Error::Input`] for an empty key list.
 pub fn open_program(

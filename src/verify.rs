@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::graph::{
     is_index, is_manifest, stored_referrers, Document, Failure, Role, Walker, MAX_DEPTH,
 };
-use crate::image::Format;
+use crate::image::{Format, ResolveError};
 use crate::oci::companion::{companion_entries_of, is_companion_entry, BTF_SUFFIX};
 use crate::oci::cosign::is_signature_entry;
 use crate::oci::media_type::{
@@ -98,7 +98,7 @@ pub fn verify(
     reference: &str,
     selector: &Selector,
     options: &VerifyOptions,
-) -> crate::Result<Report> {
+) -> Result<Report, ResolveError> {
     let started = Instant::now();
     if let Selector::Name(name) = selector {
         // A name that is not there is a usage error, not damage; an index that cannot
@@ -109,7 +109,7 @@ pub fn verify(
                 .iter()
                 .any(|d| d.ref_name() == Some(name.as_str()))
             {
-                return Err(Error::ImageNotFound {
+                return Err(ResolveError::ImageNotFound {
                     path: source.location().to_path_buf(),
                     wanted: format!("named {name:?}"),
                     available: crate::image::available_names(&index),

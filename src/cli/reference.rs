@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 use crate::error::Error;
+use crate::image::ResolveError;
 use crate::oci::ImageRef;
 
 /// skopeo's transports for local images: users copy references from skopeo commands.
@@ -188,8 +189,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// A hint for an error that has a usual cause, printed after it.
 pub(crate) fn hint(error: &anyhow::Error) -> Option<String> {
-    match error.downcast_ref::<Error>()? {
-        Error::ImageNotFound {
+    match error.chain().find_map(crate::error::resolve_error_in)? {
+        ResolveError::ImageNotFound {
             wanted, available, ..
         } => {
             let name = wanted.strip_prefix("named ")?;

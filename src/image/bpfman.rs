@@ -30,7 +30,6 @@ use serde::Serialize;
 
 use crate::archive::{LimitExceeded, StreamInput, TarInput, TarReader};
 use crate::elf::{self, ObjectInfo, CLASSIFY_LEN};
-use crate::error::Error;
 use crate::limits::{Limits, RATIO_GRACE};
 use crate::oci::digest::HashingReader;
 use crate::oci::media_type::OCI_CONFIG;
@@ -432,17 +431,15 @@ impl Labels {
     /// The labels for an object. Fails (saying which program) when a program's section
     /// has no type bpfman knows, or when the object has no programs: bpfman could not
     /// load it.
-    pub fn for_object(info: &ObjectInfo) -> std::result::Result<Self, String> {
+    pub fn for_object(info: &ObjectInfo) -> std::result::Result<Self, LabelsError> {
         if info.programs.is_empty() {
-            return Err("the object has no programs; bpfman needs at least one".into());
+            return Err(LabelsError::NoPrograms);
         }
         let mut programs = BTreeMap::new();
         for p in &info.programs {
-            let t = program_type(p).ok_or_else(|| {
-                format!(
-                    "program {} in section {:?} has no program type bpfman knows",
-                    p.name, p.section
-                )
+            let t = program_type(p).ok_or_else(|| LabelsError::UnknownProgramType {
+                program: p.name.clone(),
+                section: p.section.clone(),
             })?;
             programs.insert(p.name.clone(), t.to_string());
         }
@@ -454,6 +451,56 @@ impl Labels {
             .collect();
         Ok(Self { programs, maps })
     }
+}
+
+/// Why an object cannot be described by bpfman's labels: bpfman could not load it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LabelsError {
+    /// The object has no programs.
+    #[error("the object has no programs; bpfman needs at least one")]
+    NoPrograms,
+    /// A program's section gives no program type bpfman knows.
+    #[error("program {program} in section {section:?} has no program type bpfman knows")]
+    UnknownProgramType {
+        /// The program.
+        program: String,
+        /// Its ELF section.
+        section: String,
+    },
+}
+
+/// Why [`build`] could not make a bpfman image of an object.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// bpfman could not load the object.
+    #[error("{}: cannot be packed for bpfman: {reason}", path.display())]
+    NotForBpfman {
+        /// The object file.
+        path: PathBuf,
+        /// Why (which program, or no programs).
+        reason: LabelsError,
+    },
+    /// The object's file name cannot be stored in a tar header.
+    #[error("{}: cannot be stored as {name:?} in a tar: {error}", path.display())]
+    FileName {
+        /// The object file.
+        path: PathBuf,
+        /// The name it was to be stored as.
+        name: String,
+        /// What the tar writer said.
+        error: io::Error,
+    },
+    /// The image config could not be serialised (it holds only strings, so this does
+    /// not happen in practice).
+    #[error("serialising {}: {source}", path.display())]
+    Config {
+        /// The object file.
+        path: PathBuf,
+        /// What the serialiser said.
+        source: serde_json::Error,
+    },
 }
 
 /// bpfman leaves the maps libbpf makes from global data out of `io.ebpf.maps`.
@@ -500,8 +547,9 @@ struct RootFs {
 /// `info`) under `file_name`, for `platform`; `created` (RFC 3339) is recorded when
 /// given. The same inputs always give the same bytes.
 ///
-/// Fails with [`Error::Input`] (naming `source`) when bpfman could not use the object
-/// (see [`Labels::for_object`]) or the file name cannot be stored in a tar header.
+/// Fails with [`BuildError::NotForBpfman`] (naming `source`) when bpfman could not use
+/// the object (see [`Labels::for_object`]), and with [`BuildError::FileName`] when the
+/// file name cannot be stored in a tar header.
 pub fn build(
     source: &Path,
     file_name: &str,
@@ -509,15 +557,16 @@ pub fn build(
     info: &ObjectInfo,
     platform: &Platform,
     created: Option<&str>,
-) -> crate::error::Result<BytecodeImage> {
-    let input_err = |reason: String| Error::Input {
+) -> std::result::Result<BytecodeImage, BuildError> {
+    let labels = Labels::for_object(info).map_err(|reason| BuildError::NotForBpfman {
         path: source.to_path_buf(),
         reason,
-    };
-    let labels = Labels::for_object(info)
-        .map_err(|r| input_err(format!("cannot be packed for bpfman: {r}")))?;
-    let tar = layer_tar(file_name, object)
-        .map_err(|e| input_err(format!("cannot be stored as {file_name:?} in a tar: {e}")))?;
+    })?;
+    let tar = layer_tar(file_name, object).map_err(|error| BuildError::FileName {
+        path: source.to_path_buf(),
+        name: file_name.to_string(),
+        error,
+    })?;
     let diff_id = Digest::of(&tar);
     let layer = gzip(&tar);
     let mut label_map = BTreeMap::new();
@@ -534,11 +583,11 @@ pub fn build(
             diff_ids: vec![diff_id],
         },
     };
-    let config = crate::oci::canonical::to_vec(&config).map_err(|e| StoreError::Io {
-        op: "serialising",
-        path: source.to_path_buf(),
-        source: io::Error::other(e),
-    })?;
+    let config =
+        crate::oci::canonical::to_vec(&config).map_err(|source_error| BuildError::Config {
+            path: source.to_path_buf(),
+            source: source_error,
+        })?;
     Ok(BytecodeImage { config, layer })
 }
 

@@ -3,13 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use crate::error::{Error, Result};
 use crate::graph::{is_index, Role, Scope, Walker, MAX_DEPTH};
 use crate::oci::companion::{companion_subject, is_companion_entry};
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, Selector};
-use crate::store::StoreError;
-use crate::store::{document_reader, graph_error, ImageSource};
+use crate::store::{document_reader, graph_error, ImageSource, StoreError};
 
+use super::error::{ResolveError, Result};
 use super::format::{recognise, Format};
 
 /// Largest program object we read into memory (1 GiB): BTF-heavy objects reach
@@ -41,9 +40,9 @@ pub struct Image {
 }
 
 impl Image {
-    /// The program layer's descriptor, or [`Error::NotEbpfImage`].
+    /// The program layer's descriptor, or [`ResolveError::NotEbpfImage`].
     pub fn program_layer(&self, location: &std::path::Path) -> Result<&Descriptor> {
-        let not_ebpf = |reason| Error::NotEbpfImage {
+        let not_ebpf = |reason| ResolveError::NotEbpfImage {
             path: location.to_path_buf(),
             digest: self.descriptor.digest.clone(),
             reason,
@@ -68,7 +67,7 @@ impl Image {
 }
 
 /// The index.json entries a selector picks. Entries with the same digest count once;
-/// a name given to different manifests is [`Error::AmbiguousName`].
+/// a name given to different manifests is [`ResolveError::AmbiguousName`].
 pub fn select(
     source: &dyn ImageSource,
     index: &ImageIndex,
@@ -86,7 +85,7 @@ pub fn select(
                 .collect();
             let digests: BTreeSet<&Digest> = found.iter().map(|d| &d.digest).collect();
             if digests.len() > 1 {
-                return Err(Error::AmbiguousName {
+                return Err(ResolveError::AmbiguousName {
                     path: location,
                     name: name.clone(),
                     digests: found.iter().map(|d| d.digest.clone()).collect(),
@@ -118,13 +117,13 @@ pub fn select(
         .collect();
     if unique.is_empty() {
         return Err(match selector {
-            Selector::All => Error::Empty { path: location },
-            Selector::Name(n) => Error::ImageNotFound {
+            Selector::All => ResolveError::Empty { path: location },
+            Selector::Name(n) => ResolveError::ImageNotFound {
                 path: location,
                 wanted: format!("named {n:?}"),
                 available: names(),
             },
-            Selector::Digest(d) => Error::ImageNotFound {
+            Selector::Digest(d) => ResolveError::ImageNotFound {
                 path: location,
                 wanted: format!("with digest {d}"),
                 available: names(),
@@ -225,7 +224,7 @@ pub fn open_image_at(
                     .map(Platform::normalized)
                     .is_some_and(|p| p.os == wanted.os && p.architecture == wanted.architecture)
             })
-            .ok_or_else(|| Error::ImageNotFound {
+            .ok_or_else(|| ResolveError::ImageNotFound {
                 path: source.location().to_path_buf(),
                 wanted: format!("for platform {wanted} in index {}", descriptor.digest),
                 available: nested
@@ -266,7 +265,7 @@ pub fn open_image_at(
 }
 
 /// Resolves a selector to exactly one image: a name, a digest, or — with no name — the
-/// only image there is ([`Error::NameRequired`] when there are several). Companions
+/// only image there is ([`ResolveError::NameRequired`] when there are several). Companions
 /// (signatures `sha256-<hex>.sig`, bundled kernel BTF `sha256-<hex>.btf`) do not count as
 /// images there.
 pub fn resolve_one(
@@ -292,11 +291,11 @@ pub fn select_one(source: &dyn ImageSource, selector: &Selector) -> Result<Descr
             .filter(|n| companion_subject(n).is_none())
             .collect();
         return Err(if picked.is_empty() {
-            Error::Empty {
+            ResolveError::Empty {
                 path: source.location().to_path_buf(),
             }
         } else {
-            Error::NameRequired {
+            ResolveError::NameRequired {
                 path: source.location().to_path_buf(),
                 count: picked.len(),
                 names,

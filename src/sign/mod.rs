@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::image::resolve::{available_names, select};
+use crate::image::ResolveError;
 use crate::layout::{Layout, LayoutWriter};
 use crate::limits::Limits;
 use crate::oci::cosign::signature_entries_by_digest;
@@ -260,9 +261,10 @@ fn selected_images(
         .filter(|d| !is_signature_entry(d))
         .collect();
     if images.is_empty() {
-        return Err(Error::Empty {
+        return Err(ResolveError::Empty {
             path: source.location().to_path_buf(),
-        });
+        }
+        .into());
     }
     Ok(images)
 }
