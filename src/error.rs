@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use crate::elf::ElfError;
 use crate::image::bpfman::BuildError;
 use crate::image::ResolveError;
+use crate::kernel_btf::KernelBtfError;
 use crate::oci::reference::{ImageRefError, RefNameError};
 use crate::store::StoreError;
 
@@ -25,6 +26,9 @@ pub enum Error {
     /// Resolving a reference to one image failed.
     #[error(transparent)]
     Resolve(#[from] ResolveError),
+    /// Reading, minimising or finding kernel BTF failed.
+    #[error(transparent)]
+    KernelBtf(#[from] KernelBtfError),
     /// Making a bpfman image of an object failed.
     #[error(transparent)]
     BpfmanBuild(#[from] BuildError),
@@ -103,6 +107,7 @@ impl Error {
         match self {
             Self::Store(e) => e.is_integrity_failure(),
             Self::Resolve(e) => e.is_integrity_failure(),
+            Self::KernelBtf(e) => e.is_integrity_failure(),
             Self::Signature { .. } => true,
             _ => false,
         }
@@ -121,6 +126,7 @@ impl Error {
         match self {
             Self::Store(e) => Some(e),
             Self::Resolve(e) => e.store_error(),
+            Self::KernelBtf(e) => e.store_error(),
             _ => None,
         }
     }
@@ -132,6 +138,8 @@ pub fn store_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'
     if let Some(e) = e.downcast_ref::<Error>() {
         e.store_error()
     } else if let Some(e) = e.downcast_ref::<ResolveError>() {
+        e.store_error()
+    } else if let Some(e) = e.downcast_ref::<KernelBtfError>() {
         e.store_error()
     } else {
         e.downcast_ref::<StoreError>()
@@ -147,6 +155,8 @@ pub fn is_integrity_failure_in(e: &(dyn std::error::Error + 'static)) -> bool {
     } else if let Some(e) = e.downcast_ref::<StoreError>() {
         e.is_integrity_failure()
     } else if let Some(e) = e.downcast_ref::<ResolveError>() {
+        e.is_integrity_failure()
+    } else if let Some(e) = e.downcast_ref::<KernelBtfError>() {
         e.is_integrity_failure()
     } else {
         false

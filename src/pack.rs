@@ -390,7 +390,7 @@ fn kernel_btf_for(
         });
     }
     let objects: Vec<&Path> = candidates.iter().map(|c| c.path.as_path()).collect();
-    crate::kernel_btf::minimise_all(btf, &objects)
+    Ok(crate::kernel_btf::minimise_all(btf, &objects)?)
 }
 
 /// Stores `kernels` beside the image `manifest` (a `sha256-<hex>.btf` artifact, see

@@ -12,11 +12,11 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::elf::{self, ByteOrder};
-use crate::error::Error;
 use crate::graph::{
     is_index, is_manifest, stored_referrers, Document, Failure, Role, Walker, MAX_DEPTH,
 };
 use crate::image::{Format, ResolveError};
+use crate::kernel_btf::KernelBtfError;
 use crate::oci::companion::{companion_entries_of, is_companion_entry, BTF_SUFFIX};
 use crate::oci::cosign::is_signature_entry;
 use crate::oci::media_type::{
@@ -768,7 +768,7 @@ impl Checker<'_> {
             let bundled = match crate::kernel_btf::bundled(source, index, &root.digest) {
                 Ok(b) => b,
                 // Unreadable blobs were reported by the walk; the rest is about the artifact.
-                Err(Error::Store(
+                Err(KernelBtfError::Store(
                     StoreError::DigestMismatch { .. }
                     | StoreError::SizeMismatch { .. }
                     | StoreError::BlobMissing { .. },

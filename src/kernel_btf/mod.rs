@@ -41,14 +41,19 @@ use std::process::Command;
 use serde::Serialize;
 
 use crate::archive::tar::{StreamInput, TarReader};
-use crate::error::{Error, Result};
 use crate::layout::LayoutWriter;
 use crate::oci::companion::{companion_entries_of, companion_name, BTF_SUFFIX};
 use crate::oci::media_type::{ANNOTATION_TITLE, OCI_EMPTY, OCI_MANIFEST};
 use crate::oci::{canonical, Descriptor, Digest, ImageIndex, ImageManifest, RefName};
 use crate::program::KernelBtf;
 use crate::store::ImageSource;
-use crate::store::StoreError;
+
+mod error;
+
+use crate::store::{io_err, StoreError};
+pub use error::{
+    ArtifactProblem, BpftoolError, InvalidRelease, KernelBtfError, NotKernelBtf, Result,
+};
 
 /// `artifactType` of the manifest that holds an image's bundled kernel BTF.
 pub const ARTIFACT_TYPE: &str = "application/vnd.ebpf-layout.kernel-btf.v1";
@@ -92,7 +97,7 @@ impl KernelBtfSpec {
     pub fn parse(s: &str) -> std::result::Result<Self, String> {
         match s.split_once('=') {
             Some((release, path)) => {
-                check_release(release)?;
+                check_release(release).map_err(|e| e.to_string())?;
                 if path.is_empty() {
                     return Err(format!("--kernel-btf {s}: give a file after '='"));
                 }
@@ -109,7 +114,7 @@ impl KernelBtfSpec {
 
 /// Checks a kernel release string: 1 to 64 characters from `[A-Za-z0-9._+~-]`, so that
 /// it is safe in a file name and an annotation.
-pub fn check_release(release: &str) -> std::result::Result<(), String> {
+pub fn check_release(release: &str) -> std::result::Result<(), InvalidRelease> {
     let ok = !release.is_empty()
         && release.len() <= MAX_RELEASE_LEN
         && !release.starts_with('.')
@@ -119,9 +124,9 @@ pub fn check_release(release: &str) -> std::result::Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "kernel release {release:?} is not valid: 1 to {MAX_RELEASE_LEN} characters of letters, digits and ._+~- (as `uname -r` prints)"
-        ))
+        Err(InvalidRelease {
+            release: release.to_string(),
+        })
     }
 }
 
@@ -139,12 +144,10 @@ fn kernel_inputs(specs: &[KernelBtfSpec]) -> Result<Vec<KernelInput>> {
     let mut add = |release: String, path: PathBuf| -> Result<()> {
         if let Some(other) = by_release.get(&release) {
             if other != &path {
-                return Err(Error::Input {
+                return Err(KernelBtfError::ReleaseGivenTwice {
                     path,
-                    reason: format!(
-                        "kernel {release} is given twice (also {}); keep one (in a BTFHub tree, point --kernel-btf at one architecture's folder)",
-                        other.display()
-                    ),
+                    release,
+                    other: other.clone(),
                 });
             }
         }
@@ -155,27 +158,20 @@ fn kernel_inputs(specs: &[KernelBtfSpec]) -> Result<Vec<KernelInput>> {
         match spec {
             KernelBtfSpec::File { release, path } => {
                 if !path.is_file() {
-                    return Err(Error::Input {
-                        path: path.clone(),
-                        reason: "--kernel-btf: no such file".into(),
-                    });
+                    return Err(KernelBtfError::NoSuchFile { path: path.clone() });
                 }
                 add(release.clone(), path.clone())?;
             }
             KernelBtfSpec::Dir(dir) => {
                 if !dir.is_dir() {
-                    return Err(Error::Input {
-                        path: dir.clone(),
-                        reason: "--kernel-btf: not a directory (for one file, give RELEASE=FILE)"
-                            .into(),
-                    });
+                    return Err(KernelBtfError::NotADirectory { path: dir.clone() });
                 }
                 let mut found = 0;
                 // Symlinks are not followed: the tree is input from outside.
                 for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-                    let entry = entry.map_err(|e| Error::Input {
+                    let entry = entry.map_err(|error| KernelBtfError::ReadingFolder {
                         path: dir.clone(),
-                        reason: format!("--kernel-btf: reading the folder: {e}"),
+                        error,
                     })?;
                     if !entry.file_type().is_file() {
                         continue;
@@ -185,19 +181,18 @@ fn kernel_inputs(specs: &[KernelBtfSpec]) -> Result<Vec<KernelInput>> {
                         .strip_suffix(".btf.tar.xz")
                         .or_else(|| name.strip_suffix(".btf"));
                     if let Some(release) = release {
-                        check_release(release).map_err(|reason| Error::Input {
-                            path: entry.path().to_path_buf(),
-                            reason,
+                        check_release(release).map_err(|reason| {
+                            KernelBtfError::InvalidRelease {
+                                path: entry.path().to_path_buf(),
+                                reason,
+                            }
                         })?;
                         add(release.to_string(), entry.path().to_path_buf())?;
                         found += 1;
                     }
                 }
                 if found == 0 {
-                    return Err(Error::Input {
-                        path: dir.clone(),
-                        reason: "--kernel-btf: no <release>.btf or <release>.btf.tar.xz files in this folder".into(),
-                    });
+                    return Err(KernelBtfError::EmptyFolder { path: dir.clone() });
                 }
             }
         }
@@ -211,30 +206,19 @@ fn kernel_inputs(specs: &[KernelBtfSpec]) -> Result<Vec<KernelInput>> {
 /// Reads one kernel's BTF from `path` (raw BTF, or a `.btf.tar.xz` holding one BTF
 /// file), bounded as the module documentation says, and checks it is BTF.
 pub fn read_kernel_btf(path: &Path) -> Result<Vec<u8>> {
-    let input_err = |reason: String| Error::Input {
-        path: path.to_path_buf(),
-        reason,
-    };
     let is_xz = path.to_string_lossy().ends_with(".xz");
     let limit = if is_xz { MAX_XZ_SIZE } else { MAX_BTF_SIZE };
-    let file = File::open(path).map_err(|e| StoreError::Io {
-        op: "opening",
-        path: path.to_path_buf(),
-        source: e,
-    })?;
+    let file = File::open(path).map_err(io_err("opening", path))?;
     let mut bytes = Vec::new();
     file.take(limit + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| StoreError::Io {
-            op: "reading",
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+        .map_err(io_err("reading", path))?;
     if bytes.len() as u64 > limit {
-        return Err(input_err(format!(
-            "over the limit of {limit} bytes for kernel BTF{}",
-            if is_xz { " (compressed)" } else { "" }
-        )));
+        return Err(KernelBtfError::TooLarge {
+            path: path.to_path_buf(),
+            limit,
+            compressed: is_xz,
+        });
     }
     kernel_btf_from_bytes(bytes, path)
 }
@@ -249,7 +233,7 @@ pub fn kernel_btf_from_bytes(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
     } else {
         bytes
     };
-    check_btf(&btf).map_err(|reason| Error::Input {
+    check_btf(&btf).map_err(|reason| KernelBtfError::NotBtf {
         path: path.to_path_buf(),
         reason,
     })?;
@@ -260,23 +244,28 @@ pub fn kernel_btf_from_bytes(bytes: Vec<u8>, path: &Path) -> Result<Vec<u8>> {
 /// [`XZ_MEMLIMIT`], at most [`MAX_BTF_SIZE`] bytes of tar read, links, devices, `..` and
 /// absolute names refused.
 fn btf_from_tar_xz(compressed: &[u8], path: &Path) -> Result<Vec<u8>> {
-    let input_err = |reason: String| Error::Input {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let stream = xz2::stream::Stream::new_stream_decoder(XZ_MEMLIMIT, 0)
-        .map_err(|e| input_err(format!("starting the xz decoder: {e}")))?;
+    let path_buf = || path.to_path_buf();
+    let stream = xz2::stream::Stream::new_stream_decoder(XZ_MEMLIMIT, 0).map_err(|error| {
+        KernelBtfError::XzDecoder {
+            path: path_buf(),
+            error,
+        }
+    })?;
     // A tar of one BTF file is the file plus a few KiB of headers and padding.
     let tar_limit = MAX_BTF_SIZE + 64 * 1024;
     let mut tar = Vec::new();
     xz2::read::XzDecoder::new_stream(compressed, stream)
         .take(tar_limit + 1)
         .read_to_end(&mut tar)
-        .map_err(|e| input_err(format!("not a valid .tar.xz: {e}")))?;
+        .map_err(|error| KernelBtfError::NotTarXz {
+            path: path_buf(),
+            error,
+        })?;
     if tar.len() as u64 > tar_limit {
-        return Err(input_err(format!(
-            "decompresses to more than {tar_limit} bytes; refusing (kernel BTF is at most {MAX_BTF_SIZE} bytes)"
-        )));
+        return Err(KernelBtfError::TarTooLarge {
+            path: path_buf(),
+            limit: tar_limit,
+        });
     }
     let mut reader = TarReader::new(StreamInput(Cursor::new(tar)), path, MAX_TAR_HEADERS);
     let mut found: Option<(String, Vec<u8>)> = None;
@@ -287,24 +276,28 @@ fn btf_from_tar_xz(compressed: &[u8], path: &Path) -> Result<Vec<u8>> {
                 .components()
                 .any(|c| matches!(c, Component::ParentDir));
         if unsafe_name {
-            return Err(input_err(format!(
-                "the tarball holds {name:?}, a name outside its folder; refusing"
-            )));
+            return Err(KernelBtfError::TarNameOutside {
+                path: path_buf(),
+                name,
+            });
         }
         match entry.typeflag {
             b'0' | 0 | b'7' => {}
             b'5' => continue,
             flag => {
-                return Err(input_err(format!(
-                    "the tarball holds {name:?}, which is not a regular file (tar type {:?}); links and devices are refused",
-                    flag as char
-                )))
+                return Err(KernelBtfError::TarSpecialFile {
+                    path: path_buf(),
+                    name,
+                    typeflag: flag as char,
+                })
             }
         }
-        if let Some((first, _)) = &found {
-            return Err(input_err(format!(
-                "the tarball holds more than one file ({first:?}, {name:?}); a BTFHub .btf.tar.xz holds one"
-            )));
+        if let Some((first, _)) = found {
+            return Err(KernelBtfError::TarSeveralFiles {
+                path: path_buf(),
+                first,
+                second: name,
+            });
         }
         let mut data = Vec::with_capacity(entry.size.min(MAX_BTF_SIZE) as usize);
         let mut buf = [0u8; 64 * 1024];
@@ -319,12 +312,13 @@ fn btf_from_tar_xz(compressed: &[u8], path: &Path) -> Result<Vec<u8>> {
     }
     found
         .map(|(_, data)| data)
-        .ok_or_else(|| input_err("the tarball holds no file".into()))
+        .ok_or_else(|| KernelBtfError::TarEmpty { path: path_buf() })
 }
 
-/// Checks that `bytes` are BTF (see [`crate::elf::btf_type_count`]); says why not.
-pub fn check_btf(bytes: &[u8]) -> std::result::Result<usize, String> {
-    crate::elf::btf_type_count(bytes).map_err(|e| format!("not kernel BTF: {e}"))
+/// Checks that `bytes` are BTF (see [`crate::elf::btf_type_count`]) and returns how many
+/// types they hold; says why not.
+pub fn check_btf(bytes: &[u8]) -> std::result::Result<usize, NotKernelBtf> {
+    crate::elf::btf_type_count(bytes).map_err(|reason| NotKernelBtf { reason })
 }
 
 /// One kernel's BTF minimised for one object.
@@ -359,30 +353,20 @@ pub fn minimise_all(
     objects: &[&Path],
 ) -> Result<Vec<Vec<MinimisedBtf>>> {
     let inputs = kernel_inputs(&options.specs)?;
-    let temp = tempfile::tempdir().map_err(|e| StoreError::Io {
-        op: "creating a temporary folder for",
-        path: PathBuf::from("bpftool"),
-        source: e,
-    })?;
+    let temp = tempfile::tempdir().map_err(io_err("creating a temporary folder for", "bpftool"))?;
     let mut out: Vec<Vec<MinimisedBtf>> = vec![Vec::new(); objects.len()];
     for input in &inputs {
         let full = read_kernel_btf(&input.path)?;
         let vmlinux = temp.path().join("vmlinux.btf");
-        std::fs::write(&vmlinux, &full).map_err(|e| StoreError::Io {
-            op: "writing",
-            path: vmlinux.clone(),
-            source: e,
-        })?;
+        std::fs::write(&vmlinux, &full).map_err(io_err("writing", &vmlinux))?;
         for (i, object) in objects.iter().enumerate() {
             let bytes =
                 minimise(&options.bpftool, &vmlinux, object, temp.path()).map_err(|reason| {
-                    Error::Input {
+                    KernelBtfError::Minimise {
                         path: input.path.clone(),
-                        reason: format!(
-                            "minimising kernel {}'s BTF for {}: {reason}",
-                            input.release,
-                            object.display()
-                        ),
+                        release: input.release.clone(),
+                        object: object.to_path_buf(),
+                        reason: Box::new(reason),
                     }
                 })?;
             out[i].push(MinimisedBtf {
@@ -401,7 +385,7 @@ fn minimise(
     vmlinux: &Path,
     object: &Path,
     temp: &Path,
-) -> std::result::Result<Vec<u8>, String> {
+) -> std::result::Result<Vec<u8>, BpftoolError> {
     let output = temp.join("min.btf");
     let _ = std::fs::remove_file(&output);
     let run = Command::new(bpftool)
@@ -410,28 +394,25 @@ fn minimise(
         .arg(&output)
         .arg(object)
         .output()
-        .map_err(|e| {
-            format!(
-                "running {}: {e}; install bpftool (Debian/Ubuntu: apt-get install bpftool) or give its path with --bpftool",
-                bpftool.display()
-            )
+        .map_err(|error| BpftoolError::Run {
+            bpftool: bpftool.to_path_buf(),
+            error,
         })?;
     if !run.status.success() {
-        return Err(format!(
-            "{} gen min_core_btf failed ({}): {}",
-            bpftool.display(),
-            run.status,
-            String::from_utf8_lossy(&run.stderr).trim()
-        ));
+        return Err(BpftoolError::Failed {
+            bpftool: bpftool.to_path_buf(),
+            status: run.status,
+            stderr: String::from_utf8_lossy(&run.stderr).trim().to_string(),
+        });
     }
     let mut bytes = Vec::new();
     File::open(&output)
         .and_then(|f| f.take(MAX_BTF_SIZE + 1).read_to_end(&mut bytes))
-        .map_err(|e| format!("reading bpftool's output: {e}"))?;
+        .map_err(|error| BpftoolError::ReadOutput { error })?;
     if bytes.len() as u64 > MAX_BTF_SIZE {
-        return Err(format!("bpftool's output is over {MAX_BTF_SIZE} bytes"));
+        return Err(BpftoolError::OutputTooLarge);
     }
-    check_btf(&bytes).map_err(|e| format!("bpftool's output: {e}"))?;
+    check_btf(&bytes).map_err(|reason| BpftoolError::OutputNotBtf { reason })?;
     Ok(bytes)
 }
 
@@ -471,10 +452,7 @@ pub fn artifact(image: &Descriptor, kernels: &[MinimisedBtf]) -> Result<Artifact
     let mut blobs = vec![(OCI_EMPTY.to_string(), EMPTY_CONFIG.to_vec())];
     let mut layers = Vec::new();
     for k in kernels {
-        check_release(&k.release).map_err(|reason| Error::Input {
-            path: PathBuf::from(&k.release),
-            reason,
-        })?;
+        check_release(&k.release).map_err(|reason| KernelBtfError::ArtifactRelease { reason })?;
         layers.push(
             Descriptor::new(LAYER_MEDIA_TYPE, Digest::of(&k.bytes), k.bytes.len() as u64)
                 .with_annotation(ANNOTATION_RELEASE, k.release.clone())
@@ -491,9 +469,9 @@ pub fn artifact(image: &Descriptor, kernels: &[MinimisedBtf]) -> Result<Artifact
         layers: &layers,
         subject: &subject,
     })
-    .map_err(|e| Error::Input {
-        path: PathBuf::from(image.digest.to_string()),
-        reason: format!("serialising the kernel BTF manifest: {e}"),
+    .map_err(|error| KernelBtfError::ArtifactManifest {
+        image: image.digest.clone(),
+        error,
     })?;
     Ok(Artifact {
         name: companion_name(&image.digest, BTF_SUFFIX),
@@ -546,26 +524,23 @@ pub fn bundled(
             what: format!("kernel BTF manifest {}", entry.digest),
             source: e,
         })?;
-        let bad = |reason: String| Error::Input {
+        let bad = |problem: ArtifactProblem| KernelBtfError::BadArtifact {
             path: source.location().to_path_buf(),
-            reason: format!("kernel BTF manifest {}: {reason}", entry.digest),
+            manifest: entry.digest.clone(),
+            problem,
         };
         if manifest.artifact_type.as_deref() != Some(ARTIFACT_TYPE) {
-            return Err(bad(format!(
-                "artifactType is {:?}, expected {ARTIFACT_TYPE}",
-                manifest.artifact_type
-            )));
+            return Err(bad(ArtifactProblem::ArtifactType {
+                found: manifest.artifact_type.clone(),
+            }));
         }
         match &manifest.subject {
             Some(s) if &s.digest == image => {}
             other => {
-                return Err(bad(format!(
-                    "its subject is {}, not the image {image} its name says",
-                    other
-                        .as_ref()
-                        .map(|s| s.digest.to_string())
-                        .unwrap_or_else(|| "missing".into())
-                )))
+                return Err(bad(ArtifactProblem::Subject {
+                    image: image.clone(),
+                    found: other.as_ref().map(|s| s.digest.clone()),
+                }))
             }
         }
         for layer in manifest
@@ -574,12 +549,11 @@ pub fn bundled(
             .filter(|l| l.media_type == LAYER_MEDIA_TYPE)
         {
             let release = layer.annotations.get(ANNOTATION_RELEASE).ok_or_else(|| {
-                bad(format!(
-                    "layer {} has no {ANNOTATION_RELEASE}",
-                    layer.digest
-                ))
+                bad(ArtifactProblem::NoRelease {
+                    layer: layer.digest.clone(),
+                })
             })?;
-            check_release(release).map_err(bad)?;
+            check_release(release).map_err(|e| bad(ArtifactProblem::InvalidRelease(e)))?;
             out.push((
                 layer.clone(),
                 BundledBtf {
@@ -595,31 +569,24 @@ pub fn bundled(
 }
 
 /// The verified bytes of the BTF bundled with `image` for kernel `release`: the blob is
-/// hashed against its descriptor and parsed as BTF. Fails with [`Error::Input`] naming
-/// the release and the releases the image does carry BTF for.
+/// hashed against its descriptor and parsed as BTF. Fails with
+/// [`KernelBtfError::NoBtfForRelease`] naming/// the release and the releases the image does carry BTF for.
 pub fn read_release(source: &dyn ImageSource, image: &Digest, release: &str) -> Result<KernelBtf> {
     let index = source.index()?;
     let all = bundled(source, &index, image)?;
     let Some((layer, found)) = all.iter().find(|(_, b)| b.release == release) else {
-        let releases: Vec<&str> = all.iter().map(|(_, b)| b.release.as_str()).collect();
-        return Err(Error::Input {
+        return Err(KernelBtfError::NoBtfForRelease {
             path: source.location().to_path_buf(),
-            reason: if releases.is_empty() {
-                format!(
-                    "image {image} carries no kernel BTF, so none for this kernel ({release}); pack it with --kernel-btf {release}=FILE"
-                )
-            } else {
-                format!(
-                    "image {image} carries no BTF for kernel {release}; it has BTF for: {}; pack it again with --kernel-btf {release}=FILE",
-                    releases.join(", ")
-                )
-            },
+            image: image.clone(),
+            release: release.to_string(),
+            available: all.iter().map(|(_, b)| b.release.clone()).collect(),
         });
     };
     let bytes = source.read_blob(layer, MAX_BTF_SIZE)?;
-    check_btf(&bytes).map_err(|reason| Error::Input {
+    check_btf(&bytes).map_err(|reason| KernelBtfError::BundledNotBtf {
         path: source.location().join(layer.digest.blob_path()),
-        reason: format!("bundled BTF for kernel {release}: {reason}"),
+        release: release.to_string(),
+        reason,
     })?;
     Ok(KernelBtf {
         release: found.release.clone(),
@@ -653,7 +620,9 @@ mod tests {
 
     #[test]
     fn non_btf_is_refused_with_the_reason() {
-        let err = check_btf(b"\x7fELF not btf at all, but long enough").unwrap_err();
+        let err = check_btf(b"\x7fELF not btf at all, but long enough")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not kernel BTF"), "{err}");
         assert!(err.contains("magic"), "{err}");
     }
