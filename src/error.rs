@@ -8,6 +8,7 @@ use crate::image::bpfman::BuildError;
 use crate::image::ResolveError;
 use crate::kernel_btf::KernelBtfError;
 use crate::oci::reference::{ImageRefError, RefNameError};
+use crate::sign::SignError;
 use crate::store::StoreError;
 
 /// Everything the library's operations can fail with.
@@ -40,14 +41,6 @@ pub enum Error {
         /// What it is instead.
         source: ElfError,
     },
-    /// A key file cannot be used (not PEM, wrong password, not a P-256 key).
-    #[error("{}: {reason}", path.display())]
-    Key {
-        /// The key file.
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: KeyError,
-    },
     /// An image carries no valid signature by a trusted key (an integrity failure).
     #[error("{}: image {image} is refused: {reason}", path.display())]
     Signature {
@@ -58,16 +51,9 @@ pub enum Error {
         /// Which signatures were found and why none was accepted.
         reason: String,
     },
-    /// A trust policy file (containers-policy.json) that cannot be used: unreadable, not
-    /// the format, a requirement this tool does not implement, a key it names that cannot
-    /// be read. Nothing is accepted by a policy that does not parse.
-    #[error("policy {}: {reason}", path.display())]
-    Policy {
-        /// The policy file.
-        path: PathBuf,
-        /// What is wrong, naming the requirement concerned.
-        reason: String,
-    },
+    /// Signing, or reading a key or a trust policy, failed.
+    #[error(transparent)]
+    Sign(#[from] SignError),
     /// Command input that cannot be used (missing file, empty directory, name clash…).
     #[error("{}: {reason}", path.display())]
     Input {
@@ -76,27 +62,6 @@ pub enum Error {
         /// What is wrong and, where possible, what to do.
         reason: String,
     },
-}
-
-/// Why a key cannot be used.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyError {
-    /// The text is not PEM.
-    #[error("not a PEM key file ({0})")]
-    NotPem(String),
-    /// The password does not decrypt the key.
-    #[error("wrong password (or the key file is damaged): it does not decrypt the key")]
-    WrongPassword,
-    /// An encrypted key, and no password could be had.
-    #[error("the key is encrypted and no password is available: {0}")]
-    NoPassword(String),
-    /// A key of a kind we do not use (RSA, Ed25519, another curve, cosign's own format).
-    #[error("{0}")]
-    Unsupported(String),
-    /// PEM of the right kind whose content does not decode.
-    #[error("the key does not decode: {0}")]
-    Malformed(String),
 }
 
 impl Error {
@@ -108,6 +73,7 @@ impl Error {
             Self::Store(e) => e.is_integrity_failure(),
             Self::Resolve(e) => e.is_integrity_failure(),
             Self::KernelBtf(e) => e.is_integrity_failure(),
+            Self::Sign(e) => e.is_integrity_failure(),
             Self::Signature { .. } => true,
             _ => false,
         }
@@ -117,6 +83,7 @@ impl Error {
     pub fn resolve_error(&self) -> Option<&ResolveError> {
         match self {
             Self::Resolve(e) => Some(e),
+            Self::Sign(e) => e.resolve_error(),
             _ => None,
         }
     }
@@ -127,6 +94,7 @@ impl Error {
             Self::Store(e) => Some(e),
             Self::Resolve(e) => e.store_error(),
             Self::KernelBtf(e) => e.store_error(),
+            Self::Sign(e) => e.store_error(),
             _ => None,
         }
     }
@@ -140,6 +108,8 @@ pub fn store_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'
     } else if let Some(e) = e.downcast_ref::<ResolveError>() {
         e.store_error()
     } else if let Some(e) = e.downcast_ref::<KernelBtfError>() {
+        e.store_error()
+    } else if let Some(e) = e.downcast_ref::<SignError>() {
         e.store_error()
     } else {
         e.downcast_ref::<StoreError>()
@@ -158,6 +128,8 @@ pub fn is_integrity_failure_in(e: &(dyn std::error::Error + 'static)) -> bool {
         e.is_integrity_failure()
     } else if let Some(e) = e.downcast_ref::<KernelBtfError>() {
         e.is_integrity_failure()
+    } else if let Some(e) = e.downcast_ref::<SignError>() {
+        e.is_integrity_failure()
     } else {
         false
     }
@@ -167,6 +139,8 @@ pub fn is_integrity_failure_in(e: &(dyn std::error::Error + 'static)) -> bool {
 /// library's errors.
 pub fn resolve_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e ResolveError> {
     if let Some(e) = e.downcast_ref::<Error>() {
+        e.resolve_error()
+    } else if let Some(e) = e.downcast_ref::<SignError>() {
         e.resolve_error()
     } else {
         e.downcast_ref::<ResolveError>()

@@ -82,7 +82,7 @@ pub(crate) fn run(args: ExtractArgs, ctx: &super::Context) -> anyhow::Result<Exi
         .keys
         .iter()
         .map(|p| PublicKey::load(p))
-        .collect::<crate::Result<Vec<_>>>()?;
+        .collect::<crate::sign::Result<Vec<_>>>()?;
     let trust = if keys.is_empty() {
         Trust::AcceptUnsigned
     } else {

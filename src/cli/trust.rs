@@ -58,7 +58,7 @@ impl TrustArgs {
             .keys
             .iter()
             .map(|k| PublicKey::load(k))
-            .collect::<crate::Result<Vec<_>>>()?;
+            .collect::<crate::sign::Result<Vec<_>>>()?;
         Ok(Some(match &self.identity {
             None => Trust::Keys(keys),
             Some(repo) => {

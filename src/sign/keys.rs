@@ -17,8 +17,9 @@ use pkcs8::{EncryptedPrivateKeyInfo, PrivateKeyInfo};
 use rand_core::{OsRng, RngCore};
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use super::error::{Result, SignError};
 use crate::oci::Digest;
+use crate::store::io_err;
 
 /// PBKDF2-HMAC-SHA256 rounds for an encrypted key (OWASP's 2023 figure): about half a
 /// second to unlock here, which is nothing for a person and a lot for a guesser.
@@ -34,7 +35,26 @@ const COSIGN_KEY_LABELS: [&str; 2] = [
     "ENCRYPTED COSIGN PRIVATE KEY",
 ];
 
-pub use crate::error::KeyError;
+/// Why a key cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The text is not PEM.
+    #[error("not a PEM key file ({0})")]
+    NotPem(String),
+    /// The password does not decrypt the key.
+    #[error("wrong password (or the key file is damaged): it does not decrypt the key")]
+    WrongPassword,
+    /// An encrypted key, and no password could be had.
+    #[error("the key is encrypted and no password is available: {0}")]
+    NoPassword(String),
+    /// A key of a kind we do not use (RSA, Ed25519, another curve, cosign's own format).
+    #[error("{0}")]
+    Unsupported(String),
+    /// PEM of the right kind whose content does not decode.
+    #[error("the key does not decode: {0}")]
+    Malformed(String),
+}
 
 /// An ECDSA P-256 private key, able to sign. Its `Debug` output shows only the key id.
 pub struct PrivateKey {
@@ -135,13 +155,13 @@ impl PrivateKey {
     }
 
     /// Reads and parses a private key file (see [`from_pem`](Self::from_pem)). Errors are
-    /// [`Error::Key`] naming the file.
+    /// [`SignError::Key`] naming the file.
     pub fn load(
         path: &Path,
         password: impl FnOnce() -> std::result::Result<Zeroizing<String>, String>,
     ) -> Result<Self> {
         let text = Zeroizing::new(read_key_file(path)?);
-        Self::from_pem(&text, password).map_err(|reason| Error::Key {
+        Self::from_pem(&text, password).map_err(|reason| SignError::Key {
             path: path.to_path_buf(),
             reason,
         })
@@ -216,10 +236,10 @@ impl PublicKey {
     }
 
     /// Reads and parses a public key file (see [`from_pem`](Self::from_pem)). Errors are
-    /// [`Error::Key`] naming the file.
+    /// [`SignError::Key`] naming the file.
     pub fn load(path: &Path) -> Result<Self> {
         let text = read_key_file(path)?;
-        Self::from_pem(&text).map_err(|reason| Error::Key {
+        Self::from_pem(&text).map_err(|reason| SignError::Key {
             path: path.to_path_buf(),
             reason,
         })
@@ -305,7 +325,7 @@ pub struct KeyPairFiles {
 /// Generates a key pair and writes `PREFIX.key` (PKCS#8 PEM, encrypted unless `password`
 /// is empty, file mode 0600) and `PREFIX.pub` (SPKI PEM).
 ///
-/// Without `force`, fails with [`Error::Input`] if either file exists, before writing
+/// Without `force`, fails with [`SignError::KeyExists`] if either file exists, before writing
 /// anything; with it, replaces them. Each file is written to a temporary name in the
 /// same directory, synced, then moved into place (without `force`, by a link that fails
 /// if the name was taken meanwhile), so a file is either absent or whole. If the second
@@ -317,7 +337,7 @@ pub fn write_key_pair(prefix: &Path, password: &[u8], force: bool) -> Result<Key
     }
     let key = PrivateKey::generate();
     let public = key.public_key();
-    let private_pem = key.to_pem(password).map_err(|reason| Error::Key {
+    let private_pem = key.to_pem(password).map_err(|reason| SignError::Key {
         path: private_path.clone(),
         reason,
     })?;
@@ -344,17 +364,13 @@ pub fn key_pair_paths(prefix: &Path) -> (PathBuf, PathBuf) {
     (with_ext(".key"), with_ext(".pub"))
 }
 
-/// Fails with [`Error::Input`] if `PREFIX.key` or `PREFIX.pub` exists (even as a dangling
+/// Fails with [`SignError::KeyExists`] if `PREFIX.key` or `PREFIX.pub` exists (even as a dangling
 /// symlink), so that a key is never overwritten by accident.
 pub fn refuse_existing(prefix: &Path) -> Result<()> {
     let (private_path, public_path) = key_pair_paths(prefix);
     for p in [private_path, public_path] {
         if std::fs::symlink_metadata(&p).is_ok() {
-            return Err(Error::Input {
-                path: p,
-                reason: "already exists; refusing to overwrite a key (use --force to replace it)"
-                    .into(),
-            });
+            return Err(SignError::KeyExists { path: p });
         }
     }
     Ok(())
@@ -379,23 +395,20 @@ fn write_new_file(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result
             .create_new(true)
             .mode(mode)
             .open(&temp)
-            .map_err(crate::store::io_err("creating", &temp))?;
+            .map_err(io_err("creating", &temp))?;
         f.write_all(bytes)
             .and_then(|_| f.sync_all())
-            .map_err(crate::store::io_err("writing", &temp))?;
+            .map_err(io_err("writing", &temp))?;
         if replace {
-            std::fs::rename(&temp, path)
-                .map_err(|e| crate::store::io_err("writing", path)(e).into())
+            std::fs::rename(&temp, path).map_err(|e| io_err("writing", path)(e).into())
         } else {
             std::fs::hard_link(&temp, path).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    Error::Input {
+                    SignError::KeyExists {
                         path: path.to_path_buf(),
-                        reason: "already exists; refusing to overwrite a key (use --force to replace it)"
-                            .into(),
                     }
                 } else {
-                    crate::store::io_err("writing", path)(e).into()
+                    io_err("writing", path)(e).into()
                 }
             })
         }
@@ -406,18 +419,18 @@ fn write_new_file(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result
 
 fn read_key_file(path: &Path) -> Result<String> {
     use std::io::Read;
-    let file = std::fs::File::open(path).map_err(crate::store::io_err("opening", path))?;
+    let file = std::fs::File::open(path).map_err(io_err("opening", path))?;
     let mut bytes = Vec::new();
     file.take(MAX_KEY_FILE + 1)
         .read_to_end(&mut bytes)
-        .map_err(crate::store::io_err("reading", path))?;
+        .map_err(io_err("reading", path))?;
     if bytes.len() as u64 > MAX_KEY_FILE {
-        return Err(Error::Key {
+        return Err(SignError::Key {
             path: path.to_path_buf(),
             reason: KeyError::NotPem(format!("larger than {MAX_KEY_FILE} bytes")),
         });
     }
-    String::from_utf8(bytes).map_err(|_| Error::Key {
+    String::from_utf8(bytes).map_err(|_| SignError::Key {
         path: path.to_path_buf(),
         reason: KeyError::NotPem("not text".into()),
     })

@@ -14,6 +14,7 @@
 //! air gap inside the layout. See `docs/signing.md` for the trust model and the format.
 
 pub mod check;
+mod error;
 pub mod keys;
 pub mod payload;
 pub mod policy;
@@ -25,7 +26,6 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
 use crate::image::resolve::{available_names, select};
 use crate::image::ResolveError;
 use crate::layout::{Layout, LayoutWriter};
@@ -38,6 +38,7 @@ use crate::store::StoreError;
 use crate::store::{closure_of, ImageSource};
 
 pub use check::{check_image, ImageSignatures, SignatureStatus};
+pub use error::{Result, SignError};
 pub use keys::{write_key_pair, KeyError, KeyPairFiles, PrivateKey, PublicKey};
 pub use payload::SimpleSigning;
 pub use policy::{Policy, Requirement, SignedIdentity};
@@ -108,23 +109,17 @@ pub struct SignReport {
 /// same payload is already stored (signatures are deterministic, RFC 6979, so signing
 /// twice changes nothing); other signatures are kept.
 ///
-/// Fails, changing nothing, with: [`Error::Input`] when PATH is not a layout directory,
-/// a selected entry is itself a signature, or no valid repository name can be given as
-/// `docker-reference`; the integrity errors ([`StoreError::DigestMismatch`],
+/// Fails, changing nothing, with: [`SignError::NotALayoutDirectory`] when PATH is not a
+/// layout directory, [`SignError::SignatureSelected`] when a selected entry is itself a
+/// signature, [`SignError::InvalidIdentity`] or [`SignError::NoRepository`] when no valid
+/// repository name can be given as `docker-reference`; the integrity errors ([`StoreError::DigestMismatch`],
 /// [`StoreError::SizeMismatch`], [`StoreError::BlobMissing`]) when an image is damaged; the
 /// selection errors of [`select`].
 pub fn sign(options: &SignOptions<'_>) -> Result<SignReport> {
     let path = &options.reference.path;
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => {
-            return Err(Error::Input {
-                path: path.clone(),
-                reason: "signatures are written into a layout directory; sign the layout, then \
-                         archive it (archives and copies carry the signatures)"
-                    .into(),
-            })
-        }
+        Ok(_) => return Err(SignError::NotALayoutDirectory { path: path.clone() }),
         Err(_) => {
             return Err(StoreError::NotALayout {
                 path: path.clone(),
@@ -136,9 +131,10 @@ pub fn sign(options: &SignOptions<'_>) -> Result<SignReport> {
     // Refuse anything that is not a layout before the writer could create one.
     Layout::open(path)?;
     if let Some(identity) = &options.identity {
-        payload::check_repository(identity).map_err(|reason| Error::Input {
+        payload::check_repository(identity).map_err(|reason| SignError::InvalidIdentity {
             path: path.clone(),
-            reason: format!("--identity {identity:?} is not a repository name: {reason}"),
+            identity: identity.clone(),
+            reason,
         })?;
     }
     let mut writer = LayoutWriter::open_existing_with(path, &options.limits, &options.progress)?;
@@ -162,22 +158,10 @@ pub fn sign(options: &SignOptions<'_>) -> Result<SignReport> {
             None => names
                 .iter()
                 .find_map(|n| payload::repository_of(n))
-                .ok_or_else(|| Error::Input {
+                .ok_or_else(|| SignError::NoRepository {
                     path: path.clone(),
-                    reason: format!(
-                        "image {} {}; give the repository it will be known as with --identity \
-                         (e.g. --identity registry.local/ebpf/probe)",
-                        entry.digest,
-                        if names.is_empty() {
-                            "has no name to derive a repository (docker-reference) from".to_string()
-                        } else {
-                            format!(
-                                "is named {}, which is not a repository name cosign accepts \
-                                 (lowercase letters, digits, _ . / -)",
-                                names.join(", ")
-                            )
-                        }
-                    ),
+                    digest: entry.digest.clone(),
+                    names: names.clone(),
                 })?,
         };
         plans.push((entry.clone(), names, identity));
@@ -243,16 +227,10 @@ fn selected_images(
     let picked = select(source, index, selector)?;
     if let Some(sig) = picked.iter().find(|d| is_signature_entry(d)) {
         if !matches!(selector, Selector::All) {
-            return Err(Error::Input {
+            return Err(SignError::SignatureSelected {
                 path: source.location().to_path_buf(),
-                reason: format!(
-                    "{} is a signature image; sign the image it belongs to ({})",
-                    sig.ref_name().unwrap_or_default(),
-                    sig.ref_name()
-                        .and_then(signed_digest)
-                        .map(|d| d.to_string())
-                        .unwrap_or_default()
-                ),
+                name: sig.ref_name().unwrap_or_default().to_string(),
+                signed: sig.ref_name().and_then(signed_digest),
             });
         }
     }

@@ -8,7 +8,7 @@
 //! `reject`, and `sigstoreSigned` with `keyPath`, `keyPaths` or `keyData` (cosign public
 //! keys) and a `signedIdentity`. Anything else in those parts (GPG `signedBy`,
 //! `sigstoreSigned` with `fulcio`, `rekorPublicKey*` or `pki`, unknown fields or types)
-//! is refused with [`Error::Policy`], never ignored. Other transports' scopes never apply
+//! is refused with [`SignError::Policy`], never ignored. Other transports' scopes never apply
 //! to an image read from a layout or archive and are not read.
 
 use std::collections::BTreeMap;
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use super::error::{Result, SignError};
 
 use super::keys::PublicKey;
 use super::payload::check_repository;
@@ -94,9 +94,9 @@ impl Policy {
     /// Reads and parses the policy file at `path` (at most [`MAX_POLICY_SIZE`] bytes) and
     /// the key files it names (a relative `keyPath` is relative to the policy's folder).
     ///
-    /// Fails with [`Error::Policy`] naming the file and what is wrong with it.
+    /// Fails with [`SignError::Policy`] naming the file and what is wrong with it.
     pub fn load(path: &Path) -> Result<Self> {
-        let fail = |reason: String| Error::Policy {
+        let fail = |reason: String| SignError::Policy {
             path: path.to_path_buf(),
             reason,
         };
@@ -119,14 +119,14 @@ impl Policy {
 
     /// Parses policy `bytes` (named `path` in messages); `load_key` reads a `keyPath`.
     ///
-    /// Fails with [`Error::Policy`] for anything the format does not allow or this tool does
+    /// Fails with [`SignError::Policy`] for anything the format does not allow or this tool does
     /// not implement (naming the requirement), and for keys that cannot be read.
     pub fn parse(
         path: &Path,
         bytes: &[u8],
         load_key: &dyn Fn(&Path) -> std::result::Result<PublicKey, String>,
     ) -> Result<Self> {
-        let fail = |reason: String| Error::Policy {
+        let fail = |reason: String| SignError::Policy {
             path: path.to_path_buf(),
             reason,
         };

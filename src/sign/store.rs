@@ -12,12 +12,11 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use serde::Serialize;
 
-use crate::error::Result;
 use crate::layout::LayoutWriter;
 use crate::oci::media_type::{OCI_CONFIG, OCI_MANIFEST};
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest};
 use crate::source::ImageSource;
-use crate::store::StoreError;
+use crate::store::{Result, StoreError};
 
 pub use crate::oci::cosign::{
     is_signature_entry, signature_entries, signature_name, signed_digest, SIGNATURE_SUFFIX,
@@ -45,13 +44,11 @@ pub fn read_signature_manifest(
     entry: &Descriptor,
 ) -> Result<ImageManifest> {
     let bytes = source.read_blob(entry, source.limits().max_manifest_size)?;
-    Ok(
-        ImageManifest::from_slice(&bytes).map_err(|e| StoreError::Schema {
-            path: source.location().to_path_buf(),
-            what: format!("signature manifest {}", entry.digest),
-            source: e,
-        })?,
-    )
+    ImageManifest::from_slice(&bytes).map_err(|e| StoreError::Schema {
+        path: source.location().to_path_buf(),
+        what: format!("signature manifest {}", entry.digest),
+        source: e,
+    })
 }
 
 /// The simple-signing layers of a signature manifest, with their payloads read and
