@@ -10,6 +10,7 @@ use crate::kernel_btf::KernelBtfError;
 use crate::oci::reference::{ImageRefError, RefNameError};
 use crate::sign::SignError;
 use crate::store::StoreError;
+use crate::trust::TrustError;
 
 /// Everything the library's operations can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -41,16 +42,9 @@ pub enum Error {
         /// What it is instead.
         source: ElfError,
     },
-    /// An image carries no valid signature by a trusted key (an integrity failure).
-    #[error("{}: image {image} is refused: {reason}", path.display())]
-    Signature {
-        /// The layout or archive.
-        path: PathBuf,
-        /// The image (`name (sha256:…)` or the digest).
-        image: String,
-        /// Which signatures were found and why none was accepted.
-        reason: String,
-    },
+    /// Resolving, trust-checking or reading a program for the loader failed.
+    #[error(transparent)]
+    Trust(#[from] TrustError),
     /// Signing, or reading a key or a trust policy, failed.
     #[error(transparent)]
     Sign(#[from] SignError),
@@ -67,14 +61,14 @@ pub enum Error {
 impl Error {
     /// Whether this is an integrity failure: bytes that are not what they claim
     /// ([`StoreError::is_integrity_failure`]), or an image refused for want of a valid
-    /// signature ([`Error::Signature`]).
+    /// signature ([`TrustError::Signature`]).
     pub fn is_integrity_failure(&self) -> bool {
         match self {
             Self::Store(e) => e.is_integrity_failure(),
             Self::Resolve(e) => e.is_integrity_failure(),
             Self::KernelBtf(e) => e.is_integrity_failure(),
             Self::Sign(e) => e.is_integrity_failure(),
-            Self::Signature { .. } => true,
+            Self::Trust(e) => e.is_integrity_failure(),
             _ => false,
         }
     }
@@ -84,6 +78,7 @@ impl Error {
         match self {
             Self::Resolve(e) => Some(e),
             Self::Sign(e) => e.resolve_error(),
+            Self::Trust(e) => e.resolve_error(),
             _ => None,
         }
     }
@@ -95,6 +90,7 @@ impl Error {
             Self::Resolve(e) => e.store_error(),
             Self::KernelBtf(e) => e.store_error(),
             Self::Sign(e) => e.store_error(),
+            Self::Trust(e) => e.store_error(),
             _ => None,
         }
     }
@@ -110,6 +106,8 @@ pub fn store_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'
     } else if let Some(e) = e.downcast_ref::<KernelBtfError>() {
         e.store_error()
     } else if let Some(e) = e.downcast_ref::<SignError>() {
+        e.store_error()
+    } else if let Some(e) = e.downcast_ref::<TrustError>() {
         e.store_error()
     } else {
         e.downcast_ref::<StoreError>()
@@ -130,6 +128,8 @@ pub fn is_integrity_failure_in(e: &(dyn std::error::Error + 'static)) -> bool {
         e.is_integrity_failure()
     } else if let Some(e) = e.downcast_ref::<SignError>() {
         e.is_integrity_failure()
+    } else if let Some(e) = e.downcast_ref::<TrustError>() {
+        e.is_integrity_failure()
     } else {
         false
     }
@@ -141,6 +141,8 @@ pub fn resolve_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<
     if let Some(e) = e.downcast_ref::<Error>() {
         e.resolve_error()
     } else if let Some(e) = e.downcast_ref::<SignError>() {
+        e.resolve_error()
+    } else if let Some(e) = e.downcast_ref::<TrustError>() {
         e.resolve_error()
     } else {
         e.downcast_ref::<ResolveError>()

@@ -19,16 +19,18 @@
 //!   (containers/image's `matchRepository`), or the repository given as the expected
 //!   identity. A policy says it per scope (`signedIdentity`).
 
+use std::path::PathBuf;
+
 use serde::Serialize;
 
-use crate::error::{Error, Result};
 use crate::graph::is_index;
-use crate::image::resolve_one;
+use crate::image::{resolve_one, ResolveError};
+use crate::kernel_btf::KernelBtfError;
 use crate::oci::{Digest, ImageIndex, Platform, Selector};
 use crate::program::{Trusted, VerifiedProgram};
 use crate::sign::check::{check_image, image_label, index_lists};
 use crate::sign::{Policy, PublicKey, Requirement, SignedIdentity};
-use crate::store::ImageSource;
+use crate::store::{ImageSource, StoreError};
 
 /// What the caller trusts: there is no default, so every caller says it.
 #[derive(Debug, Clone)]
@@ -147,7 +149,8 @@ fn identity_text(identity: &SignedIdentity) -> String {
 /// digest only (see the module's rule). Every requirement that applies must be met.
 ///
 /// Never refuses by error: a refusal is a [`Decision`] with `accepted: false`, its code
-/// and reason. Fails only with [`Error::Input`] when `trust` gives an empty key list.
+/// and reason. Fails only with [`TrustError::NoKeys`] when `trust` gives an empty key
+/// list.
 pub fn evaluate(
     source: &dyn ImageSource,
     index: &ImageIndex,
@@ -173,9 +176,8 @@ pub fn evaluate(
             )),
             Requirement::SigstoreSigned { keys, identity } => {
                 if keys.is_empty() {
-                    return Err(Error::Input {
+                    return Err(TrustError::NoKeys {
                         path: source.location().to_path_buf(),
-                        reason: "no trusted public key given to check signatures with".into(),
                     });
                 }
                 match signed(source, index, name, digest, keys, identity) {
@@ -320,9 +322,10 @@ pub fn name_used(selector: &Selector, entry_name: Option<&str>) -> Option<String
 /// program object; every byte returned was hashed against its descriptor, and nothing of
 /// the program is read before the trust decision.
 ///
-/// Fails with the resolution errors ([`crate::image::ResolveError::ImageNotFound`], [`crate::image::ResolveError::NameRequired`],
-/// …), the integrity errors, [`Error::Signature`] when `trust` refuses the image (naming
-/// why), and [`Error::Input`] for an empty key list.
+/// Fails with the resolution errors ([`ResolveError::ImageNotFound`],
+/// [`ResolveError::NameRequired`], …), the integrity errors, [`TrustError::Signature`]
+/// when `trust` refuses the image (naming why), and [`TrustError::NoKeys`] for an empty
+/// key list.
 pub fn open_program(
     source: &dyn ImageSource,
     reference: &str,
@@ -338,18 +341,15 @@ pub fn open_program(
             let name = name_used(selector, image.name.as_deref());
             let decision = evaluate(source, &index, name.as_deref(), &image.entry_digest, trust)?;
             if !decision.accepted {
-                return Err(Error::Signature {
+                return Err(TrustError::Signature {
                     path: source.location().to_path_buf(),
                     image: match &name {
                         Some(n) => format!("{n} ({})", image.entry_digest),
                         None => image.entry_digest.to_string(),
                     },
-                    reason: format!(
-                        "{} [{}; {}]",
-                        decision.reason.unwrap_or_default(),
-                        decision.code.unwrap_or_default(),
-                        decision.rule
-                    ),
+                    reason: decision.reason.unwrap_or_default(),
+                    code: decision.code.unwrap_or_default(),
+                    rule: decision.rule,
                 });
             }
             decision.signature.map(|v| Trusted {
@@ -393,7 +393,7 @@ pub enum BtfSource {
 /// `kernel_has_btf` is false and the image carries some (so images without bundled BTF
 /// load as before), [`BtfSource::Kernel`] never. The blob is hashed and parsed before it
 /// is attached. `source` must be the layout or archive `program` was opened from
-/// ([`Error::Input`] otherwise). Fails when the chosen BTF is not there, naming the
+/// ([`TrustError::OtherSource`] otherwise). Fails when the chosen BTF is not there, naming the
 /// releases the image has ([`crate::kernel_btf::read_release`]).
 pub fn with_kernel_btf(
     source: &dyn ImageSource,
@@ -403,12 +403,9 @@ pub fn with_kernel_btf(
     kernel_has_btf: bool,
 ) -> Result<VerifiedProgram> {
     if source.location() != program.location {
-        return Err(Error::Input {
+        return Err(TrustError::OtherSource {
             path: source.location().to_path_buf(),
-            reason: format!(
-                "the program was opened from {}; its bundled BTF must come from the same layout or archive",
-                program.location.display()
-            ),
+            opened_from: program.location.clone(),
         });
     }
     let wanted = match choice {
@@ -428,4 +425,113 @@ pub fn with_kernel_btf(
         )?);
     }
     Ok(program)
+}
+
+/// Why a program could not be handed to the loader: it could not be resolved or read,
+/// or the trust rule refused it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// Reading the layout or archive failed (I/O, a damaged or missing blob).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The reference does not lead to one readable eBPF image.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The image's bundled kernel BTF could not be found or read.
+    #[error(transparent)]
+    KernelBtf(#[from] KernelBtfError),
+    /// The image carries no valid signature by a trusted key, or the policy rejects it
+    /// (an integrity failure: nothing of it reaches the kernel).
+    #[error("{}: image {image} is refused: {reason} [{code}; {rule}]", path.display())]
+    Signature {
+        /// The layout or archive.
+        path: PathBuf,
+        /// The image (`name (sha256:…)` or the digest).
+        image: String,
+        /// Which signatures were found and why none was accepted ([`Decision::reason`]).
+        reason: String,
+        /// Why, as a code ([`Decision::code`]: `unsigned`, `bad-signature`, `identity`,
+        /// `rejected`).
+        code: &'static str,
+        /// The rule applied ([`Decision::rule`]).
+        rule: String,
+    },
+    /// Signatures are required but no trusted public key was given to check them with.
+    #[error("{}: no trusted public key given to check signatures with", path.display())]
+    NoKeys {
+        /// The layout or archive.
+        path: PathBuf,
+    },
+    /// Bundled kernel BTF was asked for from another layout or archive than the program's.
+    #[error("{}: the program was opened from {}; its bundled BTF must come from the same layout or archive", path.display(), opened_from.display())]
+    OtherSource {
+        /// The layout or archive given.
+        path: PathBuf,
+        /// The one the program was opened from.
+        opened_from: PathBuf,
+    },
+}
+
+impl TrustError {
+    /// Whether this is an integrity failure: an image refused by the trust rule
+    /// ([`TrustError::Signature`]), or a storage failure that is one
+    /// ([`StoreError::is_integrity_failure`]).
+    pub fn is_integrity_failure(&self) -> bool {
+        matches!(self, Self::Signature { .. })
+            || self
+                .store_error()
+                .is_some_and(StoreError::is_integrity_failure)
+    }
+
+    /// The storage failure this wraps, directly or through what it wraps, if any.
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(e) => Some(e),
+            Self::Resolve(e) => e.store_error(),
+            Self::KernelBtf(e) => e.store_error(),
+            _ => None,
+        }
+    }
+
+    /// The resolution failure this wraps, if any.
+    pub fn resolve_error(&self) -> Option<&ResolveError> {
+        match self {
+            Self::Resolve(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The result type of the trust gate.
+pub type Result<T, E = TrustError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_image_is_an_integrity_failure_and_a_missing_key_is_not() {
+        let refused = TrustError::Signature {
+            path: "bundle".into(),
+            image: "probe (sha256:00)".into(),
+            reason: "probe is not signed".into(),
+            code: "unsigned",
+            rule: "--key".into(),
+        };
+        assert!(refused.is_integrity_failure());
+        assert_eq!(
+            refused.to_string(),
+            "bundle: image probe (sha256:00) is refused: probe is not signed [unsigned; --key]"
+        );
+        assert!(!TrustError::NoKeys {
+            path: "bundle".into()
+        }
+        .is_integrity_failure());
+        let absent = TrustError::from(ResolveError::Empty {
+            path: "bundle".into(),
+        });
+        assert!(!absent.is_integrity_failure());
+        assert!(absent.resolve_error().is_some());
+    }
 }

@@ -90,7 +90,7 @@ fn open(
     layout: &Path,
     name: &str,
     choice: BtfSource,
-) -> ebpf_layout::Result<ebpf_layout::program::VerifiedProgram> {
+) -> ebpf_layout::trust::Result<ebpf_layout::program::VerifiedProgram> {
     let source = ebpf_layout::source::open(layout)?;
     let program = open_program(
         source.as_ref(),
