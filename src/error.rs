@@ -10,6 +10,7 @@ use crate::kernel_btf::KernelBtfError;
 use crate::oci::reference::{ImageRefError, RefNameError};
 use crate::sign::SignError;
 use crate::store::StoreError;
+use crate::summary::SummaryError;
 use crate::trust::TrustError;
 
 /// Everything the library's operations can fail with.
@@ -45,6 +46,9 @@ pub enum Error {
     /// Resolving, trust-checking or reading a program for the loader failed.
     #[error(transparent)]
     Trust(#[from] TrustError),
+    /// Saying what a layout or archive holds (`list`, `inspect`) failed.
+    #[error(transparent)]
+    Summary(#[from] SummaryError),
     /// Signing, or reading a key or a trust policy, failed.
     #[error(transparent)]
     Sign(#[from] SignError),
@@ -69,6 +73,7 @@ impl Error {
             Self::KernelBtf(e) => e.is_integrity_failure(),
             Self::Sign(e) => e.is_integrity_failure(),
             Self::Trust(e) => e.is_integrity_failure(),
+            Self::Summary(e) => e.is_integrity_failure(),
             _ => false,
         }
     }
@@ -79,6 +84,7 @@ impl Error {
             Self::Resolve(e) => Some(e),
             Self::Sign(e) => e.resolve_error(),
             Self::Trust(e) => e.resolve_error(),
+            Self::Summary(e) => e.resolve_error(),
             _ => None,
         }
     }
@@ -91,6 +97,7 @@ impl Error {
             Self::KernelBtf(e) => e.store_error(),
             Self::Sign(e) => e.store_error(),
             Self::Trust(e) => e.store_error(),
+            Self::Summary(e) => e.store_error(),
             _ => None,
         }
     }
@@ -108,6 +115,8 @@ pub fn store_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'
     } else if let Some(e) = e.downcast_ref::<SignError>() {
         e.store_error()
     } else if let Some(e) = e.downcast_ref::<TrustError>() {
+        e.store_error()
+    } else if let Some(e) = e.downcast_ref::<SummaryError>() {
         e.store_error()
     } else {
         e.downcast_ref::<StoreError>()
@@ -130,6 +139,8 @@ pub fn is_integrity_failure_in(e: &(dyn std::error::Error + 'static)) -> bool {
         e.is_integrity_failure()
     } else if let Some(e) = e.downcast_ref::<TrustError>() {
         e.is_integrity_failure()
+    } else if let Some(e) = e.downcast_ref::<SummaryError>() {
+        e.is_integrity_failure()
     } else {
         false
     }
@@ -143,6 +154,8 @@ pub fn resolve_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<
     } else if let Some(e) = e.downcast_ref::<SignError>() {
         e.resolve_error()
     } else if let Some(e) = e.downcast_ref::<TrustError>() {
+        e.resolve_error()
+    } else if let Some(e) = e.downcast_ref::<SummaryError>() {
         e.resolve_error()
     } else {
         e.downcast_ref::<ResolveError>()

@@ -1,14 +1,15 @@
 //! What `list` and `inspect` report, as data (the CLI renders it).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::elf::{self, ObjectInfo};
-use crate::error::{Error, Result};
+use crate::elf::{self, ElfError, ObjectInfo};
+use crate::image::ResolveError;
+use crate::kernel_btf::KernelBtfError;
 use crate::oci::{Descriptor, Digest, Platform, Selector};
-use crate::store::ImageSource;
-use crate::store::StoreError;
+use crate::store::{ImageSource, StoreError};
 
 use crate::graph::is_index;
 use crate::image::format::Format;
@@ -254,7 +255,7 @@ pub fn inspect(
     let config_bytes =
         source.read_blob(&image.manifest.config, source.limits().max_manifest_size)?;
     let object_bytes = image.read_program(source)?;
-    let object = elf::inspect(&object_bytes).map_err(|source| Error::Elf {
+    let object = elf::inspect(&object_bytes).map_err(|source| SummaryError::Elf {
         path: location.join(program.digest.blob_path()),
         source,
     })?;
@@ -278,3 +279,57 @@ pub fn inspect(
         index,
     })
 }
+
+/// Why `list` or `inspect` could not say what a layout or archive holds.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SummaryError {
+    /// Reading the layout or archive failed (I/O, a damaged or missing blob, a document
+    /// that does not parse).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The reference does not lead to one readable eBPF image.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The image's bundled kernel BTF is not what its name says.
+    #[error(transparent)]
+    KernelBtf(#[from] KernelBtfError),
+    /// The program object (verified against its digest) is not a usable BPF object.
+    #[error("{}: {source}", path.display())]
+    Elf {
+        /// The blob (`LAYOUT/blobs/sha256/…`).
+        path: PathBuf,
+        /// What it is instead.
+        source: ElfError,
+    },
+}
+
+impl SummaryError {
+    /// Whether this is an integrity failure: a storage failure it wraps is one
+    /// ([`StoreError::is_integrity_failure`]).
+    pub fn is_integrity_failure(&self) -> bool {
+        self.store_error()
+            .is_some_and(StoreError::is_integrity_failure)
+    }
+
+    /// The storage failure this wraps, directly or through what it wraps, if any.
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(e) => Some(e),
+            Self::Resolve(e) => e.store_error(),
+            Self::KernelBtf(e) => e.store_error(),
+            Self::Elf { .. } => None,
+        }
+    }
+
+    /// The resolution failure this wraps, if any.
+    pub fn resolve_error(&self) -> Option<&ResolveError> {
+        match self {
+            Self::Resolve(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The result type of `list` and `inspect`.
+pub type Result<T, E = SummaryError> = std::result::Result<T, E>;
