@@ -15,19 +15,18 @@ use serde::Serialize;
 
 use crate::archive::writer::check_destination;
 use crate::archive::{ArchiveBuilder, Compression, WriteOptions};
-use crate::error::{Error, Result};
 use crate::graph::Closure;
 use crate::image::resolve::select;
 use crate::image::ResolveError;
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::limits::Limits;
 use crate::oci::companion::companion_entries;
-use crate::oci::cosign::reserved_for_signatures;
+use crate::oci::cosign::{reserved_for_signatures, ReservedForSignatures};
+use crate::oci::reference::RefNameError;
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, RefName, Selector};
 use crate::progress::Progress;
 use crate::source;
-use crate::store::StoreError;
-use crate::store::{closure_of, ImageSource};
+use crate::store::{closure_of, ImageSource, StoreError};
 
 /// What to copy and where.
 #[derive(Debug, Clone)]
@@ -116,9 +115,8 @@ impl Destination {
     /// `.tar`, `.tar.gz` or `.tgz` is an archive; anything else a (new) layout.
     fn of(path: &Path, force: bool, mtime: u64, progress: &Progress) -> Result<Self> {
         if path == Path::new("-") {
-            return Err(Error::Input {
+            return Err(CopyError::StandardOutput {
                 path: path.to_path_buf(),
-                reason: "writing to standard output is not supported; give a layout directory or an archive file name".into(),
             });
         }
         if path.is_dir() {
@@ -203,20 +201,18 @@ fn copy_from(
     let mut entries = roots(source, &index, &options.source.selector)?;
     if let Some(name) = &options.name {
         if let Some(reason) = reserved_for_signatures(name.as_str()) {
-            return Err(Error::Input {
+            return Err(CopyError::ReservedName {
                 path: options.destination.clone(),
                 reason,
             });
         }
         let digests: BTreeSet<&Digest> = entries.iter().map(|d| &d.digest).collect();
         if digests.len() != 1 {
-            return Err(Error::Input {
+            return Err(CopyError::NameNeedsOneImage {
                 path: location,
-                reason: format!(
-                    "DST:{name} names a single image, but {} holds {} images; pick one as SRC:NAME or SRC@sha256:…",
-                    options.source,
-                    digests.len()
-                ),
+                name: name.clone(),
+                reference: options.source.clone(),
+                count: digests.len(),
             });
         }
         entries.truncate(1);
@@ -226,13 +222,15 @@ fn copy_from(
     for entry in &entries {
         let name = match (&options.name, entry.ref_name()) {
             (Some(n), _) => Some(n.clone()),
-            (None, Some(n)) => Some(RefName::parse(n).map_err(|e| Error::Input {
-                path: location.clone(),
-                reason: format!(
-                    "image {} is named {n:?}, which cannot be written: {}; copy it as SRC@{} DST:NEWNAME",
-                    entry.digest, e.reason, entry.digest
-                ),
-            })?),
+            (None, Some(n)) => {
+                Some(
+                    RefName::parse(n).map_err(|error| CopyError::UnwritableName {
+                        path: location.clone(),
+                        digest: entry.digest.clone(),
+                        error,
+                    })?,
+                )
+            }
             (None, None) => None,
         };
         named.push((name, entry.clone()));
@@ -355,12 +353,10 @@ pub(crate) fn add_entries(
     for entry in source.index()?.manifests {
         match entry.ref_name() {
             Some(n) => {
-                let name = RefName::parse(n).map_err(|e| Error::Input {
+                let name = RefName::parse(n).map_err(|error| CopyError::UnwritableStoredName {
                     path: source.location().to_path_buf(),
-                    reason: format!(
-                        "image {} is named {n:?}, which cannot be written: {}",
-                        entry.digest, e.reason
-                    ),
+                    digest: entry.digest.clone(),
+                    error,
                 })?;
                 builder.set_name(&name, entry);
             }
@@ -490,4 +486,114 @@ fn closure_blobs(closure: &Closure<StoreError>) -> Vec<Blob<'_>> {
         json: Some(&n.bytes[..]),
     }));
     blobs
+}
+
+/// Why a copy could not be made. Nothing was written: every check is made first.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CopyError {
+    /// Reading the source or writing the destination failed (I/O, a damaged or missing
+    /// blob, a destination that cannot be written).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The source reference does not select images to copy.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The destination is standard output (`-`).
+    #[error("{}: writing to standard output is not supported; give a layout directory or an archive file name", path.display())]
+    StandardOutput {
+        /// The destination given.
+        path: PathBuf,
+    },
+    /// `DST:NAME` is a name cosign's scheme reserves for signatures.
+    #[error("{}: {reason}", path.display())]
+    ReservedName {
+        /// The destination.
+        path: PathBuf,
+        /// The name and the manifest whose signatures it names.
+        reason: ReservedForSignatures,
+    },
+    /// `DST:NAME` names one image, but the source selects several.
+    #[error("{}: DST:{name} names a single image, but {reference} holds {count} images; pick one as SRC:NAME or SRC@sha256:…", path.display())]
+    NameNeedsOneImage {
+        /// The source layout or archive.
+        path: PathBuf,
+        /// The name given to the destination.
+        name: RefName,
+        /// The source reference.
+        reference: ImageRef,
+        /// How many images it selects.
+        count: usize,
+    },
+    /// An image to copy is named by a name we do not write.
+    #[error("{}: image {digest} is named {:?}, which cannot be written: {}; copy it as SRC@{digest} DST:NEWNAME", path.display(), error.name, error.reason)]
+    UnwritableName {
+        /// The source layout or archive.
+        path: PathBuf,
+        /// The image.
+        digest: Digest,
+        /// The name, and what is wrong with it.
+        error: RefNameError,
+    },
+    /// An entry of the archive being added to is named by a name we do not write.
+    #[error("{}: image {digest} is named {:?}, which cannot be written: {}", path.display(), error.name, error.reason)]
+    UnwritableStoredName {
+        /// The archive.
+        path: PathBuf,
+        /// The image.
+        digest: Digest,
+        /// The name, and what is wrong with it.
+        error: RefNameError,
+    },
+}
+
+impl CopyError {
+    /// Whether this is an integrity failure: a storage failure it wraps is one
+    /// ([`StoreError::is_integrity_failure`]), e.g. a source blob that does not match its
+    /// digest.
+    pub fn is_integrity_failure(&self) -> bool {
+        self.store_error()
+            .is_some_and(StoreError::is_integrity_failure)
+    }
+
+    /// The storage failure this wraps, directly or through resolving, if any.
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(e) => Some(e),
+            Self::Resolve(e) => e.store_error(),
+            _ => None,
+        }
+    }
+
+    /// The resolution failure this wraps, if any.
+    pub fn resolve_error(&self) -> Option<&ResolveError> {
+        match self {
+            Self::Resolve(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The result type of copying.
+pub type Result<T, E = CopyError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_damaged_source_is_an_integrity_failure_and_a_bad_destination_is_not() {
+        let damaged = CopyError::from(StoreError::DigestMismatch {
+            path: "bundle".into(),
+            expected: Digest::of(b"a"),
+            found: Digest::of(b"b"),
+        });
+        assert!(damaged.is_integrity_failure());
+        let stdout = CopyError::StandardOutput { path: "-".into() };
+        assert!(!stdout.is_integrity_failure());
+        assert_eq!(
+            stdout.to_string(),
+            "-: writing to standard output is not supported; give a layout directory or an archive file name"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use crate::copy::CopyError;
 use crate::elf::ElfError;
 use crate::image::bpfman::BuildError;
 use crate::image::ResolveError;
@@ -11,6 +12,7 @@ use crate::oci::reference::{ImageRefError, RefNameError};
 use crate::sign::SignError;
 use crate::store::StoreError;
 use crate::summary::SummaryError;
+use crate::tag::TagError;
 use crate::trust::TrustError;
 
 /// Everything the library's operations can fail with.
@@ -49,6 +51,12 @@ pub enum Error {
     /// Saying what a layout or archive holds (`list`, `inspect`) failed.
     #[error(transparent)]
     Summary(#[from] SummaryError),
+    /// Copying between layouts and archives failed.
+    #[error(transparent)]
+    Copy(#[from] CopyError),
+    /// Adding or removing a name failed.
+    #[error(transparent)]
+    Tag(#[from] TagError),
     /// Signing, or reading a key or a trust policy, failed.
     #[error(transparent)]
     Sign(#[from] SignError),
@@ -74,6 +82,8 @@ impl Error {
             Self::Sign(e) => e.is_integrity_failure(),
             Self::Trust(e) => e.is_integrity_failure(),
             Self::Summary(e) => e.is_integrity_failure(),
+            Self::Copy(e) => e.is_integrity_failure(),
+            Self::Tag(e) => e.is_integrity_failure(),
             _ => false,
         }
     }
@@ -85,6 +95,8 @@ impl Error {
             Self::Sign(e) => e.resolve_error(),
             Self::Trust(e) => e.resolve_error(),
             Self::Summary(e) => e.resolve_error(),
+            Self::Copy(e) => e.resolve_error(),
+            Self::Tag(e) => e.resolve_error(),
             _ => None,
         }
     }
@@ -98,6 +110,8 @@ impl Error {
             Self::Sign(e) => e.store_error(),
             Self::Trust(e) => e.store_error(),
             Self::Summary(e) => e.store_error(),
+            Self::Copy(e) => e.store_error(),
+            Self::Tag(e) => e.store_error(),
             _ => None,
         }
     }
@@ -117,6 +131,10 @@ pub fn store_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'
     } else if let Some(e) = e.downcast_ref::<TrustError>() {
         e.store_error()
     } else if let Some(e) = e.downcast_ref::<SummaryError>() {
+        e.store_error()
+    } else if let Some(e) = e.downcast_ref::<CopyError>() {
+        e.store_error()
+    } else if let Some(e) = e.downcast_ref::<TagError>() {
         e.store_error()
     } else {
         e.downcast_ref::<StoreError>()
@@ -141,6 +159,10 @@ pub fn is_integrity_failure_in(e: &(dyn std::error::Error + 'static)) -> bool {
         e.is_integrity_failure()
     } else if let Some(e) = e.downcast_ref::<SummaryError>() {
         e.is_integrity_failure()
+    } else if let Some(e) = e.downcast_ref::<CopyError>() {
+        e.is_integrity_failure()
+    } else if let Some(e) = e.downcast_ref::<TagError>() {
+        e.is_integrity_failure()
     } else {
         false
     }
@@ -156,6 +178,10 @@ pub fn resolve_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<
     } else if let Some(e) = e.downcast_ref::<TrustError>() {
         e.resolve_error()
     } else if let Some(e) = e.downcast_ref::<SummaryError>() {
+        e.resolve_error()
+    } else if let Some(e) = e.downcast_ref::<CopyError>() {
+        e.resolve_error()
+    } else if let Some(e) = e.downcast_ref::<TagError>() {
         e.resolve_error()
     } else {
         e.downcast_ref::<ResolveError>()

@@ -9,16 +9,16 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
 use crate::image::resolve::{available_names, select};
 use crate::image::ResolveError;
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::limits::Limits;
 use crate::oci::companion::{companion_subject, SUFFIXES};
-use crate::oci::cosign::reserved_for_signatures;
+use crate::oci::cosign::{reserved_for_signatures, ReservedForSignatures};
 use crate::oci::media_type::ANNOTATION_REF_NAME;
 use crate::oci::{Descriptor, Digest, ImageRef, RefName, Selector};
 use crate::progress::Progress;
+use crate::store::StoreError;
 
 /// What `tag` did.
 #[derive(Debug, Clone, Serialize)]
@@ -40,26 +40,25 @@ pub struct TagReport {
 /// moved to it, and the report says from where.
 ///
 /// The image's manifest is read and verified first, so a name never points at a missing
-/// or damaged blob. Fails with [`ResolveError::ImageNotFound`] (listing the names there are),
-/// [`ResolveError::NameRequired`] or [`ResolveError::AmbiguousName`] when the source is not one image,
-/// and with [`Error::Input`] when `source` is not a layout directory or `name` is one that
-/// cosign's scheme reserves for signatures (`sha256-<hex>.sig`); the layout is then
-/// unchanged.
+/// or damaged blob. Fails with [`ResolveError::ImageNotFound`] (listing the names there
+/// are), [`ResolveError::NameRequired`] or [`ResolveError::AmbiguousName`] when the source
+/// is not one image, with [`TagError::NotALayoutDirectory`] or [`TagError::StandardInput`]
+/// when `source` is not a layout directory, and with [`TagError::ReservedName`] when
+/// `name` is one that cosign's scheme reserves for signatures (`sha256-<hex>.sig`); the
+/// layout is then unchanged.
 pub fn tag(source: &ImageRef, name: &RefName, limits: &Limits) -> Result<TagReport> {
     let root = layout_dir(&source.path, "tag")?;
     if let Some(reason) = reserved_for_signatures(name.as_str()) {
-        return Err(Error::Input { path: root, reason });
+        return Err(TagError::ReservedName { path: root, reason });
     }
     if name
         .as_str()
         .starts_with(&format!("{}:", source.path.display()))
     {
-        return Err(Error::Input {
+        return Err(TagError::NameInsideLayout {
             path: root,
-            reason: format!(
-                "NAME is a name inside the same layout, not a reference: give {:?}, not {name:?}",
-                &name.as_str()[source.path.display().to_string().len() + 1..]
-            ),
+            suggestion: name.as_str()[source.path.display().to_string().len() + 1..].to_string(),
+            name: name.clone(),
         });
     }
     let mut writer = LayoutWriter::open_existing_with(&root, limits, &Progress::none())?;
@@ -120,16 +119,14 @@ pub struct RemoveReport {
 /// `PATH@sha256:…` every entry, named or untagged, for that manifest. Blobs stay until
 /// [`gc`](crate::layout::gc::gc).
 ///
-/// Fails with [`ResolveError::ImageNotFound`] listing the names there are when nothing matches,
-/// and with [`Error::Input`] for a bare `PATH` (rm never removes everything) or a path
-/// that is not a layout directory; the layout is then unchanged.
+/// Fails with [`ResolveError::ImageNotFound`] listing the names there are when nothing
+/// matches, [`TagError::RemoveWhat`] for a bare `PATH` (rm never removes everything), and
+/// [`TagError::NotALayoutDirectory`] or [`TagError::StandardInput`] for a path that is not
+/// a layout directory; the layout is then unchanged.
 pub fn remove(reference: &ImageRef) -> Result<RemoveReport> {
     let root = layout_dir(&reference.path, "rm")?;
     if reference.selector == Selector::All {
-        return Err(Error::Input {
-            path: root,
-            reason: "say what to remove: PATH:NAME removes a name, PATH@sha256:… every entry for that manifest".into(),
-        });
+        return Err(TagError::RemoveWhat { path: root });
     }
     let mut writer = LayoutWriter::open(&root)?;
     let removed = writer.remove_entries(|d| match &reference.selector {
@@ -200,20 +197,138 @@ pub fn remove(reference: &ImageRef) -> Result<RemoveReport> {
 
 /// The layout directory a managing command works on; archives and standard input are
 /// refused with the way forward.
-pub(crate) fn layout_dir(path: &Path, command: &str) -> Result<PathBuf> {
-    let refuse = |what: &str| {
-        Error::Input {
-        path: path.to_path_buf(),
-        reason: format!(
-            "{what}; `{command}` changes a layout directory in place (copy an archive to a layout first)"
-        ),
-    }
-    };
+pub(crate) fn layout_dir(path: &Path, command: &'static str) -> Result<PathBuf> {
     if path == Path::new("-") {
-        return Err(refuse("standard input cannot be changed"));
+        return Err(TagError::StandardInput {
+            path: path.to_path_buf(),
+            command,
+        });
     }
     match std::fs::metadata(path) {
-        Ok(m) if !m.is_dir() => Err(refuse("is a file, not a layout directory")),
+        Ok(m) if !m.is_dir() => Err(TagError::NotALayoutDirectory {
+            path: path.to_path_buf(),
+            command,
+        }),
         _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// Why a name could not be added (`tag`) or removed (`rm`). The layout is then unchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TagError {
+    /// Reading or writing the layout failed (I/O, a damaged or missing blob, a layout
+    /// that cannot be written).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The source reference does not select one image.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// The name is one cosign's scheme reserves for signatures.
+    #[error("{}: {reason}", path.display())]
+    ReservedName {
+        /// The layout.
+        path: PathBuf,
+        /// The name and the manifest whose signatures it names.
+        reason: ReservedForSignatures,
+    },
+    /// The name given is a reference into the same layout (`bundle:NAME`), not a name.
+    #[error("{}: NAME is a name inside the same layout, not a reference: give {suggestion:?}, not {:?}", path.display(), name.as_str())]
+    NameInsideLayout {
+        /// The layout.
+        path: PathBuf,
+        /// The name given.
+        name: RefName,
+        /// The name meant (without the layout's path).
+        suggestion: String,
+    },
+    /// `rm` was given a bare layout path: it never removes everything.
+    #[error("{}: say what to remove: PATH:NAME removes a name, PATH@sha256:… every entry for that manifest", path.display())]
+    RemoveWhat {
+        /// The layout.
+        path: PathBuf,
+    },
+    /// A command that changes a layout in place was given standard input.
+    #[error("{}: standard input cannot be changed; `{command}` changes a layout directory in place (copy an archive to a layout first)", path.display())]
+    StandardInput {
+        /// The path given (`-`).
+        path: PathBuf,
+        /// The command (`tag`, `rm`, `gc`).
+        command: &'static str,
+    },
+    /// A command that changes a layout in place was given a file (an archive).
+    #[error("{}: is a file, not a layout directory; `{command}` changes a layout directory in place (copy an archive to a layout first)", path.display())]
+    NotALayoutDirectory {
+        /// The path given.
+        path: PathBuf,
+        /// The command (`tag`, `rm`, `gc`).
+        command: &'static str,
+    },
+}
+
+impl TagError {
+    /// Whether this is an integrity failure: a storage failure it wraps is one
+    /// ([`StoreError::is_integrity_failure`]), e.g. an image to tag whose manifest is
+    /// damaged.
+    pub fn is_integrity_failure(&self) -> bool {
+        self.store_error()
+            .is_some_and(StoreError::is_integrity_failure)
+    }
+
+    /// The storage failure this wraps, directly or through resolving, if any.
+    pub fn store_error(&self) -> Option<&StoreError> {
+        match self {
+            Self::Store(e) => Some(e),
+            Self::Resolve(e) => e.store_error(),
+            _ => None,
+        }
+    }
+
+    /// The resolution failure this wraps, if any.
+    pub fn resolve_error(&self) -> Option<&ResolveError> {
+        match self {
+            Self::Resolve(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The result type of `tag` and `rm`.
+pub type Result<T, E = TagError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reference_given_as_the_name_is_quoted_as_the_user_typed_it() {
+        let e = TagError::NameInsideLayout {
+            path: "bundle".into(),
+            name: RefName::parse("bundle:copy").unwrap(),
+            suggestion: "copy".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "bundle: NAME is a name inside the same layout, not a reference: give \"copy\", not \"bundle:copy\""
+        );
+    }
+
+    #[test]
+    fn a_name_reserved_for_signatures_says_whose_signatures() {
+        let signed = Digest::of(b"manifest");
+        let name = format!("sha256-{}.sig", signed.hex());
+        let e = TagError::ReservedName {
+            path: "bundle".into(),
+            reason: reserved_for_signatures(&name).unwrap(),
+        };
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "bundle: {name:?} is the name cosign's scheme reserves for the signatures of \
+                 {signed} (sha256-<hex>.sig); choose another name (signatures are added by \
+                 `ebpf-layout sign`)"
+            )
+        );
+        assert!(!e.is_integrity_failure());
     }
 }

@@ -34,13 +34,23 @@ pub fn signed_digest(name: &str) -> Option<Digest> {
 /// cosign's scheme reserves for the signatures of manifest `sha256:<hex>`, and every
 /// reader (ours, cosign's) would take the image so named for a signature — hidden from
 /// `list`'s images, counted as a signature of another image. `None` for any other name.
-pub fn reserved_for_signatures(name: &str) -> Option<String> {
+pub fn reserved_for_signatures(name: &str) -> Option<ReservedForSignatures> {
     let signed = signed_digest(name)?;
-    Some(format!(
-        "{name:?} is the name cosign's scheme reserves for the signatures of {signed} \
-         (sha256-<hex>{SIGNATURE_SUFFIX}); choose another name (signatures are added by \
-         `ebpf-layout sign`)"
-    ))
+    Some(ReservedForSignatures {
+        name: name.to_string(),
+        signed,
+    })
+}
+
+/// A name cosign's scheme reserves for signatures, asked for an image (see
+/// [`reserved_for_signatures`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name:?} is the name cosign's scheme reserves for the signatures of {signed} (sha256-<hex>{SIGNATURE_SUFFIX}); choose another name (signatures are added by `ebpf-layout sign`)")]
+pub struct ReservedForSignatures {
+    /// The name asked for.
+    pub name: String,
+    /// The manifest whose signatures it names.
+    pub signed: Digest,
 }
 
 /// Whether an index.json entry is a signature image (by its name).
