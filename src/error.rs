@@ -9,6 +9,7 @@ use crate::image::bpfman::BuildError;
 use crate::image::ResolveError;
 use crate::kernel_btf::KernelBtfError;
 use crate::oci::reference::{ImageRefError, RefNameError};
+use crate::pack::PackError;
 use crate::sign::SignError;
 use crate::store::StoreError;
 use crate::summary::SummaryError;
@@ -57,6 +58,9 @@ pub enum Error {
     /// Adding or removing a name failed.
     #[error(transparent)]
     Tag(#[from] TagError),
+    /// Packing objects into a layout or archive failed.
+    #[error(transparent)]
+    Pack(#[from] PackError),
     /// Signing, or reading a key or a trust policy, failed.
     #[error(transparent)]
     Sign(#[from] SignError),
@@ -84,6 +88,7 @@ impl Error {
             Self::Summary(e) => e.is_integrity_failure(),
             Self::Copy(e) => e.is_integrity_failure(),
             Self::Tag(e) => e.is_integrity_failure(),
+            Self::Pack(e) => e.is_integrity_failure(),
             _ => false,
         }
     }
@@ -112,6 +117,7 @@ impl Error {
             Self::Summary(e) => e.store_error(),
             Self::Copy(e) => e.store_error(),
             Self::Tag(e) => e.store_error(),
+            Self::Pack(e) => e.store_error(),
             _ => None,
         }
     }
@@ -135,6 +141,8 @@ pub fn store_error_in<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'
     } else if let Some(e) = e.downcast_ref::<CopyError>() {
         e.store_error()
     } else if let Some(e) = e.downcast_ref::<TagError>() {
+        e.store_error()
+    } else if let Some(e) = e.downcast_ref::<PackError>() {
         e.store_error()
     } else {
         e.downcast_ref::<StoreError>()
@@ -162,6 +170,8 @@ pub fn is_integrity_failure_in(e: &(dyn std::error::Error + 'static)) -> bool {
     } else if let Some(e) = e.downcast_ref::<CopyError>() {
         e.is_integrity_failure()
     } else if let Some(e) = e.downcast_ref::<TagError>() {
+        e.is_integrity_failure()
+    } else if let Some(e) = e.downcast_ref::<PackError>() {
         e.is_integrity_failure()
     } else {
         false

@@ -14,7 +14,7 @@ use ebpf_layout::store::ImageSource;
 use libfuzzer_sys::fuzz_target;
 
 /// Whether `verify` passes on what `archive` opened (an error opening is a refusal).
-fn accepted(archive: ebpf_layout::Result<impl ImageSource>) -> bool {
+fn accepted(archive: ebpf_layout::store::Result<impl ImageSource>) -> bool {
     let Ok(archive) = archive else {
         return false;
     };

@@ -18,8 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::archive::{ArchiveBuilder, Limits, WriteOptions};
-use crate::elf::{self, ByteOrder, ObjectInfo};
-use crate::error::{Error, Result};
+use crate::elf::{self, ByteOrder, ElfError, ObjectInfo};
 use crate::image::bpfman;
 use crate::image::config::{EbpfConfig, ObjectMetadata};
 use crate::image::resolve::MAX_OBJECT_SIZE;
@@ -32,6 +31,10 @@ use crate::oci::media_type::{
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageManifest, Platform, RefName};
 use crate::progress::Progress;
 use crate::store::{self, io_err};
+
+mod error;
+
+pub use error::{PackError, Result};
 
 /// The image format `pack` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -384,9 +387,8 @@ fn kernel_btf_for(
         return Ok(Vec::new());
     };
     if !options.platform_objects.is_empty() {
-        return Err(Error::Input {
+        return Err(PackError::KernelBtfWithPlatforms {
             path: options.output.clone(),
-            reason: "--kernel-btf is not supported with --platform objects yet; pack each architecture's object on its own".into(),
         });
     }
     let objects: Vec<&Path> = candidates.iter().map(|c| c.path.as_path()).collect();
@@ -461,12 +463,10 @@ fn write_bee_blobs<S: ImageSink>(
 ) -> Result<(Descriptor, Vec<Descriptor>)> {
     let (program_digest, program_size) = writer.put_object(&c.path)?;
     if program_size != c.size {
-        return Err(Error::Input {
+        return Err(PackError::ChangedWhilePacking {
             path: c.path.clone(),
-            reason: format!(
-                "changed while being packed (was {} bytes, read {program_size})",
-                c.size
-            ),
+            was: c.size,
+            read: program_size,
         });
     }
     let program = Descriptor::new(EBPF_PROGRAM, program_digest, program_size)
@@ -493,13 +493,10 @@ fn write_bpfman_blobs<S: ImageSink>(
         .read_to_end(&mut object)
         .map_err(io_err("reading", &c.path))?;
     if object.len() as u64 != c.size {
-        return Err(Error::Input {
+        return Err(PackError::ChangedWhilePacking {
             path: c.path.clone(),
-            reason: format!(
-                "changed while being packed (was {} bytes, read {})",
-                c.size,
-                object.len()
-            ),
+            was: c.size,
+            read: object.len() as u64,
         });
     }
     let file_name = c
@@ -523,10 +520,7 @@ fn write_bpfman_blobs<S: ImageSink>(
 /// Finds and checks every input object; returns them sorted by name.
 fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> {
     if options.inputs.is_empty() {
-        return Err(Error::Input {
-            path: PathBuf::from("."),
-            reason: "no input given: name BPF object files or directories of them".into(),
-        });
+        return Err(PackError::NoInput);
     }
     let platform_order = if options.platform.is_big_endian() {
         ByteOrder::Big
@@ -537,9 +531,8 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
     let mut skipped = Vec::new();
     for input in &options.inputs {
         let meta = fs::metadata(input).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::Input {
+            std::io::ErrorKind::NotFound => PackError::NoSuchInput {
                 path: input.clone(),
-                reason: "no such file or directory".into(),
             },
             _ => io_err("reading", input)(e).into(),
         })?;
@@ -551,16 +544,18 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
             for path in walked {
                 // Objects for the other byte order (bpf2go's *_bpfeb.o next to *_bpfel.o)
                 // are skipped like other files; named explicitly they are an error.
-                let verdict = classify_file(&path)?.and_then(|order| {
-                    if order == platform_order {
-                        Ok(order)
-                    } else {
-                        Err(format!(
-                            "{order}-endian BPF object, platform {} is {platform_order}-endian",
-                            options.platform
-                        ))
-                    }
-                });
+                let verdict = classify_file(&path)?
+                    .map_err(|e| e.to_string())
+                    .and_then(|order| {
+                        if order == platform_order {
+                            Ok(order)
+                        } else {
+                            Err(format!(
+                                "{order}-endian BPF object, platform {} is {platform_order}-endian",
+                                options.platform
+                            ))
+                        }
+                    });
                 match verdict {
                     Ok(_) => files.push((path, false)),
                     Err(reason) => {
@@ -570,32 +565,31 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
                 }
             }
             if files.len() == before {
-                return Err(Error::Input {
-                    path: input.clone(),
-                    reason: if dir_skipped == 0 {
-                        "directory is empty: no BPF objects to pack".into()
-                    } else {
-                        format!("no BPF objects found ({dir_skipped} other files skipped)")
-                    },
+                return Err(if dir_skipped == 0 {
+                    PackError::EmptyDirectory {
+                        path: input.clone(),
+                    }
+                } else {
+                    PackError::NoObjectsInDirectory {
+                        path: input.clone(),
+                        skipped: dir_skipped,
+                    }
                 });
             }
         } else {
             if let Err(reason) = classify_file(input)? {
-                return Err(Error::Input {
+                return Err(PackError::NotBpfObject {
                     path: input.clone(),
-                    reason: format!("not a BPF object: {reason}"),
+                    reason,
                 });
             }
             files.push((input.clone(), true));
         }
     }
     if options.tag.is_some() && files.len() != 1 {
-        return Err(Error::Input {
+        return Err(PackError::TagNeedsOneObject {
             path: options.inputs[0].clone(),
-            reason: format!(
-                "--tag names a single image, but the inputs hold {} BPF objects",
-                files.len()
-            ),
+            count: files.len(),
         });
     }
     let mut candidates: Vec<Candidate> = Vec::new();
@@ -606,17 +600,16 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
         }
         let file = File::open(&path).map_err(io_err("opening", &path))?;
         let size = file.metadata().map_err(io_err("reading", &path))?.len();
-        let info = elf::inspect_file(&file).map_err(|source| Error::Elf {
+        let info = elf::inspect_file(&file).map_err(|source| PackError::Elf {
             path: path.clone(),
             source,
         })?;
         if info.byte_order != platform_order {
-            return Err(Error::Input {
+            return Err(PackError::WrongByteOrder {
                 path: path.clone(),
-                reason: format!(
-                    "{}-endian BPF object, but platform {} is {platform_order}-endian; pass --platform for its architecture",
-                    info.byte_order, options.platform
-                ),
+                object: info.byte_order,
+                platform: Box::new(options.platform.clone()),
+                expected: platform_order,
             });
         }
         let name = match &options.tag {
@@ -624,12 +617,10 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
             None => default_name(&path)?,
         };
         if let Some(other) = candidates.iter().find(|c| c.name == name) {
-            return Err(Error::Input {
+            return Err(PackError::NameClash {
                 path: path.clone(),
-                reason: format!(
-                    "name {name} is also the name of {}; pack them in separate calls with --tag",
-                    other.path.display()
-                ),
+                name,
+                other: other.path.clone(),
             });
         }
         candidates.push(Candidate {
@@ -649,9 +640,8 @@ fn collect(options: &PackOptions) -> Result<(Vec<Candidate>, Vec<SkippedFile>)> 
 /// name). Returns them sorted by platform.
 fn collect_platforms(options: &PackOptions) -> Result<Vec<Candidate>> {
     if let Some(input) = options.inputs.first() {
-        return Err(Error::Input {
+        return Err(PackError::InputsAndPlatforms {
             path: input.clone(),
-            reason: "give either INPUT files or --platform OS/ARCH=FILE objects, not both".into(),
         });
     }
     let mut seen = BTreeSet::new();
@@ -659,33 +649,30 @@ fn collect_platforms(options: &PackOptions) -> Result<Vec<Candidate>> {
     for (platform, path) in &options.platform_objects {
         let platform = platform.normalized();
         if !seen.insert(platform.to_string()) {
-            return Err(Error::Input {
+            return Err(PackError::PlatformGivenTwice {
                 path: path.clone(),
-                reason: format!("platform {platform} is given twice; give one object per platform"),
+                platform: Box::new(platform),
             });
         }
         let meta = fs::metadata(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => Error::Input {
-                path: path.clone(),
-                reason: "no such file".into(),
-            },
+            std::io::ErrorKind::NotFound => PackError::NoSuchObject { path: path.clone() },
             _ => io_err("reading", path)(e).into(),
         })?;
         if !meta.is_file() {
-            return Err(Error::Input {
+            return Err(PackError::NotAFile {
                 path: path.clone(),
-                reason: format!("not a file: --platform {platform}=FILE names one BPF object"),
+                platform: Box::new(platform),
             });
         }
         if let Err(reason) = classify_file(path)? {
-            return Err(Error::Input {
+            return Err(PackError::NotBpfObject {
                 path: path.clone(),
-                reason: format!("not a BPF object: {reason}"),
+                reason,
             });
         }
         let file = File::open(path).map_err(io_err("opening", path))?;
         let size = file.metadata().map_err(io_err("reading", path))?.len();
-        let info = elf::inspect_file(&file).map_err(|source| Error::Elf {
+        let info = elf::inspect_file(&file).map_err(|source| PackError::Elf {
             path: path.clone(),
             source,
         })?;
@@ -695,12 +682,11 @@ fn collect_platforms(options: &PackOptions) -> Result<Vec<Candidate>> {
             ByteOrder::Little
         };
         if info.byte_order != want {
-            return Err(Error::Input {
+            return Err(PackError::PlatformByteOrder {
                 path: path.clone(),
-                reason: format!(
-                    "{}-endian BPF object, but platform {platform} is {want}-endian; give the {want}-endian build for it",
-                    info.byte_order
-                ),
+                object: info.byte_order,
+                platform: Box::new(platform),
+                expected: want,
             });
         }
         let name = match &options.tag {
@@ -708,13 +694,11 @@ fn collect_platforms(options: &PackOptions) -> Result<Vec<Candidate>> {
             None => default_name(path)?,
         };
         if let Some(other) = candidates.iter().find(|c| c.name != name) {
-            return Err(Error::Input {
+            return Err(PackError::PlatformNames {
                 path: path.clone(),
-                reason: format!(
-                    "would be named {name}, but {} would be named {}: name the multi-platform image with --tag",
-                    other.path.display(),
-                    other.name
-                ),
+                name,
+                other: other.path.clone(),
+                other_name: other.name.clone(),
             });
         }
         candidates.push(Candidate {
@@ -739,21 +723,21 @@ fn default_name(path: &Path) -> Result<RefName> {
         .strip_suffix(".bpf.o")
         .or_else(|| file_name.strip_suffix(".o"))
         .unwrap_or(&file_name);
-    RefName::parse(stem).map_err(|e| Error::Input {
+    RefName::parse(stem).map_err(|error| PackError::UnnamableFile {
         path: path.to_path_buf(),
-        reason: format!("cannot be named after its file: {e}; give a name with --tag"),
+        error,
     })
 }
 
 /// Reads the first bytes of a file and says whether it is a BPF object (`Ok(Ok)`), or
 /// what it is instead (`Ok(Err(reason))`).
-fn classify_file(path: &Path) -> Result<std::result::Result<ByteOrder, String>> {
+fn classify_file(path: &Path) -> Result<std::result::Result<ByteOrder, ElfError>> {
     let file = File::open(path).map_err(io_err("opening", path))?;
     let mut header = Vec::with_capacity(64);
     file.take(64)
         .read_to_end(&mut header)
         .map_err(io_err("reading", path))?;
-    Ok(elf::classify(&header).map_err(|e| e.to_string()))
+    Ok(elf::classify(&header))
 }
 
 /// Collects regular files below `dir`, depth first, siblings sorted by file name.
