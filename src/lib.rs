@@ -10,17 +10,21 @@
 //!   (bounds on untrusted input, as values), [`report`] (integrity findings, and escaping
 //!   input-derived text for the terminal),
 //!   [`progress`] (a handle counting bytes hashed), [`program`] (the verified object the
-//!   loader accepts), [`error`].
-//! * **Storage** — [`store`] (the one read trait, [`store::ImageSource`]), [`layout`] (a
-//!   layout directory: safe reads, the writer and its lock, gc), [`archive`] (`.tar`,
-//!   `.tar.gz`, standard input: readers and the deterministic writer), [`source`] (opens
-//!   whichever a path names).
+//!   loader accepts).
+//! * **Storage** — [`store`] (the one read trait, [`store::ImageSource`], and
+//!   [`store::StoreError`], what storage fails with), [`layout`] (a layout directory: safe
+//!   reads, the writer and its lock, gc), [`archive`] (`.tar`, `.tar.gz`, standard input:
+//!   readers and the deterministic writer), [`source`] (opens whichever a path names).
 //! * **Operations** — [`pack`], [`copy`], [`verify`], [`sign`], [`tag`], [`image`]
 //!   (formats and resolving a reference), [`summary`] (`list` and `inspect`), [`trust`]
 //!   (the gate to the kernel: resolve, trust check, verified bytes), [`kernel_btf`]
 //!   (kernel BTF bundled beside an image for kernels without their own).
 //! * **Loading** — [`load`] (feature `loader`): libbpf-rs loading, attaching, pinning and
 //!   map display; it takes only a [`program::VerifiedProgram`].
+//! * **Errors gathered** — [`error`]: each layer and operation has its own error type
+//!   (`StoreError`, `ResolveError`, `PackError`, `TrustError`, …, `LoadError`), each
+//!   wrapping those below it; [`Error`] gathers them all with `#[from]`, and
+//!   [`error::is_integrity_failure_in`] tells an integrity failure from any of them.
 //! * **Front end** — `cli` (feature `cli`): argument parsing, rendering, exit codes; the
 //!   only place that reads flags and the environment.
 //!

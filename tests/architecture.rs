@@ -30,10 +30,12 @@ const LAYERS: &[(&str, &[&str])] = &[
             "tag",
             "trust",
             "kernel_btf",
-            "error",
         ],
     ),
     ("loader", &["load"]),
+    // Each layer has its own error type; `error` gathers them all, so it sits above
+    // every layer it gathers and below the command line that uses it.
+    ("errors gathered", &["error"]),
     ("front end", &["cli"]),
 ];
 

@@ -46,7 +46,9 @@ pub(crate) struct BundleRequest<'a> {
 
 /// The images of `source` when no name was given and it holds more than one (signature
 /// images are not images to load); `None` when it is not a bundle.
-pub(crate) fn bundle_entries(source: &dyn ImageSource) -> crate::Result<Option<Vec<Selector>>> {
+pub(crate) fn bundle_entries(
+    source: &dyn ImageSource,
+) -> crate::store::Result<Option<Vec<Selector>>> {
     let index = source.index()?;
     let mut seen = BTreeSet::new();
     let entries: Vec<Selector> = index

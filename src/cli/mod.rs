@@ -2,8 +2,10 @@
 //! library → render), and the mapping from errors to exit codes.
 //!
 //! Exit codes: 0 success, 1 an integrity failure (a blob that does not match its
-//! digest or size, or is missing; an archive truncated or damaged on the way), 2
-//! anything else (usage, unusable input, I/O).
+//! digest or size, or is missing; an archive truncated or damaged on the way; an image
+//! the trust rule refuses), 2 anything else (usage, unusable input, I/O). The library
+//! classifies its errors ([`crate::error::is_integrity_failure_in`]); `exit_code` asks
+//! it about every error of the chain.
 
 #[cfg(feature = "loader")]
 mod bundle;
@@ -219,8 +221,10 @@ where
     }
 }
 
-/// An integrity error met while reading the image `reference` names, with the image named
-/// first: the error itself names only the layout and the blob. Other errors are left as
+/// An integrity error met while reading the image `reference` names (a damaged or missing
+/// blob, as the library classifies the storage failure the error wraps:
+/// [`crate::error::store_error_in`]), with the image named first: the error itself names
+/// only the layout and the blob. Other errors, a refused signature among them, are left as
 /// they are (they name what is wrong already). The exit code is still the integrity one.
 pub(crate) fn in_image<E>(reference: &str) -> impl FnOnce(E) -> anyhow::Error + '_
 where

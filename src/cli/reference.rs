@@ -8,7 +8,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
-use crate::error::Error;
 use crate::image::ResolveError;
 use crate::oci::ImageRef;
 
@@ -61,13 +60,11 @@ pub(crate) fn input_ref(text: &str) -> anyhow::Result<ImageRef> {
             path.display()
         );
     }
-    Err(Error::Input {
-        path: path.clone(),
-        reason: "no such file or directory (give a layout directory, a .tar or .tar.gz \
-                 archive, or - for standard input)"
-            .into(),
-    }
-    .into())
+    bail!(
+        "{}: no such file or directory (give a layout directory, a .tar or .tar.gz archive, \
+         or - for standard input)",
+        path.display()
+    )
 }
 
 /// What `path` is when it is a file but cannot be an image store: a BPF object (the most
