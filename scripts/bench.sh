@@ -50,11 +50,14 @@ best_of() {
     echo "$best"
 }
 
+# pad TEXT: TEXT left-aligned in 48 columns, counting characters, not bytes (→ is one).
+pad() { printf "%s%*s" "$1" $((48 - ${#1})) ""; }
+
 ratio() { awk "BEGIN{ if ($2 > 0) printf \"%.2f\", $1 / $2; else print \"-\" }"; }
 
 report() { # name time baseline_time [other_name other_time]...
     local line name=$1 time=$2
-    line=$(printf "%-48s %7.3f s  %6s× openssl" "$name" "$time" "$(ratio "$time" "$3")")
+    line=$(printf "%s %7.3f s  %6s× openssl" "$(pad "$name")" "$time" "$(ratio "$time" "$3")")
     shift 3
     while [ $# -ge 2 ]; do
         line+=$(printf "  %6s× %s" "$(ratio "$time" "$2")" "$1")
@@ -156,30 +159,32 @@ echo
 # Two signed images under NAMES ref names (names on few manifests: what a long-lived
 # bundle with a tag per build looks like), written straight into index.json.
 echo "== ${names} names on 2 signed images (growth: time ÷ time with $((names / 4)) names; linear = 4.00) =="
+# The names are in the signed repository, so that `verify --key NAME` accepts them.
+repo=registry.local/ebpf/probe
 rm -rf "$work/few"
 "$bin" pack testdata/tp_counter.bpf.o testdata/xdp_count.bpf.o -o "$work/few" >/dev/null
 EBPF_LAYOUT_PASSWORD= "$bin" keygen -o "$work/bench" >/dev/null 2>&1
 EBPF_LAYOUT_PASSWORD= "$bin" sign "$work/few" --key "$work/bench.key" \
-    --identity registry.local/ebpf/probe >/dev/null
+    --identity "$repo" >/dev/null
 victim=$(jq -r '.manifests[0].digest' "$work/few/index.json")
 # many_names N DIR: a copy of the signed layout with N names (the signatures kept).
 many_names() {
     rm -rf "$2"
     cp -a "$work/few" "$2"
-    jq -c --argjson n "$1" '
+    jq -c --argjson n "$1" --arg repo "$repo" '
         [.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] | startswith("sha256-"))] as $sigs
         | [.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] | startswith("sha256-") | not)] as $imgs
         | .manifests = [range($n) as $i | $imgs[$i % ($imgs | length)] | del(.platform)
-                        | .annotations = {"org.opencontainers.image.ref.name": "probe:v\($i)"}] + $sigs
+                        | .annotations = {"org.opencontainers.image.ref.name": "\($repo):v\($i)"}] + $sigs
     ' "$work/few/index.json" >"$2/index.json"
 }
 scale_report() { # name time time_with_a_quarter
-    printf "%-48s %7.3f s  growth %5s×\n" "$1" "$2" "$(ratio "$2" "$3")"
+    printf "%s %7.3f s  growth %5s×\n" "$(pad "$1")" "$2" "$(ratio "$2" "$3")"
 }
 declare -A quarter
 for n in $((names / 4)) "$names"; do
     many_names "$n" "$work/names"
-    last="probe:v$((n - 1))"
+    last="$repo:v$((n - 1))"
     declare -A t=()
     t[list]=$(best_of "$bin" list "$work/names")
     t[verify]=$(best_of "$bin" verify "$work/names")
@@ -187,8 +192,14 @@ for n in $((names / 4)) "$names"; do
     t[verify_key]=$(best_of "$bin" verify --key "$work/bench.pub" "$work/names:$last")
     setup="rm -rf '$work/names2'; cp -a '$work/names' '$work/names2'"
     t[tag]=$(best_of "$bin" tag "$work/names2:$last" probe:new)
-    t[rm]=$(best_of "$bin" rm "$work/names2:probe:v$((n / 2))")
+    t[rm]=$(best_of "$bin" rm "$work/names2:$repo:v$((n / 2))")
     t[rm_digest]=$(best_of "$bin" rm "$work/names2@$victim")
+    t[gc]=$(best_of "$bin" gc "$work/names2")
+    t[sign]=$(best_of env EBPF_LAYOUT_PASSWORD= "$bin" sign "$work/names2:$last" \
+        --key "$work/bench.key" --identity "$repo")
+    setup="rm -rf '$work/names.tar' '$work/names-copy'"
+    t[copy_tar]=$(best_of "$bin" copy "$work/names" "$work/names.tar")
+    t[copy_layout]=$(best_of "$bin" copy "$work/names" "$work/names-copy")
     setup=
     if [ "$n" != "$names" ]; then
         for k in "${!t[@]}"; do quarter[$k]=${t[$k]}; done
@@ -201,4 +212,8 @@ for n in $((names / 4)) "$names"; do
     scale_report "tag NAME NEW" "${t[tag]}" "${quarter[tag]}"
     scale_report "rm NAME" "${t[rm]}" "${quarter[rm]}"
     scale_report "rm @DIGEST ($((names / 2)) names, 1 signature)" "${t[rm_digest]}" "${quarter[rm_digest]}"
+    scale_report "gc" "${t[gc]}" "${quarter[gc]}"
+    scale_report "sign NAME" "${t[sign]}" "${quarter[sign]}"
+    scale_report "copy → .tar (every name)" "${t[copy_tar]}" "${quarter[copy_tar]}"
+    scale_report "copy → layout (every name)" "${t[copy_layout]}" "${quarter[copy_layout]}"
 done
