@@ -176,6 +176,47 @@ impl FlushingFile {
             flusher: Some(flusher),
         })
     }
+
+    /// Appends the first `len` bytes of `from` with `copy_file_range(2)`: the kernel moves
+    /// them from one page cache to the other, without the copy in and out of a user-space
+    /// buffer that `read`/`write` cost, and write-back is started every 64 MiB as for
+    /// [`Write::write`]. Returns how many bytes were appended (fewer than `len` when `from`
+    /// ended early), or `None`, having appended nothing, when the kernel or the file
+    /// systems cannot (`EXDEV`, `ENOSYS`, `EOPNOTSUPP`, `EINVAL`): then copy with
+    /// `read`/`write`. Anything buffered in front of this writer must be flushed first.
+    pub fn append_from(&mut self, from: &std::fs::File, len: u64) -> io::Result<Option<u64>> {
+        use rustix::io::Errno;
+        let mut offset: u64 = 0;
+        while offset < len {
+            let want = (len - offset).min(FLUSH_EVERY - self.since_kick);
+            let want = usize::try_from(want).unwrap_or(usize::MAX);
+            let n = match rustix::fs::copy_file_range(
+                from,
+                Some(&mut offset),
+                &self.file,
+                None,
+                want,
+            ) {
+                Ok(0) => break,
+                Ok(n) => n as u64,
+                Err(Errno::INTR) => continue,
+                Err(Errno::XDEV | Errno::NOSYS | Errno::OPNOTSUPP | Errno::INVAL)
+                    if offset == 0 =>
+                {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e.into()),
+            };
+            self.since_kick += n;
+            if self.since_kick >= FLUSH_EVERY {
+                self.since_kick = 0;
+                if let Some(kick) = &self.kick {
+                    let _ = kick.try_send(());
+                }
+            }
+        }
+        Ok(Some(offset))
+    }
 }
 
 impl Write for FlushingFile {
@@ -273,5 +314,57 @@ mod tests {
                 Err(CopyError::Write(_))
             ));
         }
+    }
+
+    /// The tests' archive: `head` written through the buffer, then `len` bytes of `from`.
+    fn append_after(head: &[u8], from: &std::fs::File, len: u64) -> (Option<u64>, Vec<u8>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        let mut out = FlushingFile::new(std::fs::File::create(&path).unwrap()).unwrap();
+        out.write_all(head).unwrap();
+        let appended = out.append_from(from, len).unwrap();
+        out.write_all(b"tail").unwrap();
+        drop(out);
+        (appended, std::fs::read(&path).unwrap())
+    }
+
+    #[test]
+    fn appending_a_file_in_the_kernel_writes_its_bytes_after_what_was_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source");
+        // Past one background flush (64 MiB), not a multiple of a page.
+        let len = FLUSH_EVERY as usize + 3 * CHUNK + 123;
+        let input = data(len);
+        std::fs::write(&source, &input).unwrap();
+        let from = std::fs::File::open(&source).unwrap();
+        let (appended, bytes) = append_after(b"head", &from, len as u64);
+        assert_eq!(appended, Some(len as u64));
+        assert_eq!(bytes.len(), 4 + len + 4);
+        assert_eq!(&bytes[..4], b"head");
+        assert!(bytes[4..4 + len] == input[..], "the appended bytes differ");
+        assert_eq!(&bytes[4 + len..], b"tail");
+        // Only the first `len` bytes, wherever the source's own offset is.
+        let (appended, bytes) = append_after(b"", &from, 10);
+        assert_eq!((appended, &bytes[..10]), (Some(10), &input[..10]));
+    }
+
+    #[test]
+    fn a_source_shorter_than_asked_appends_what_it_has_and_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source");
+        std::fs::write(&source, data(1000)).unwrap();
+        let from = std::fs::File::open(&source).unwrap();
+        let (appended, bytes) = append_after(b"", &from, 5000);
+        assert_eq!(appended, Some(1000));
+        assert_eq!(bytes.len(), 1000 + 4);
+    }
+
+    #[test]
+    fn a_source_the_kernel_cannot_copy_from_appends_nothing_and_asks_for_a_buffered_copy() {
+        // A character device: copy_file_range(2) refuses it (EINVAL), before any byte.
+        let from = std::fs::File::open("/dev/zero").unwrap();
+        let (appended, bytes) = append_after(b"head", &from, 4096);
+        assert_eq!(appended, None);
+        assert_eq!(bytes, b"headtail");
     }
 }

@@ -19,6 +19,8 @@
 //! [`ArchiveBuilder::put_file`]: it was hashed when added, and is copied without hashing
 //! it again when its inode, size, mtime and ctime are still those it had then and it had
 //! settled before the hashing began (see `FileStamp`); otherwise it is hashed again.
+//! Into a plain `.tar` that copy is `copy_file_range(2)`: the kernel moves the pages,
+//! nothing passes through a user-space buffer.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -33,7 +35,6 @@ use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 use serde::Serialize;
 
 use super::tar::{padded, BLOCK};
-use crate::oci::digest::Hasher;
 use crate::oci::media_type::{OCI_INDEX, OCI_LAYOUT_FILE_CONTENT};
 use crate::oci::{canonical, Descriptor, Digest, ImageIndex, RefName};
 use crate::oci::{IndexChange, IndexEditor};
@@ -216,18 +217,20 @@ impl<'a> ArchiveBuilder<'a> {
     fn put_file_at(&mut self, path: &Path, now: SystemTime) -> Result<(Digest, u64)> {
         let mut file = File::open(path).map_err(io_err("opening", path))?;
         let before = FileStamp::of(&file).map_err(io_err("reading", path))?;
-        let mut hasher = Hasher::new();
-        let mut buf = vec![0u8; BUF_SIZE];
-        loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_err("reading", path)(e)),
-            };
-            hasher.update(&buf[..n]);
-        }
-        let (digest, size) = hasher.finish();
+        // Read on this thread, hashed on a second core (as every other copy is).
+        let hashed = copy_hashing(
+            &mut file,
+            &mut io::sink(),
+            u64::MAX,
+            Some(before.size),
+            &Progress::none(),
+        );
+        let (digest, size) = match hashed {
+            Ok(hasher) => hasher.finish(),
+            Err(CopyError::Read(e)) => return Err(io_err("reading", path)(e)),
+            Err(CopyError::Write(e)) => return Err(io_err("hashing", path)(e)),
+            Err(CopyError::TooLong { .. }) => return Err(changed(path)),
+        };
         let after = FileStamp::of(&file).map_err(io_err("reading", path))?;
         if after != before || after.size != size {
             return Err(changed(path));
@@ -482,6 +485,15 @@ fn copy_unchanged(
     if !same(&file)? {
         return Err(changed(path));
     }
+    if let Some(appended) = out
+        .append_file(&file, stamp.size)
+        .map_err(io_err("copying into", temp_path))?
+    {
+        if appended != stamp.size || !same(&file)? {
+            return Err(changed(path));
+        }
+        return Ok(());
+    }
     let mut reader = (&file).take(stamp.size + 1);
     let mut buf = vec![0u8; crate::transfer::CHUNK];
     let mut copied = 0;
@@ -596,11 +608,24 @@ fn write_file(out: &mut dyn ArchiveSink, path: &str, bytes: &[u8], mtime: u64) -
 /// A writer that must be finished explicitly (the gzip trailer, the final flush).
 trait ArchiveSink: Write {
     fn finish(&mut self) -> io::Result<()>;
+
+    /// Appends the first `len` bytes of `from` as they are, in the kernel where it can
+    /// (see [`FlushingFile::append_from`]): the bytes appended, or `None`, having written
+    /// nothing, when this sink cannot (it compresses, or the file systems do not allow
+    /// it) and the caller must copy through a buffer.
+    fn append_file(&mut self, _from: &File, _len: u64) -> io::Result<Option<u64>> {
+        Ok(None)
+    }
 }
 
 impl ArchiveSink for BufWriter<FlushingFile> {
     fn finish(&mut self) -> io::Result<()> {
         self.flush()
+    }
+
+    fn append_file(&mut self, from: &File, len: u64) -> io::Result<Option<u64>> {
+        self.flush()?;
+        self.get_mut().append_from(from, len)
     }
 }
 
