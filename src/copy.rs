@@ -20,7 +20,7 @@ use crate::image::resolve::select;
 use crate::image::ResolveError;
 use crate::layout::{IndexChange, LayoutWriter};
 use crate::limits::Limits;
-use crate::oci::companion::companion_entries;
+use crate::oci::companion::Companions;
 use crate::oci::cosign::{reserved_for_signatures, ReservedForSignatures};
 use crate::oci::reference::RefNameError;
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, RefName, Selector};
@@ -244,10 +244,7 @@ fn copy_from(
     let max_json = source.limits().max_manifest_size;
     let roots: Vec<Descriptor> = named.iter().map(|(_, d)| d.clone()).collect();
     let closure = closure_of(source, &roots, max_json, false)?;
-    let sizes: BTreeMap<Digest, u64> = named
-        .iter()
-        .map(|(_, d)| (d.digest.clone(), closure.size_from(&d.digest)))
-        .collect();
+    let sizes: BTreeMap<Digest, u64> = closure.sizes_from(named.iter().map(|(_, d)| &d.digest));
     let blobs = closure_blobs(&closure);
 
     let mut report = CopyReport {
@@ -425,10 +422,19 @@ fn roots(
 /// images are copied too, under their own names. (Copying a whole layout or archive
 /// carries them anyway.)
 fn add_companions(index: &ImageIndex, named: &mut Vec<(Option<RefName>, Descriptor)>) {
-    let selected: Vec<Digest> = named.iter().map(|(_, d)| d.digest.clone()).collect();
+    let companions = Companions::of(index);
+    let mut present: BTreeSet<Digest> = named.iter().map(|(_, d)| d.digest.clone()).collect();
+    // In the order the images were selected, each image once however many names it has.
+    let mut selected: Vec<Digest> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (_, d) in named.iter() {
+        if seen.insert(&d.digest) {
+            selected.push(d.digest.clone());
+        }
+    }
     for digest in selected {
-        for entry in companion_entries(index, &digest) {
-            if !named.iter().any(|(_, d)| d.digest == entry.digest) {
+        for entry in companions.all_of(&digest) {
+            if present.insert(entry.digest.clone()) {
                 let name = entry.ref_name().map(RefName::parse).and_then(|r| r.ok());
                 named.push((name, entry.clone()));
             }

@@ -18,7 +18,7 @@
 //! it (a layout, an archive, or a verify scan with its own error reporting), and one depth
 //! limit, [`MAX_DEPTH`], applies to every command.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::oci::manifest::SchemaError;
 use crate::oci::media_type::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
@@ -272,18 +272,31 @@ impl<E> Closure<E> {
         reached
     }
 
-    /// Bytes of the distinct blobs reachable from `root` (sizes as first declared).
-    pub fn size_from(&self, root: &Digest) -> u64 {
+    /// Bytes of the distinct blobs reachable from each of `roots` (sizes as first
+    /// declared): one table of sizes for all of them, and each root once however many
+    /// times it is given (an image under 60,000 names is one image).
+    pub fn sizes_from<'d>(
+        &self,
+        roots: impl IntoIterator<Item = &'d Digest>,
+    ) -> BTreeMap<Digest, u64> {
         let sizes: HashMap<&Digest, u64> = self
             .edges
             .iter()
             .rev()
             .map(|e| (&e.descriptor.digest, e.descriptor.size))
             .collect();
-        self.reachable_from(root)
-            .iter()
-            .filter_map(|d| sizes.get(d))
-            .sum()
+        let mut out = BTreeMap::new();
+        for root in roots {
+            if !out.contains_key(root) {
+                let total = self
+                    .reachable_from(root)
+                    .iter()
+                    .filter_map(|d| sizes.get(d))
+                    .sum();
+                out.insert(root.clone(), total);
+            }
+        }
+        out
     }
 }
 
@@ -615,6 +628,9 @@ mod tests {
         let a = s.manifest(&[&shared, &shared]);
         let closure = s.walk(&[&a]);
         let expected = a.size + 2 + 100; // manifest, config `{}`, the shared layer once
-        assert_eq!(closure.size_from(&a.digest), expected);
+        let sizes = closure.sizes_from([&a.digest, &a.digest, &shared.digest]);
+        assert_eq!(sizes.len(), 2);
+        assert_eq!(sizes[&a.digest], expected);
+        assert_eq!(sizes[&shared.digest], 100);
     }
 }

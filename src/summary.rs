@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::elf::{self, ElfError, ObjectInfo};
 use crate::image::ResolveError;
 use crate::kernel_btf::KernelBtfError;
+use crate::oci::companion::Companions;
 use crate::oci::{Descriptor, Digest, Platform, Selector};
 use crate::store::{ImageSource, StoreError};
 
@@ -246,10 +247,11 @@ pub fn inspect(
     };
     let image = open_image(source, &entry, platform)?;
     signatures += crate::sign::count_signatures(source, &top, &image.descriptor.digest);
-    let kernel_btf = crate::kernel_btf::bundled(source, &top, &image.descriptor.digest)?
-        .into_iter()
-        .map(|(_, b)| b)
-        .collect();
+    let kernel_btf =
+        crate::kernel_btf::bundled(source, &Companions::of(&top), &image.descriptor.digest)?
+            .into_iter()
+            .map(|(_, b)| b)
+            .collect();
     let location = source.location().to_path_buf();
     let program = image.program_layer(&location)?.clone();
     let config_bytes =

@@ -26,6 +26,7 @@ use serde::Serialize;
 use crate::graph::is_index;
 use crate::image::{resolve_one, ResolveError};
 use crate::kernel_btf::KernelBtfError;
+use crate::oci::companion::Companions;
 use crate::oci::{Digest, ImageIndex, Platform, Selector};
 use crate::program::{Trusted, VerifiedProgram};
 use crate::sign::check::{check_image, image_label, index_lists};
@@ -414,7 +415,8 @@ pub fn with_kernel_btf(
         BtfSource::Auto if kernel_has_btf => false,
         BtfSource::Auto => {
             let index = source.index()?;
-            !crate::kernel_btf::bundled(source, &index, &program.manifest_digest)?.is_empty()
+            let companions = Companions::of(&index);
+            !crate::kernel_btf::bundled(source, &companions, &program.manifest_digest)?.is_empty()
         }
     };
     if wanted {

@@ -17,7 +17,7 @@ use crate::graph::{
 };
 use crate::image::{Format, ResolveError};
 use crate::kernel_btf::KernelBtfError;
-use crate::oci::companion::{companion_entries_of, is_companion_entry, BTF_SUFFIX};
+use crate::oci::companion::{is_companion_entry, Companions, BTF_SUFFIX};
 use crate::oci::cosign::is_signature_entry;
 use crate::oci::media_type::{
     DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, IMAGE_LAYOUT_VERSION, OCI_INDEX, OCI_MANIFEST,
@@ -272,18 +272,19 @@ fn check<'a>(
                 format!("index.json has no entry {}", selector_text(selector)),
             );
         }
+        let companions = Companions::of(&index);
         if !whole {
             // Bundled kernel BTF (`sha256-<hex>.btf`) is checked with the image it belongs
             // to: `load` would use it.
-            let companions: Vec<Descriptor> = roots
+            let btf: Vec<Descriptor> = roots
                 .iter()
-                .flat_map(|r| companion_entries_of(&index, &r.digest, BTF_SUFFIX))
+                .flat_map(|r| companions.of_kind(&r.digest, BTF_SUFFIX))
                 .cloned()
                 .collect();
-            roots.extend(companions);
+            roots.extend(btf);
         }
         c.walk(&roots, whole);
-        c.check_kernel_btf(&index, &roots);
+        c.check_kernel_btf(&companions, &roots);
         if let Some(trust) = &options.trust {
             c.check_trust(&index, &roots, selector, trust);
         }
@@ -762,10 +763,15 @@ impl Checker<'_> {
     /// The kernel BTF bundled with each root image: the artifact is what its name says
     /// (artifact type, subject, releases), and every BTF blob that hashes right is BTF.
     /// (Digests and sizes were checked by the walk.)
-    fn check_kernel_btf(&mut self, index: &ImageIndex, roots: &[Descriptor]) {
+    fn check_kernel_btf(&mut self, companions: &Companions, roots: &[Descriptor]) {
         let source = self.source;
+        // An image under many names is checked once.
+        let mut checked = BTreeSet::new();
         for root in roots.iter().filter(|r| !is_companion_entry(r)) {
-            let bundled = match crate::kernel_btf::bundled(source, index, &root.digest) {
+            if !checked.insert(&root.digest) {
+                continue;
+            }
+            let bundled = match crate::kernel_btf::bundled(source, companions, &root.digest) {
                 Ok(b) => b,
                 // Unreadable blobs were reported by the walk; the rest is about the artifact.
                 Err(KernelBtfError::Store(

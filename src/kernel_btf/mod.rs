@@ -42,9 +42,9 @@ use serde::Serialize;
 
 use crate::archive::tar::{StreamInput, TarReader};
 use crate::layout::LayoutWriter;
-use crate::oci::companion::{companion_entries_of, companion_name, BTF_SUFFIX};
+use crate::oci::companion::{companion_name, Companions, BTF_SUFFIX};
 use crate::oci::media_type::{ANNOTATION_TITLE, OCI_EMPTY, OCI_MANIFEST};
-use crate::oci::{canonical, Descriptor, Digest, ImageIndex, ImageManifest, RefName};
+use crate::oci::{canonical, Descriptor, Digest, ImageManifest, RefName};
 use crate::program::KernelBtf;
 use crate::store::ImageSource;
 
@@ -509,15 +509,16 @@ pub struct BundledBtf {
 }
 
 /// The kernel BTF bundled with the image whose manifest is `image` (its
-/// `sha256-<hex>.btf` artifacts whose subject is that manifest), sorted by release.
-/// Manifests are read verified; a `.btf` entry that is not such an artifact is an error.
+/// `sha256-<hex>.btf` artifacts whose subject is that manifest, found in `companions`,
+/// the source's index's), sorted by release. Manifests are read verified; a `.btf` entry
+/// that is not such an artifact is an error.
 pub fn bundled(
     source: &dyn ImageSource,
-    index: &ImageIndex,
+    companions: &Companions,
     image: &Digest,
 ) -> Result<Vec<(Descriptor, BundledBtf)>> {
     let mut out = Vec::new();
-    for entry in companion_entries_of(index, image, BTF_SUFFIX) {
+    for entry in companions.of_kind(image, BTF_SUFFIX) {
         let bytes = source.read_blob(entry, source.limits().max_manifest_size)?;
         let manifest = ImageManifest::from_slice(&bytes).map_err(|e| StoreError::Schema {
             path: source.location().to_path_buf(),
@@ -570,10 +571,11 @@ pub fn bundled(
 
 /// The verified bytes of the BTF bundled with `image` for kernel `release`: the blob is
 /// hashed against its descriptor and parsed as BTF. Fails with
-/// [`KernelBtfError::NoBtfForRelease`] naming/// the release and the releases the image does carry BTF for.
+/// [`KernelBtfError::NoBtfForRelease`] naming the release and the releases the image
+/// does carry BTF for.
 pub fn read_release(source: &dyn ImageSource, image: &Digest, release: &str) -> Result<KernelBtf> {
     let index = source.index()?;
-    let all = bundled(source, &index, image)?;
+    let all = bundled(source, &Companions::of(&index), image)?;
     let Some((layer, found)) = all.iter().find(|(_, b)| b.release == release) else {
         return Err(KernelBtfError::NoBtfForRelease {
             path: source.location().to_path_buf(),

@@ -7,7 +7,7 @@
 //! Two kinds exist: signatures (`.sig`, see [`super::cosign`]) and bundled kernel BTF
 //! (`.btf`, see `crate::kernel_btf`). Pure functions of names and digests.
 
-use std::collections::BTreeSet;
+use std::collections::{HashMap, HashSet};
 
 use super::cosign::SIGNATURE_SUFFIX;
 use super::{Descriptor, Digest, ImageIndex, RefName};
@@ -41,35 +41,57 @@ pub fn is_companion_entry(entry: &Descriptor) -> bool {
     entry.ref_name().and_then(companion_subject).is_some()
 }
 
-/// The index.json entries that are companions of `digest` (of every kind), each
-/// distinct (name, manifest) once, in index order.
-pub fn companion_entries<'i>(index: &'i ImageIndex, digest: &Digest) -> Vec<&'i Descriptor> {
-    let names: Vec<RefName> = SUFFIXES.iter().map(|s| companion_name(digest, s)).collect();
-    let mut seen = BTreeSet::new();
-    index
-        .manifests
-        .iter()
-        .filter(|d| {
-            d.ref_name().is_some_and(|n| {
-                names.iter().any(|m| m.as_str() == n) && seen.insert((n, d.digest.clone()))
-            })
-        })
-        .collect()
+/// Every companion entry of an index, by the image it belongs to, built in one pass: a
+/// command asking about many images (verify of a whole layout, copy by digest) stays
+/// linear in the number of index entries instead of scanning the index per image.
+#[derive(Debug, Default)]
+pub struct Companions<'i> {
+    /// image → its companion entries with their kind, each distinct (name, manifest)
+    /// once, in index order.
+    by_image: HashMap<Digest, Vec<(&'static str, &'i Descriptor)>>,
 }
 
-/// The entries of one kind (`suffix`) of companion of `digest`, each manifest once.
-pub fn companion_entries_of<'i>(
-    index: &'i ImageIndex,
-    digest: &Digest,
-    suffix: &str,
-) -> Vec<&'i Descriptor> {
-    let name = companion_name(digest, suffix);
-    let mut seen = BTreeSet::new();
-    index
-        .manifests
-        .iter()
-        .filter(|d| d.ref_name() == Some(name.as_str()) && seen.insert(d.digest.clone()))
-        .collect()
+impl<'i> Companions<'i> {
+    /// The companions listed in `index`.
+    pub fn of(index: &'i ImageIndex) -> Self {
+        let mut by_image: HashMap<Digest, Vec<(&'static str, &'i Descriptor)>> = HashMap::new();
+        let mut seen: HashSet<(&str, &Digest)> = HashSet::new();
+        for entry in &index.manifests {
+            let Some(name) = entry.ref_name() else {
+                continue;
+            };
+            let Some((image, suffix)) = companion_subject(name) else {
+                continue;
+            };
+            if seen.insert((name, &entry.digest)) {
+                by_image.entry(image).or_default().push((suffix, entry));
+            }
+        }
+        Self { by_image }
+    }
+
+    /// The companion entries of `digest`, of every kind, in index order.
+    pub fn all_of(&self, digest: &Digest) -> impl Iterator<Item = &'i Descriptor> + '_ {
+        self.by_image
+            .get(digest)
+            .into_iter()
+            .flatten()
+            .map(|(_, entry)| *entry)
+    }
+
+    /// The companion entries of `digest` of one kind (`suffix`), in index order.
+    pub fn of_kind<'s>(
+        &'s self,
+        digest: &Digest,
+        suffix: &'s str,
+    ) -> impl Iterator<Item = &'i Descriptor> + 's {
+        self.by_image
+            .get(digest)
+            .into_iter()
+            .flatten()
+            .filter(move |(kind, _)| *kind == suffix)
+            .map(|(_, entry)| *entry)
+    }
 }
 
 #[cfg(test)]
@@ -90,5 +112,53 @@ mod tests {
         assert_eq!(companion_subject("sha256-abc.btf"), None);
         assert_eq!(companion_subject("core_tgid"), None);
         assert_eq!(companion_subject("sha256-x.tar"), None);
+    }
+
+    #[test]
+    fn companions_are_found_by_image_and_kind_in_index_order_each_once() {
+        let image = Digest::of(b"image");
+        let other = Digest::of(b"other");
+        let entry = |name: &str, manifest: &[u8]| {
+            Descriptor::new("m", Digest::of(manifest), 1)
+                .with_annotation(super::super::media_type::ANNOTATION_REF_NAME, name)
+        };
+        let sig = companion_name(&image, SIGNATURE_SUFFIX);
+        let btf = companion_name(&image, BTF_SUFFIX);
+        let mut index = ImageIndex::empty();
+        index.manifests = vec![
+            entry("probe", b"image"),
+            entry(btf.as_str(), b"btf"),
+            entry(sig.as_str(), b"sig 1"),
+            // The same (name, manifest) twice counts once; another manifest under the
+            // same name is another signature.
+            entry(sig.as_str(), b"sig 1"),
+            entry(sig.as_str(), b"sig 2"),
+            entry(
+                companion_name(&other, SIGNATURE_SUFFIX).as_str(),
+                b"other sig",
+            ),
+            entry("sha256-not-a-digest.sig", b"x"),
+        ];
+        let companions = Companions::of(&index);
+        let digests =
+            |it: Vec<&Descriptor>| it.iter().map(|d| d.digest.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            digests(companions.all_of(&image).collect()),
+            [
+                Digest::of(b"btf"),
+                Digest::of(b"sig 1"),
+                Digest::of(b"sig 2")
+            ]
+        );
+        assert_eq!(
+            digests(companions.of_kind(&image, BTF_SUFFIX).collect()),
+            [Digest::of(b"btf")]
+        );
+        assert_eq!(
+            digests(companions.of_kind(&other, SIGNATURE_SUFFIX).collect()),
+            [Digest::of(b"other sig")]
+        );
+        assert_eq!(companions.of_kind(&other, BTF_SUFFIX).count(), 0);
+        assert_eq!(companions.all_of(&Digest::of(b"probe")).count(), 0);
     }
 }
