@@ -20,16 +20,17 @@ pub mod payload;
 pub mod policy;
 pub mod store;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::image::resolve::{available_names, select};
+use crate::image::resolve::select;
 use crate::image::ResolveError;
 use crate::layout::{Layout, LayoutWriter};
 use crate::limits::Limits;
+use crate::oci::companion::companion_subject;
 use crate::oci::cosign::signature_entries_by_digest;
 use crate::oci::digest::Hasher;
 use crate::oci::{Descriptor, Digest, ImageIndex, ImageRef, Selector};
@@ -150,9 +151,13 @@ pub fn sign(options: &SignOptions<'_>) -> Result<SignReport> {
     });
     // Everything is checked before anything is written.
     let mut plans = Vec::new();
+    let names_by_image = names_by_image(&index);
     for entry in &selected {
         check_closure(writer.layout(), entry)?;
-        let names = names_of(&index, &entry.digest);
+        let names = names_by_image
+            .get(&entry.digest)
+            .cloned()
+            .unwrap_or_default();
         let identity = match &options.identity {
             Some(i) => i.clone(),
             None => names
@@ -234,9 +239,11 @@ fn selected_images(
             });
         }
     }
+    // Each image once, however many names it has (in index order).
+    let mut seen = HashSet::new();
     let images: Vec<Descriptor> = picked
         .into_iter()
-        .filter(|d| !is_signature_entry(d))
+        .filter(|d| !is_signature_entry(d) && seen.insert(d.digest.clone()))
         .collect();
     if images.is_empty() {
         return Err(ResolveError::Empty {
@@ -247,18 +254,22 @@ fn selected_images(
     Ok(images)
 }
 
-/// The names given to `digest` in index.json, signature names excepted.
-fn names_of(index: &ImageIndex, digest: &Digest) -> Vec<String> {
-    let mut names: Vec<String> = available_names(index)
-        .into_iter()
-        .filter(|n| signed_digest(n).is_none())
-        .collect();
-    names.retain(|n| {
-        index
-            .manifests
-            .iter()
-            .any(|d| &d.digest == digest && d.ref_name() == Some(n.as_str()))
-    });
+/// The names index.json gives each image, companion names excepted, each once in index
+/// order: one pass over the index, however many images are signed.
+fn names_by_image(index: &ImageIndex) -> HashMap<&Digest, Vec<String>> {
+    let mut names: HashMap<&Digest, Vec<String>> = HashMap::new();
+    let mut seen = HashSet::new();
+    for entry in &index.manifests {
+        let Some(name) = entry.ref_name() else {
+            continue;
+        };
+        if companion_subject(name).is_none() && seen.insert((&entry.digest, name)) {
+            names
+                .entry(&entry.digest)
+                .or_default()
+                .push(name.to_string());
+        }
+    }
     names
 }
 
