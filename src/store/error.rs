@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use crate::oci::digest::{Digest, DigestError};
 use crate::oci::manifest::SchemaError;
-use crate::oci::reference::RefNameError;
 
 /// Everything the storage layer (layouts, archives, the read interface over both) can
 /// fail with.
@@ -114,9 +113,6 @@ pub enum StoreError {
         /// The limit.
         limit: u64,
     },
-    /// A name we were asked to write is invalid.
-    #[error(transparent)]
-    RefName(#[from] RefNameError),
     /// An archive is malformed or hostile (unsafe name, special file, duplicate entry,
     /// corrupt header) or goes over a reading limit. Nothing of it was used.
     #[error("{}: {}{reason}", path.display(), entry_prefix(entry))]
